@@ -1,0 +1,58 @@
+using System.Net;
+using NatMap.Iptables.Internal;
+
+namespace NatMap.Iptables;
+
+/// <summary>
+/// Hairpin NAT: clients on the LAN reach a server on the LAN through its external address. Traffic to
+/// <see cref="ExternalIp"/> on <see cref="Ports"/> is sent to <see cref="InternalIp"/>, and masqueraded so the
+/// server's replies return through this host.
+/// </summary>
+/// <param name="ExternalIp">The external address the LAN clients connect to.</param>
+/// <param name="InternalIp">The internal address of the server.</param>
+/// <param name="Ports">The destination ports.</param>
+/// <param name="Protocol">The transport protocol; TCP by default.</param>
+/// <param name="LanCidr">The clients' network. When <see langword="null"/> (the default), any source is translated.</param>
+/// <remarks>Installed as a DNAT rule in nat <c>PREROUTING</c> and a MASQUERADE rule in nat <c>POSTROUTING</c>, through ip6tables for IPv6.</remarks>
+public sealed record HairpinConfig(
+    IPAddress ExternalIp,
+    IPAddress InternalIp,
+    PortSet Ports,
+    TransportProtocol Protocol = TransportProtocol.Tcp,
+    IPNetwork? LanCidr = null)
+{
+    /// <summary>Gets the external address the LAN clients connect to.</summary>
+    public IPAddress ExternalIp { get; init => field = Guard.Address(value, nameof(ExternalIp)); }
+        = Guard.Address(ExternalIp, nameof(ExternalIp));
+
+    /// <summary>Gets the internal address of the server.</summary>
+    public IPAddress InternalIp { get; init => field = Guard.Address(value, nameof(InternalIp)); }
+        = StaticNat.SameFamily(ExternalIp, Guard.Address(InternalIp, nameof(InternalIp)), nameof(InternalIp));
+
+    /// <summary>Gets the destination ports.</summary>
+    public PortSet Ports { get; init => field = StaticNat.Ports(value, nameof(Ports)); }
+        = StaticNat.Ports(Ports, nameof(Ports));
+
+    /// <summary>Gets the transport protocol.</summary>
+    public TransportProtocol Protocol { get; init => field = Guard.Protocol(value, nameof(Protocol)); }
+        = Guard.Protocol(Protocol, nameof(Protocol));
+
+    /// <summary>Gets the clients' network, or <see langword="null"/> for any source.</summary>
+    public IPNetwork? LanCidr { get; init => field = StaticNat.Network(value, nameof(LanCidr)); }
+        = StaticNat.Network(LanCidr, nameof(LanCidr));
+
+    /// <summary>Gets a value indicating whether the rule is IPv6 (installed through ip6tables).</summary>
+    public bool IsIPv6 => ExternalIp.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6;
+
+    /// <summary>Checks the rules between fields, which a <see langword="with"/> expression can break.</summary>
+    internal void Validate()
+    {
+        Guard.SameFamily(ExternalIp, nameof(ExternalIp), InternalIp, nameof(InternalIp));
+        StaticNat.Ports(Ports, nameof(Ports));
+        if (LanCidr is { } lan && lan.BaseAddress.AddressFamily != ExternalIp.AddressFamily)
+        {
+            throw new ArgumentException(
+                $"LanCidr ({lan}) must be of the same address family as ExternalIp ({ExternalIp}).", nameof(LanCidr));
+        }
+    }
+}

@@ -1,0 +1,74 @@
+namespace NatMap.Iptables;
+
+/// <summary>Installs and removes NAT rules on the host through iptables and ip6tables.</summary>
+/// <remarks>
+/// <para>Every method validates its argument before any command runs and throws an <see cref="ArgumentException"/>
+/// naming the invalid field. A command that must succeed and does not raises an <see cref="IptablesCommandException"/>
+/// after the changes the operation had already made are undone. Operations on one instance run one at a time.</para>
+/// <para>Docker mappings need <see cref="SetupAsync"/> first (they live in the library's chains); static DNAT, SNAT
+/// and hairpin rules live in the built-in chains and do not.</para>
+/// </remarks>
+public interface IIptablesManager
+{
+    /// <summary>Creates the library's chains and the jumps into them, for IPv4 and (when enabled) IPv6. Idempotent.</summary>
+    /// <param name="cancellationToken">Cancels the operation; changes already made are undone.</param>
+    /// <returns>A task that completes when the chains and jumps exist.</returns>
+    Task SetupAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Installs the rules of a Docker-style port mapping. Rules already present are not added twice.</summary>
+    /// <param name="map">The mapping.</param>
+    /// <param name="cancellationToken">Cancels the operation; rules already added are removed.</param>
+    /// <returns>A task that completes when every rule is installed.</returns>
+    Task InstallDockerMapAsync(DockerPortMap map, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes exactly the rules of a Docker-style port mapping; rules already gone are skipped.</summary>
+    /// <param name="map">The mapping.</param>
+    /// <param name="cancellationToken">Cancels the operation; rules already removed are put back.</param>
+    /// <returns>A task that completes when no rule of the mapping remains.</returns>
+    Task RemoveDockerMapAsync(DockerPortMap map, CancellationToken cancellationToken = default);
+
+    /// <summary>Installs a static DNAT.</summary>
+    /// <param name="config">The DNAT.</param>
+    /// <param name="cancellationToken">Cancels the operation; rules already added are removed.</param>
+    /// <returns>A task that completes when every rule is installed.</returns>
+    Task InstallDnatAsync(DnatConfig config, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes exactly the rules of a static DNAT.</summary>
+    /// <param name="config">The DNAT.</param>
+    /// <param name="cancellationToken">Cancels the operation; rules already removed are put back.</param>
+    /// <returns>A task that completes when no rule of the DNAT remains.</returns>
+    Task RemoveDnatAsync(DnatConfig config, CancellationToken cancellationToken = default);
+
+    /// <summary>Installs a static SNAT.</summary>
+    /// <param name="config">The SNAT.</param>
+    /// <param name="cancellationToken">Cancels the operation; rules already added are removed.</param>
+    /// <returns>A task that completes when the rule is installed.</returns>
+    Task InstallSnatAsync(SnatConfig config, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes exactly the rule of a static SNAT.</summary>
+    /// <param name="config">The SNAT.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>A task that completes when the rule is gone.</returns>
+    Task RemoveSnatAsync(SnatConfig config, CancellationToken cancellationToken = default);
+
+    /// <summary>Installs a hairpin NAT.</summary>
+    /// <param name="config">The hairpin NAT.</param>
+    /// <param name="cancellationToken">Cancels the operation; rules already added are removed.</param>
+    /// <returns>A task that completes when every rule is installed.</returns>
+    Task InstallHairpinAsync(HairpinConfig config, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes exactly the rules of a hairpin NAT.</summary>
+    /// <param name="config">The hairpin NAT.</param>
+    /// <param name="cancellationToken">Cancels the operation; rules already removed are put back.</param>
+    /// <returns>A task that completes when no rule of the hairpin NAT remains.</returns>
+    Task RemoveHairpinAsync(HairpinConfig config, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Removes everything the library owns, in both families: every rule whose comment starts with the configured
+    /// prefix (in every chain of the raw, nat and filter tables), the jumps Setup added, and the library's chains. A
+    /// missing chain or rule is not an error; running it again is harmless.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the operation between commands.</param>
+    /// <returns>A task that completes when nothing the library owns remains.</returns>
+    Task FlushAllAsync(CancellationToken cancellationToken = default);
+}

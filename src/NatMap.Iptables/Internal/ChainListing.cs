@@ -1,0 +1,138 @@
+using System.Text;
+
+namespace NatMap.Iptables.Internal;
+
+/// <summary>One table as <c>iptables -t TABLE -S</c> lists it: its chains and its rules, tokenized.</summary>
+internal sealed class ChainListing
+{
+    private ChainListing(HashSet<string> chains, List<ListedRule> rules)
+    {
+        Chains = chains;
+        Rules = rules;
+    }
+
+    public IReadOnlySet<string> Chains { get; }
+
+    public IReadOnlyList<ListedRule> Rules { get; }
+
+    public static ChainListing Parse(string output)
+    {
+        var chains = new HashSet<string>(StringComparer.Ordinal);
+        var rules = new List<ListedRule>();
+        foreach (var rawLine in output.Split('\n'))
+        {
+            var line = rawLine.TrimEnd('\r');
+            if (line.Length == 0 || line[0] == '#')
+            {
+                continue;
+            }
+
+            var tokens = Tokenize(line);
+            if (tokens.Count >= 2 && tokens[0] is "-P" or "-N")
+            {
+                _ = chains.Add(tokens[1]);
+            }
+            else if (tokens.Count >= 2 && tokens[0] == "-A")
+            {
+                rules.Add(new ListedRule(tokens[1], tokens.Skip(2).ToArray()));
+            }
+        }
+
+        return new ChainListing(chains, rules);
+    }
+
+    public IEnumerable<ListedRule> InChain(string chain) => Rules.Where(r => r.Chain == chain);
+
+    /// <summary>Splits a listed rule into arguments, undoing the double quotes and backslash escapes iptables adds.</summary>
+    public static List<string> Tokenize(string line)
+    {
+        var tokens = new List<string>();
+        var current = new StringBuilder();
+        var inToken = false;
+        var quoted = false;
+        for (var i = 0; i < line.Length; i++)
+        {
+            var c = line[i];
+            if (quoted)
+            {
+                if (c == '\\' && i + 1 < line.Length)
+                {
+                    _ = current.Append(line[++i]);
+                }
+                else if (c == '"')
+                {
+                    quoted = false;
+                }
+                else
+                {
+                    _ = current.Append(c);
+                }
+            }
+            else if (c == '"')
+            {
+                quoted = true;
+                inToken = true;
+            }
+            else if (c == ' ')
+            {
+                if (inToken)
+                {
+                    tokens.Add(current.ToString());
+                    _ = current.Clear();
+                    inToken = false;
+                }
+            }
+            else
+            {
+                _ = current.Append(c);
+                inToken = true;
+            }
+        }
+
+        if (inToken)
+        {
+            tokens.Add(current.ToString());
+        }
+
+        return tokens;
+    }
+}
+
+/// <summary>A rule from a listing: its chain and the arguments after <c>-A CHAIN</c>.</summary>
+internal sealed record ListedRule(string Chain, IReadOnlyList<string> Specification)
+{
+    public string? Comment
+    {
+        get
+        {
+            for (var i = 0; i < Specification.Count - 1; i++)
+            {
+                if (Specification[i] == "--comment")
+                {
+                    return Specification[i + 1];
+                }
+            }
+
+            return null;
+        }
+    }
+
+    public string? JumpTarget
+    {
+        get
+        {
+            for (var i = 0; i < Specification.Count - 1; i++)
+            {
+                if (Specification[i] is "-j" or "-g")
+                {
+                    return Specification[i + 1];
+                }
+            }
+
+            return null;
+        }
+    }
+
+    public bool SameSpecification(IReadOnlyList<string> specification) =>
+        Specification.SequenceEqual(specification, StringComparer.Ordinal);
+}

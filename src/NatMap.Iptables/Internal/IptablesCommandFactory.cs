@@ -1,0 +1,25 @@
+using System.Globalization;
+using System.Net.Sockets;
+using NatMap.Iptables.Rules;
+
+namespace NatMap.Iptables.Internal;
+
+/// <summary>Turns iptables arguments into a <see cref="CommandSpec"/>: the family's program, the lock wait, the namespace.</summary>
+internal sealed class IptablesCommandFactory(NatMapOptions options)
+{
+    private readonly string[] _lockWait = options.XtablesLockWait is { } wait
+        ? ["-w", ((int)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture)]
+        : [];
+
+    public string Program(AddressFamily family) =>
+        family == AddressFamily.InterNetworkV6 ? options.Ip6tablesPath : options.IptablesPath;
+
+    public CommandSpec Create(AddressFamily family, IReadOnlyList<string> arguments) =>
+        Wrap(Program(family), [.. _lockWait, .. arguments]);
+
+    public CommandSpec ForRule(IptablesRule rule, RuleAction action) => Create(rule.Family, rule.ToArguments(action));
+
+    private CommandSpec Wrap(string program, string[] arguments) => options.NetworkNamespace is { } ns
+        ? new CommandSpec(options.IpPath, ["netns", "exec", ns, program, .. arguments])
+        : new CommandSpec(program, arguments);
+}

@@ -1,0 +1,22 @@
+using Microsoft.Extensions.Logging;
+
+namespace NatMap.Iptables.Internal;
+
+/// <summary>The manager's log messages.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(1, LogLevel.Debug, "Running {Command}")]
+    public static partial void Running(ILogger logger, CommandSpec command);
+
+    [LoggerMessage(2, LogLevel.Debug, "{Command} exited with code {ExitCode}")]
+    public static partial void Exited(ILogger logger, CommandSpec command, int exitCode);
+
+    [LoggerMessage(3, LogLevel.Information, "{Operation} done: {Commands} commands")]
+    public static partial void OperationDone(ILogger logger, string operation, int commands);
+
+    [LoggerMessage(4, LogLevel.Warning, "{Operation} failed at {Command}; rolling back {Count} applied changes")]
+    public static partial void RollingBack(ILogger logger, string operation, CommandSpec command, int count);
+
+    [LoggerMessage(5, LogLevel.Error, "Rollback of {Operation} could not undo {Command}: exit code {ExitCode}, {StandardError}")]
+    public static partial void RollbackFailed(ILogger logger, string operation, CommandSpec command, int exitCode, string standardError);
+}

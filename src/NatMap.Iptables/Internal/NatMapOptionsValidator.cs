@@ -1,0 +1,68 @@
+using Microsoft.Extensions.Options;
+
+namespace NatMap.Iptables.Internal;
+
+/// <summary>Validates <see cref="NatMapOptions"/>; each failure names the option.</summary>
+internal sealed class NatMapOptionsValidator : IValidateOptions<NatMapOptions>
+{
+    public ValidateOptionsResult Validate(string? name, NatMapOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var failures = Errors(options).Select(static e => $"{e.Option}: {e.Message}").ToList();
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>Throws an <see cref="ArgumentException"/> naming the first invalid option.</summary>
+    public static void ThrowIfInvalid(NatMapOptions options)
+    {
+        foreach (var (option, message) in Errors(options))
+        {
+            throw new ArgumentException($"NatMapOptions.{option} is invalid: {message}", option);
+        }
+    }
+
+    private static IEnumerable<(string Option, string Message)> Errors(NatMapOptions options)
+    {
+        if (Names.ChainNameError(options.ChainName) is { } chain)
+        {
+            yield return (nameof(options.ChainName), chain);
+        }
+
+        if (Names.CommentPrefixError(options.CommentPrefix) is { } prefix)
+        {
+            yield return (nameof(options.CommentPrefix), prefix);
+        }
+
+        foreach (var (option, value) in new[]
+        {
+            (nameof(options.IptablesPath), options.IptablesPath),
+            (nameof(options.Ip6tablesPath), options.Ip6tablesPath),
+            (nameof(options.IpPath), options.IpPath),
+        })
+        {
+            if (string.IsNullOrWhiteSpace(value) || value.StartsWith('-') || value.Any(char.IsControl))
+            {
+                yield return (option, $"'{Guard.Printable(value ?? string.Empty)}' is not a program name or path.");
+            }
+        }
+
+        if (options.XtablesLockWait is { } wait && (wait < TimeSpan.FromSeconds(1) || wait > TimeSpan.FromHours(1)))
+        {
+            yield return (nameof(options.XtablesLockWait), $"{wait} is outside 1 second to 1 hour; use null to pass no -w.");
+        }
+
+        if (options.CommandTimeout <= TimeSpan.Zero)
+        {
+            yield return (nameof(options.CommandTimeout), $"{options.CommandTimeout} must be greater than zero.");
+        }
+        else if (options.XtablesLockWait is { } lockWait && options.CommandTimeout <= lockWait)
+        {
+            yield return (nameof(options.CommandTimeout), $"{options.CommandTimeout} must be longer than XtablesLockWait ({lockWait}), or a command waiting for the lock is killed before it can report.");
+        }
+
+        if (options.NetworkNamespace is { } ns && !Guard.IsNameToken(ns))
+        {
+            yield return (nameof(options.NetworkNamespace), $"'{Guard.Printable(ns)}' is not a namespace name (letters, digits, '_', '.', '-').");
+        }
+    }
+}

@@ -1,0 +1,63 @@
+using NatMap.Iptables.Internal;
+
+namespace NatMap.Iptables;
+
+public sealed partial class IptablesManager
+{
+    /// <summary>Runs the commands of one operation and remembers how to undo each, so a failure leaves nothing half-done.</summary>
+    private sealed class UndoJournal(IptablesManager manager, string operation)
+    {
+        private readonly Stack<CommandSpec> _undo = new();
+
+        public int Commands { get; private set; }
+
+        public async Task ApplyAsync(CommandSpec command, CommandSpec? undo, CancellationToken cancellationToken, bool tolerateMissing = false)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Commands++;
+            var result = await manager.RunAsync(command, cancellationToken).ConfigureAwait(false);
+            if (result.IsSuccess)
+            {
+                if (undo is not null)
+                {
+                    _undo.Push(undo);
+                }
+
+                return;
+            }
+
+            if (!(tolerateMissing && IsMissing(result)))
+            {
+                throw new IptablesCommandException(command, result);
+            }
+        }
+
+        public async Task RollBackAsync(Exception cause)
+        {
+            if (_undo.Count == 0)
+            {
+                return;
+            }
+
+            Log.RollingBack(manager._logger, operation, cause is IptablesCommandException failed ? new CommandSpec(failed.FileName, failed.Arguments) : new CommandSpec("(cancelled)", []), _undo.Count);
+            while (_undo.TryPop(out var undo))
+            {
+                // Rollback must finish even when the operation was cancelled, and one failed undo must not stop the rest.
+                try
+                {
+                    var result = await manager.RunAsync(undo, CancellationToken.None).ConfigureAwait(false);
+                    if (!result.IsSuccess)
+                    {
+                        Log.RollbackFailed(manager._logger, operation, undo, result.ExitCode, result.StandardError.Trim());
+                    }
+                }
+#pragma warning disable CA1031 // The original failure is the one to report; a failed undo is logged.
+                catch (Exception exception)
+#pragma warning restore CA1031
+                {
+                    Log.RollbackFailed(manager._logger, operation, undo, -1, exception.Message);
+                }
+            }
+        }
+    }
+}

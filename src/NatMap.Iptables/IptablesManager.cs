@@ -1,0 +1,192 @@
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using NatMap.Iptables.Internal;
+using NatMap.Iptables.Rules;
+
+namespace NatMap.Iptables;
+
+/// <summary>
+/// The default <see cref="IIptablesManager"/>. It builds rules with <see cref="NatRuleBuilder"/>, runs them through an
+/// <see cref="ICommandRunner"/> one rule per command, and undoes what it applied when a command fails or the
+/// operation is cancelled.
+/// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The SemaphoreSlim never creates a wait handle, so it holds nothing to dispose.")]
+public sealed partial class IptablesManager : IIptablesManager
+{
+    private readonly ICommandRunner _runner;
+    private readonly NatMapOptions _options;
+    private readonly IptablesCommandFactory _commands;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
+    /// <summary>Initializes a new instance.</summary>
+    /// <param name="runner">Runs the commands.</param>
+    /// <param name="options">The settings; copied, so later changes have no effect. <see langword="null"/> for the defaults.</param>
+    /// <param name="logger">Receives each command at Debug level; <see langword="null"/> for none.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="runner"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">An option is invalid; the exception names it.</exception>
+    public IptablesManager(ICommandRunner runner, NatMapOptions? options = null, ILogger<IptablesManager>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(runner);
+        options ??= new NatMapOptions();
+        NatMapOptionsValidator.ThrowIfInvalid(options);
+        _runner = runner;
+        _options = new NatMapOptions
+        {
+            ChainName = options.ChainName,
+            CommentPrefix = options.CommentPrefix,
+            IptablesPath = options.IptablesPath,
+            Ip6tablesPath = options.Ip6tablesPath,
+            EnableIpv6 = options.EnableIpv6,
+            XtablesLockWait = options.XtablesLockWait,
+            NetworkNamespace = options.NetworkNamespace,
+            IpPath = options.IpPath,
+            CommandTimeout = options.CommandTimeout,
+        };
+        _commands = new IptablesCommandFactory(_options);
+        RuleBuilder = new NatRuleBuilder(_options.ChainName, _options.CommentPrefix);
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>Gets the rule builder this manager uses, configured with its chain name and comment prefix.</summary>
+    public NatRuleBuilder RuleBuilder { get; }
+
+    /// <inheritdoc/>
+    public Task InstallDockerMapAsync(DockerPortMap map, CancellationToken cancellationToken = default) =>
+        InstallAsync("InstallDockerMap", RuleBuilder.BuildDockerMap(map), cancellationToken);
+
+    /// <inheritdoc/>
+    public Task RemoveDockerMapAsync(DockerPortMap map, CancellationToken cancellationToken = default) =>
+        RemoveAsync("RemoveDockerMap", RuleBuilder.BuildDockerMap(map), cancellationToken);
+
+    /// <inheritdoc/>
+    public Task InstallDnatAsync(DnatConfig config, CancellationToken cancellationToken = default) =>
+        InstallAsync("InstallDnat", RuleBuilder.BuildDnat(config), cancellationToken);
+
+    /// <inheritdoc/>
+    public Task RemoveDnatAsync(DnatConfig config, CancellationToken cancellationToken = default) =>
+        RemoveAsync("RemoveDnat", RuleBuilder.BuildDnat(config), cancellationToken);
+
+    /// <inheritdoc/>
+    public Task InstallSnatAsync(SnatConfig config, CancellationToken cancellationToken = default) =>
+        InstallAsync("InstallSnat", RuleBuilder.BuildSnat(config), cancellationToken);
+
+    /// <inheritdoc/>
+    public Task RemoveSnatAsync(SnatConfig config, CancellationToken cancellationToken = default) =>
+        RemoveAsync("RemoveSnat", RuleBuilder.BuildSnat(config), cancellationToken);
+
+    /// <inheritdoc/>
+    public Task InstallHairpinAsync(HairpinConfig config, CancellationToken cancellationToken = default) =>
+        InstallAsync("InstallHairpin", RuleBuilder.BuildHairpin(config), cancellationToken);
+
+    /// <inheritdoc/>
+    public Task RemoveHairpinAsync(HairpinConfig config, CancellationToken cancellationToken = default) =>
+        RemoveAsync("RemoveHairpin", RuleBuilder.BuildHairpin(config), cancellationToken);
+
+    private IEnumerable<AddressFamily> Families =>
+        _options.EnableIpv6 ? [AddressFamily.InterNetwork, AddressFamily.InterNetworkV6] : [AddressFamily.InterNetwork];
+
+    private async Task InstallAsync(string operation, IReadOnlyList<IptablesRule> rules, CancellationToken cancellationToken)
+    {
+        EnsureFamilyEnabled(rules);
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var journal = new UndoJournal(this, operation);
+        try
+        {
+            var listings = new Dictionary<(AddressFamily, string), ChainListing>();
+            foreach (var key in rules.Select(static r => (r.Family, r.Table)).Distinct())
+            {
+                listings[key] = await ListAsync(key.Family, key.Table, cancellationToken).ConfigureAwait(false);
+            }
+
+            foreach (var rule in rules)
+            {
+                if (listings[(rule.Family, rule.Table)].InChain(rule.Chain).Any(l => l.SameSpecification(rule.Specification)))
+                {
+                    continue;
+                }
+
+                await journal.ApplyAsync(_commands.ForRule(rule, RuleAction.Add), _commands.ForRule(rule, RuleAction.Delete), cancellationToken).ConfigureAwait(false);
+            }
+
+            Log.OperationDone(_logger, operation, journal.Commands);
+        }
+        catch (Exception exception)
+        {
+            await journal.RollBackAsync(exception).ConfigureAwait(false);
+            throw;
+        }
+        finally
+        {
+            _ = _gate.Release();
+        }
+    }
+
+    private async Task RemoveAsync(string operation, IReadOnlyList<IptablesRule> rules, CancellationToken cancellationToken)
+    {
+        EnsureFamilyEnabled(rules);
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var journal = new UndoJournal(this, operation);
+        try
+        {
+            foreach (var rule in rules)
+            {
+                await journal.ApplyAsync(
+                    _commands.ForRule(rule, RuleAction.Delete),
+                    _commands.ForRule(rule, RuleAction.Add),
+                    cancellationToken,
+                    tolerateMissing: true).ConfigureAwait(false);
+            }
+
+            Log.OperationDone(_logger, operation, journal.Commands);
+        }
+        catch (Exception exception)
+        {
+            await journal.RollBackAsync(exception).ConfigureAwait(false);
+            throw;
+        }
+        finally
+        {
+            _ = _gate.Release();
+        }
+    }
+
+    private void EnsureFamilyEnabled(IReadOnlyList<IptablesRule> rules)
+    {
+        if (!_options.EnableIpv6 && rules.Any(static r => r.Family == AddressFamily.InterNetworkV6))
+        {
+            throw new InvalidOperationException(
+                "The object is IPv6, but IPv6 is disabled (NatMapOptions.EnableIpv6 is false).");
+        }
+    }
+
+    private async Task<ChainListing> ListAsync(AddressFamily family, string table, CancellationToken cancellationToken)
+    {
+        var result = await RunCheckedAsync(_commands.Create(family, ["-t", table, "-S"]), cancellationToken).ConfigureAwait(false);
+        return ChainListing.Parse(result.StandardOutput);
+    }
+
+    private async Task<CommandResult> RunAsync(CommandSpec command, CancellationToken cancellationToken)
+    {
+        Log.Running(_logger, command);
+        var result = await _runner.RunAsync(command, cancellationToken).ConfigureAwait(false);
+        Log.Exited(_logger, command, result.ExitCode);
+        return result;
+    }
+
+    private async Task<CommandResult> RunCheckedAsync(CommandSpec command, CancellationToken cancellationToken)
+    {
+        var result = await RunAsync(command, cancellationToken).ConfigureAwait(false);
+        return result.IsSuccess ? result : throw new IptablesCommandException(command, result);
+    }
+
+    /// <summary>
+    /// Whether a failed delete only says the rule or chain is not there. Both backends of iptables 1.8 exit with 1 and
+    /// say "Bad rule (does a matching rule exist in that chain?)" or "No chain/target/match by that name".
+    /// </summary>
+    private static bool IsMissing(CommandResult result) =>
+        result.ExitCode == 1
+        && (result.StandardError.Contains("does a matching rule exist", StringComparison.Ordinal)
+            || result.StandardError.Contains("No chain/target/match by that name", StringComparison.Ordinal));
+}

@@ -1,0 +1,44 @@
+namespace NatMap.Iptables;
+
+/// <summary>Settings of <see cref="IptablesManager"/>. Validated when the manager is created (and at host start-up under dependency injection).</summary>
+public sealed class NatMapOptions
+{
+    /// <summary>Gets or sets the library's chain in the nat and filter tables.</summary>
+    /// <value>The default is <c>NATMAP</c>. At most 28 characters: letters, digits, <c>_</c>, <c>.</c>, <c>-</c>; not a built-in chain or target name.</value>
+    public string ChainName { get; set; } = NatMapDefaults.ChainName;
+
+    /// <summary>Gets or sets the prefix of every rule comment; FlushAll removes every rule whose comment starts with it and a colon.</summary>
+    /// <value>The default is <c>natmap</c>. At most 32 characters: letters, digits, <c>_</c>, <c>.</c>, <c>-</c>.</value>
+    public string CommentPrefix { get; set; } = NatMapDefaults.CommentPrefix;
+
+    /// <summary>Gets or sets the IPv4 program. Use <c>iptables-nft</c> or <c>iptables-legacy</c> to pick a backend.</summary>
+    /// <value>The default is <c>iptables</c>.</value>
+    public string IptablesPath { get; set; } = NatMapDefaults.IptablesPath;
+
+    /// <summary>Gets or sets the IPv6 program. Use <c>ip6tables-nft</c> or <c>ip6tables-legacy</c> to pick a backend.</summary>
+    /// <value>The default is <c>ip6tables</c>.</value>
+    public string Ip6tablesPath { get; set; } = NatMapDefaults.Ip6tablesPath;
+
+    /// <summary>Gets or sets a value indicating whether IPv6 is managed: Setup and FlushAll then also run ip6tables, and IPv6 objects are accepted.</summary>
+    /// <value>The default is <see langword="true"/>.</value>
+    public bool EnableIpv6 { get; set; } = true;
+
+    /// <summary>
+    /// Gets or sets how long each command waits for the xtables lock (<c>-w</c>, whole seconds, rounded up) before it
+    /// fails with exit code 4. <see langword="null"/> passes no <c>-w</c>, and a held lock fails the command at once.
+    /// </summary>
+    /// <value>The default is 10 seconds. Between 1 second and 1 hour, and shorter than <see cref="CommandTimeout"/>.</value>
+    public TimeSpan? XtablesLockWait { get; set; } = NatMapDefaults.XtablesLockWait;
+
+    /// <summary>Gets or sets a network namespace to run every command in, through <c>ip netns exec NAME</c>; <see langword="null"/> for the caller's namespace.</summary>
+    /// <value>The default is <see langword="null"/>. A name of letters, digits, <c>_</c>, <c>.</c>, <c>-</c>.</value>
+    public string? NetworkNamespace { get; set; }
+
+    /// <summary>Gets or sets the iproute2 program used for <see cref="NetworkNamespace"/>.</summary>
+    /// <value>The default is <c>ip</c>.</value>
+    public string IpPath { get; set; } = NatMapDefaults.IpPath;
+
+    /// <summary>Gets or sets how long one command may run before the default runner kills it.</summary>
+    /// <value>The default is 30 seconds. Greater than zero.</value>
+    public TimeSpan CommandTimeout { get; set; } = NatMapDefaults.CommandTimeout;
+}

@@ -1,0 +1,269 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using NatMap.Iptables.Internal;
+
+namespace NatMap.Iptables.Rules;
+
+/// <summary>
+/// Turns the model into iptables rules. Pure: no I/O, no state beyond the chain name and comment prefix, the same
+/// output for the same input. Public so that consumers can assert exactly what will be installed.
+/// </summary>
+/// <remarks>
+/// <para>Every rule carries <c>-m comment --comment</c> with a comment that starts with <see cref="CommentPrefix"/> and
+/// a colon, and identifies its object uniquely (protocol, addresses and ports included). Rules are written in the
+/// form <c>iptables -S</c> prints them (<c>/32</c> host masks, an explicit <c>-m tcp</c>), so a listing can be
+/// compared with them token by token.</para>
+/// <para>Each build method validates its model first and throws an <see cref="ArgumentException"/> naming the field;
+/// that includes rules between fields that a <see langword="with"/> expression may have broken, and the
+/// <see cref="NatMapLimits.MaxCommentLength"/> limit on the resulting comment.</para>
+/// </remarks>
+public sealed class NatRuleBuilder
+{
+    /// <summary>Initializes a new instance.</summary>
+    /// <param name="chainName">The library's chain in the nat and filter tables.</param>
+    /// <param name="commentPrefix">The prefix of every rule comment.</param>
+    /// <exception cref="ArgumentException">A name is empty, too long, or has a character outside letters, digits, <c>_</c>, <c>.</c>, <c>-</c>.</exception>
+    public NatRuleBuilder(string chainName = NatMapDefaults.ChainName, string commentPrefix = NatMapDefaults.CommentPrefix)
+    {
+        var error = Names.ChainNameError(chainName);
+        if (error is not null)
+        {
+            throw new ArgumentException(error, nameof(chainName));
+        }
+
+        error = Names.CommentPrefixError(commentPrefix);
+        if (error is not null)
+        {
+            throw new ArgumentException(error, nameof(commentPrefix));
+        }
+
+        ChainName = chainName;
+        CommentPrefix = commentPrefix;
+        SetupComment = commentPrefix + ":setup";
+    }
+
+    /// <summary>Gets a builder with the default chain name (<c>NATMAP</c>) and comment prefix (<c>natmap</c>).</summary>
+    public static NatRuleBuilder Default { get; } = new();
+
+    /// <summary>Gets the library's chain name.</summary>
+    public string ChainName { get; }
+
+    /// <summary>Gets the comment prefix; every comment the builder writes starts with it and a colon.</summary>
+    public string CommentPrefix { get; }
+
+    /// <summary>Gets the comment of the jump rules <see cref="BuildSetupJumps"/> returns: the prefix and <c>:setup</c>.</summary>
+    public string SetupComment { get; }
+
+    /// <summary>
+    /// Returns the jumps into the library's chains: nat <c>PREROUTING</c> and <c>OUTPUT</c> for packets addressed to a
+    /// local address (<c>-m addrtype --dst-type LOCAL</c>, so traffic passing through is never redirected), and
+    /// filter <c>DOCKER-USER</c>. Each goes to the top of its chain.
+    /// </summary>
+    /// <param name="family">The address family.</param>
+    /// <returns>The three jump rules.</returns>
+    public IReadOnlyList<IptablesRule> BuildSetupJumps(AddressFamily family) =>
+    [
+        new(family, "nat", "PREROUTING", ["-m", "addrtype", "--dst-type", "LOCAL", .. CommentArgs(SetupComment), "-j", ChainName], RulePosition.Top),
+        new(family, "nat", "OUTPUT", ["-m", "addrtype", "--dst-type", "LOCAL", .. CommentArgs(SetupComment), "-j", ChainName], RulePosition.Top),
+        new(family, "filter", NatMapDefaults.DockerUserChain, [.. CommentArgs(SetupComment), "-j", ChainName], RulePosition.Top),
+    ];
+
+    /// <summary>
+    /// Returns the jump from filter <c>FORWARD</c> to <c>DOCKER-USER</c> that Setup adds when Docker has not made
+    /// that chain (Docker adds its own jump when it does).
+    /// </summary>
+    /// <param name="family">The address family.</param>
+    /// <returns>The jump rule.</returns>
+    public IptablesRule BuildDockerUserJump(AddressFamily family) =>
+        new(family, "filter", "FORWARD", [.. CommentArgs(SetupComment), "-j", NatMapDefaults.DockerUserChain], RulePosition.Top);
+
+    /// <summary>Returns the rules of a Docker-style port mapping.</summary>
+    /// <param name="map">The mapping.</param>
+    /// <returns>
+    /// In order: the DNAT in the nat chain (reached only for local destinations); the ACCEPT in the filter chain;
+    /// the MASQUERADE in nat <c>POSTROUTING</c> for a container reaching itself through the host (hairpin); for IPv4
+    /// bindings that admit 127.0.0.1, the MASQUERADE of loopback sources toward the container; for loopback
+    /// bindings, the raw <c>PREROUTING</c> DROP of packets to that address arriving on any interface but <c>lo</c>.
+    /// </returns>
+    /// <exception cref="ArgumentNullException"><paramref name="map"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">The map is invalid, or its comment would exceed <see cref="NatMapLimits.MaxCommentLength"/>.</exception>
+    public IReadOnlyList<IptablesRule> BuildDockerMap(DockerPortMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        map.Validate();
+        var comment = DockerMapComment(map);
+        var family = map.HostEndpoint.AddressFamily;
+        var host = map.HostEndpoint;
+        var container = map.ContainerEndpoint;
+        var protocol = Tokens.Protocol(map.Protocol);
+        var containerHost = Tokens.Host(container.Address);
+        var hostPort = host.Port.ToString(CultureInfo.InvariantCulture);
+        var containerPort = container.Port.ToString(CultureInfo.InvariantCulture);
+        var bound = !host.Address.Equals(IPAddress.Any) && !host.Address.Equals(IPAddress.IPv6Any);
+
+        var rules = new List<IptablesRule>(5)
+        {
+            new(family, "nat", ChainName,
+            [
+                .. bound ? (string[])["-d", Tokens.Host(host.Address)] : [],
+                "-p", protocol, "-m", protocol, "--dport", hostPort,
+                .. CommentArgs(comment),
+                "-j", "DNAT", "--to-destination", Tokens.Endpoint(container),
+            ]),
+            new(family, "filter", ChainName,
+                ["-d", containerHost, "-p", protocol, "-m", protocol, "--dport", containerPort, .. CommentArgs(comment), "-j", "ACCEPT"]),
+            new(family, "nat", "POSTROUTING",
+                ["-s", containerHost, "-d", containerHost, "-p", protocol, "-m", protocol, "--dport", containerPort, .. CommentArgs(comment), "-j", "MASQUERADE"]),
+        };
+
+        if (family == AddressFamily.InterNetwork && (!bound || IPAddress.IsLoopback(host.Address)))
+        {
+            rules.Add(new(family, "nat", "POSTROUTING",
+                ["-s", "127.0.0.0/8", "-d", containerHost, "-p", protocol, "-m", protocol, "--dport", containerPort, .. CommentArgs(comment), "-j", "MASQUERADE"]));
+        }
+
+        if (bound && IPAddress.IsLoopback(host.Address))
+        {
+            rules.Add(new(family, "raw", "PREROUTING",
+                ["-d", Tokens.Host(host.Address), "!", "-i", "lo", "-p", protocol, "-m", protocol, "--dport", hostPort, .. CommentArgs(comment), "-j", "DROP"]));
+        }
+
+        return rules;
+    }
+
+    /// <summary>Returns the rules of a static DNAT: the DNAT in nat <c>PREROUTING</c>, then the ACCEPT in filter <c>FORWARD</c>.</summary>
+    /// <param name="config">The DNAT.</param>
+    /// <returns>The two rules.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="config"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">The configuration is invalid, or its comment would exceed <see cref="NatMapLimits.MaxCommentLength"/>.</exception>
+    public IReadOnlyList<IptablesRule> BuildDnat(DnatConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        var comment = DnatComment(config);
+        var family = config.ExternalIp.AddressFamily;
+        var protocol = Tokens.Protocol(config.Protocol);
+        string[] inInterface = config.ExternalInterface is { } name ? ["-i", name] : [];
+        int? targetPort = config.InternalPort ?? (config.Ports.IsSinglePort ? config.Ports.Ranges[0].First : null);
+        var forwardPorts = config.InternalPort is { } internalPort ? new PortSet(internalPort) : config.Ports;
+
+        return
+        [
+            new(family, "nat", "PREROUTING",
+            [
+                "-d", Tokens.Host(config.ExternalIp), .. inInterface, "-p", protocol, .. PortArgs(protocol, config.Ports),
+                .. CommentArgs(comment), "-j", "DNAT", "--to-destination", Tokens.NatTarget(config.InternalIp, targetPort),
+            ]),
+            new(family, "filter", "FORWARD",
+                ["-d", Tokens.Host(config.InternalIp), "-p", protocol, .. PortArgs(protocol, forwardPorts), .. CommentArgs(comment), "-j", "ACCEPT"]),
+        ];
+    }
+
+    /// <summary>Returns the rule of a static SNAT: the SNAT in nat <c>POSTROUTING</c>.</summary>
+    /// <param name="config">The SNAT.</param>
+    /// <returns>The one rule.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="config"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">The configuration is invalid.</exception>
+    public IReadOnlyList<IptablesRule> BuildSnat(SnatConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        var comment = SnatComment(config);
+        return
+        [
+            new(config.InternalIp.AddressFamily, "nat", "POSTROUTING",
+            [
+                "-s", Tokens.Host(config.InternalIp), "-o", config.ExternalInterface,
+                .. CommentArgs(comment), "-j", "SNAT", "--to-source", config.ExternalIp.ToString(),
+            ]),
+        ];
+    }
+
+    /// <summary>Returns the rules of a hairpin NAT: the DNAT in nat <c>PREROUTING</c>, then the MASQUERADE in nat <c>POSTROUTING</c>.</summary>
+    /// <param name="config">The hairpin NAT.</param>
+    /// <returns>The two rules.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="config"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">The configuration is invalid, or its comment would exceed <see cref="NatMapLimits.MaxCommentLength"/>.</exception>
+    public IReadOnlyList<IptablesRule> BuildHairpin(HairpinConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        var comment = HairpinComment(config);
+        var family = config.ExternalIp.AddressFamily;
+        var protocol = Tokens.Protocol(config.Protocol);
+        string[] source = config.LanCidr is { } lan ? ["-s", Tokens.Network(lan)] : [];
+        var ports = PortArgs(protocol, config.Ports);
+        return
+        [
+            new(family, "nat", "PREROUTING",
+                [.. source, "-d", Tokens.Host(config.ExternalIp), "-p", protocol, .. ports, .. CommentArgs(comment), "-j", "DNAT", "--to-destination", config.InternalIp.ToString()]),
+            new(family, "nat", "POSTROUTING",
+                [.. source, "-d", Tokens.Host(config.InternalIp), "-p", protocol, .. ports, .. CommentArgs(comment), "-j", "MASQUERADE"]),
+        ];
+    }
+
+    /// <summary>Returns the comment that identifies a Docker mapping's rules.</summary>
+    /// <param name="map">The mapping.</param>
+    /// <returns>For example <c>natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80</c>; IPv6 addresses are bracketed.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="map"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">The comment would exceed <see cref="NatMapLimits.MaxCommentLength"/>.</exception>
+    public string DockerMapComment(DockerPortMap map)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        return CheckComment(
+            $"{CommentPrefix}:docker:{map.ContainerId}:{Tokens.Protocol(map.Protocol)}:{Tokens.Endpoint(map.HostEndpoint)}:{Tokens.Endpoint(map.ContainerEndpoint)}",
+            nameof(DockerPortMap.ContainerId));
+    }
+
+    /// <summary>Returns the comment that identifies a static DNAT's rules.</summary>
+    /// <param name="config">The DNAT.</param>
+    /// <returns>For example <c>natmap:dnat:tcp:203.0.113.5:80,443:10.0.0.2</c>, with <c>:8080</c> for an internal port and <c>:if=eth0</c> for an interface.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="config"/> is <see langword="null"/>.</exception>
+    public string DnatComment(DnatConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var port = config.InternalPort is { } p ? string.Create(CultureInfo.InvariantCulture, $":{p}") : string.Empty;
+        var inInterface = config.ExternalInterface is { } name ? $":if={name}" : string.Empty;
+        return CheckComment(
+            $"{CommentPrefix}:dnat:{Tokens.Protocol(config.Protocol)}:{Tokens.Bracketed(config.ExternalIp)}:{config.Ports}:{Tokens.Bracketed(config.InternalIp)}{port}{inInterface}",
+            nameof(DnatConfig.Ports));
+    }
+
+    /// <summary>Returns the comment that identifies a static SNAT's rule.</summary>
+    /// <param name="config">The SNAT.</param>
+    /// <returns>For example <c>natmap:snat:10.0.0.2:203.0.113.5:eth0</c>.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="config"/> is <see langword="null"/>.</exception>
+    public string SnatComment(SnatConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return CheckComment(
+            $"{CommentPrefix}:snat:{Tokens.Bracketed(config.InternalIp)}:{Tokens.Bracketed(config.ExternalIp)}:{config.ExternalInterface}",
+            nameof(SnatConfig.ExternalInterface));
+    }
+
+    /// <summary>Returns the comment that identifies a hairpin NAT's rules.</summary>
+    /// <param name="config">The hairpin NAT.</param>
+    /// <returns>For example <c>natmap:hairpin:tcp:203.0.113.5:80:10.0.0.2</c>, with <c>:lan=192.168.1.0/24</c> for a LAN.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="config"/> is <see langword="null"/>.</exception>
+    public string HairpinComment(HairpinConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var lan = config.LanCidr is { } network ? $":lan={Tokens.Network(network)}" : string.Empty;
+        return CheckComment(
+            $"{CommentPrefix}:hairpin:{Tokens.Protocol(config.Protocol)}:{Tokens.Bracketed(config.ExternalIp)}:{config.Ports}:{Tokens.Bracketed(config.InternalIp)}{lan}",
+            nameof(HairpinConfig.Ports));
+    }
+
+    private static string[] CommentArgs(string comment) => ["-m", "comment", "--comment", comment];
+
+    private static string[] PortArgs(string protocol, PortSet ports) => ports.IsMultiport
+        ? ["-m", "multiport", "--dports", ports.ToString()]
+        : ["-m", protocol, "--dport", ports.ToString()];
+
+    private static string CheckComment(string comment, string paramName) => comment.Length <= NatMapLimits.MaxCommentLength
+        ? comment
+        : throw new ArgumentException(
+            $"The rule comment would be {comment.Length} characters long; iptables keeps at most {NatMapLimits.MaxCommentLength} and silently truncates the rest, which would break removal. Shorten {paramName} or the comment prefix.",
+            paramName);
+}
