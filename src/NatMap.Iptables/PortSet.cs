@@ -15,7 +15,7 @@ namespace NatMap.Iptables;
 /// <see cref="NatMapLimits.MaxMultiportSlots"/> slots, a range counting as two.</para>
 /// <para>The <see langword="default"/> value is empty and is rejected wherever a port set is required.</para>
 /// </remarks>
-public readonly record struct PortSet : IParsable<PortSet>
+public readonly record struct PortSet
 {
     private readonly ImmutableArray<PortRange> _ranges;
 
@@ -73,12 +73,7 @@ public readonly record struct PortSet : IParsable<PortSet>
     /// <returns>The parsed set.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="s"/> is <see langword="null"/>.</exception>
     /// <exception cref="FormatException"><paramref name="s"/> is not a valid port list, or exceeds the multiport limit.</exception>
-    public static PortSet Parse(string s) => Parse(s, CultureInfo.InvariantCulture);
-
-    /// <inheritdoc cref="Parse(string)"/>
-    /// <param name="s">The text to parse.</param>
-    /// <param name="provider">Ignored; ports are always parsed with the invariant culture.</param>
-    public static PortSet Parse(string s, IFormatProvider? provider)
+    public static PortSet Parse(string s)
     {
         ArgumentNullException.ThrowIfNull(s);
         return TryParseCore(s, out var result, out var error) ? result : throw new FormatException(error);
@@ -89,12 +84,6 @@ public readonly record struct PortSet : IParsable<PortSet>
     /// <param name="result">The parsed set, or <see langword="default"/> when parsing fails.</param>
     /// <returns><see langword="true"/> when <paramref name="s"/> was a valid port list.</returns>
     public static bool TryParse([NotNullWhen(true)] string? s, out PortSet result) => TryParseCore(s, out result, out _);
-
-    /// <inheritdoc cref="TryParse(string?, out PortSet)"/>
-    /// <param name="s">The text to parse.</param>
-    /// <param name="provider">Ignored.</param>
-    /// <param name="result">The parsed set, or <see langword="default"/> when parsing fails.</param>
-    public static bool TryParse([NotNullWhen(true)] string? s, IFormatProvider? provider, out PortSet result) => TryParse(s, out result);
 
     /// <summary>Converts one port to a set.</summary>
     /// <param name="port">The port.</param>

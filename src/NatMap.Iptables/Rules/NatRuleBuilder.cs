@@ -218,7 +218,7 @@ public sealed class NatRuleBuilder
 
     /// <summary>Returns the comment that identifies a static DNAT's rules.</summary>
     /// <param name="config">The DNAT.</param>
-    /// <returns>For example <c>natmap:dnat:tcp:203.0.113.5:80,443:10.0.0.2</c>, with <c>:8080</c> for an internal port and <c>:if=eth0</c> for an interface.</returns>
+    /// <returns>For example <c>natmap:dnat:tcp:203.0.113.5:80,443:10.0.0.2</c> (ranges as <c>8000-8100</c>), with <c>:8080</c> for an internal port and <c>:if=eth0</c> for an interface.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="config"/> is <see langword="null"/>.</exception>
     public string DnatComment(DnatConfig config)
     {
@@ -226,7 +226,7 @@ public sealed class NatRuleBuilder
         var port = config.InternalPort is { } p ? string.Create(CultureInfo.InvariantCulture, $":{p}") : string.Empty;
         var inInterface = config.ExternalInterface is { } name ? $":if={name}" : string.Empty;
         return CheckComment(
-            $"{CommentPrefix}:dnat:{Tokens.Protocol(config.Protocol)}:{Tokens.Bracketed(config.ExternalIp)}:{config.Ports}:{Tokens.Bracketed(config.InternalIp)}{port}{inInterface}",
+            $"{CommentPrefix}:dnat:{Tokens.Protocol(config.Protocol)}:{Tokens.Bracketed(config.ExternalIp)}:{CommentPorts(config.Ports)}:{Tokens.Bracketed(config.InternalIp)}{port}{inInterface}",
             nameof(DnatConfig.Ports));
     }
 
@@ -251,9 +251,12 @@ public sealed class NatRuleBuilder
         ArgumentNullException.ThrowIfNull(config);
         var lan = config.LanCidr is { } network ? $":lan={Tokens.Network(network)}" : string.Empty;
         return CheckComment(
-            $"{CommentPrefix}:hairpin:{Tokens.Protocol(config.Protocol)}:{Tokens.Bracketed(config.ExternalIp)}:{config.Ports}:{Tokens.Bracketed(config.InternalIp)}{lan}",
+            $"{CommentPrefix}:hairpin:{Tokens.Protocol(config.Protocol)}:{Tokens.Bracketed(config.ExternalIp)}:{CommentPorts(config.Ports)}:{Tokens.Bracketed(config.InternalIp)}{lan}",
             nameof(HairpinConfig.Ports));
     }
+
+    /// <summary>Ports in a comment use '-' for ranges, so that ':' only separates fields.</summary>
+    private static string CommentPorts(PortSet ports) => ports.ToString().Replace(':', '-');
 
     private static string[] CommentArgs(string comment) => ["-m", "comment", "--comment", comment];
 

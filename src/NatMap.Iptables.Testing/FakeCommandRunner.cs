@@ -1,0 +1,181 @@
+using NatMap.Iptables.Testing.Internal;
+
+namespace NatMap.Iptables.Testing;
+
+/// <summary>
+/// An <see cref="ICommandRunner"/> that runs nothing: it records every command and answers with scripted results
+/// (exit code 0 and empty output unless told otherwise). Thread-safe.
+/// </summary>
+/// <remarks>
+/// <para>With no script, list commands print nothing, so the manager sees an empty host: <c>SetupAsync</c> creates
+/// every chain and jump, and installs add every rule. Script a response to model other states or failures.</para>
+/// <para>The most recently added script that matches a command answers it; a script given <c>times</c> stops
+/// answering after that many commands.</para>
+/// </remarks>
+public sealed class FakeCommandRunner : ICommandRunner
+{
+    private readonly object _lock = new();
+    private readonly List<CommandSpec> _commands = [];
+    private readonly CommandScript _script = new();
+
+    /// <summary>Gets every command run so far, in order (a snapshot).</summary>
+    public IReadOnlyList<CommandSpec> Commands
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _commands.ToArray();
+            }
+        }
+    }
+
+    /// <summary>Gets how many commands have run.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _commands.Count;
+            }
+        }
+    }
+
+    /// <summary>Gets the most recent command.</summary>
+    /// <exception cref="InvalidOperationException">No command has run yet.</exception>
+    public CommandSpec LatestCommand
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _commands.Count > 0
+                    ? _commands[^1]
+                    : throw new InvalidOperationException("FakeCommandRunner has not run any command yet.");
+            }
+        }
+    }
+
+    /// <summary>Gets or sets the result of a command no script matches.</summary>
+    /// <value>The default is exit code 0 with empty output.</value>
+    public CommandResult DefaultResult
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return field;
+            }
+        }
+
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            lock (_lock)
+            {
+                field = value;
+            }
+        }
+    }
+
+    = CommandResult.Success;
+
+    /// <summary>Returns the commands run so far, and optionally forgets them.</summary>
+    /// <param name="clear"><see langword="true"/> to forget the returned commands.</param>
+    /// <returns>The commands, in order.</returns>
+    public IReadOnlyList<CommandSpec> GetSnapshot(bool clear = false)
+    {
+        lock (_lock)
+        {
+            var snapshot = _commands.ToArray();
+            if (clear)
+            {
+                _commands.Clear();
+            }
+
+            return snapshot;
+        }
+    }
+
+    /// <summary>Forgets the recorded commands. Scripts stay.</summary>
+    public void Clear()
+    {
+        lock (_lock)
+        {
+            _commands.Clear();
+        }
+    }
+
+    /// <summary>Removes every script; unmatched commands get <see cref="DefaultResult"/> again.</summary>
+    public void ClearResponses()
+    {
+        lock (_lock)
+        {
+            _script.Clear();
+        }
+    }
+
+    /// <summary>Answers the commands <paramref name="predicate"/> matches with <paramref name="result"/>.</summary>
+    /// <param name="predicate">Which commands; see <see cref="CommandMatch"/>.</param>
+    /// <param name="result">The result to return.</param>
+    /// <param name="times">How many commands to answer before the script expires; <see langword="null"/> for all.</param>
+    /// <returns>This instance, for chaining.</returns>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="times"/> is zero or negative.</exception>
+    public FakeCommandRunner RespondTo(Func<CommandSpec, bool> predicate, CommandResult result, int? times = null)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        return RespondUsing(predicate, _ => result, times);
+    }
+
+    /// <summary>Answers the commands <paramref name="predicate"/> matches with what <paramref name="responder"/> returns.</summary>
+    /// <param name="predicate">Which commands; see <see cref="CommandMatch"/>.</param>
+    /// <param name="responder">Computes the result from the command.</param>
+    /// <param name="times">How many commands to answer before the script expires; <see langword="null"/> for all.</param>
+    /// <returns>This instance, for chaining.</returns>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="times"/> is zero or negative.</exception>
+    public FakeCommandRunner RespondUsing(Func<CommandSpec, bool> predicate, Func<CommandSpec, CommandResult> responder, int? times = null)
+    {
+        lock (_lock)
+        {
+            _script.Add(predicate, responder, times);
+        }
+
+        return this;
+    }
+
+    /// <summary>Makes the commands <paramref name="predicate"/> matches fail.</summary>
+    /// <param name="predicate">Which commands; see <see cref="CommandMatch"/>.</param>
+    /// <param name="exitCode">The exit code; 1 by default.</param>
+    /// <param name="standardError">The error text.</param>
+    /// <param name="times">How many commands to fail; <see langword="null"/> for all.</param>
+    /// <returns>This instance, for chaining.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="exitCode"/> is 0.</exception>
+    public FakeCommandRunner FailWhen(Func<CommandSpec, bool> predicate, int exitCode = 1, string standardError = "FakeCommandRunner: scripted failure", int? times = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(exitCode);
+        return RespondTo(predicate, new CommandResult(exitCode, string.Empty, standardError ?? string.Empty), times);
+    }
+
+    /// <summary>Makes the commands <paramref name="predicate"/> matches print <paramref name="standardOutput"/> and succeed.</summary>
+    /// <param name="predicate">Which commands; see <see cref="CommandMatch"/>.</param>
+    /// <param name="standardOutput">The output, for example an <c>iptables -S</c> listing.</param>
+    /// <param name="times">How many commands to answer; <see langword="null"/> for all.</param>
+    /// <returns>This instance, for chaining.</returns>
+    public FakeCommandRunner OutputWhen(Func<CommandSpec, bool> predicate, string standardOutput, int? times = null) =>
+        RespondTo(predicate, new CommandResult(0, standardOutput ?? string.Empty, string.Empty), times);
+
+    /// <inheritdoc/>
+    public Task<CommandResult> RunAsync(CommandSpec command, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            _commands.Add(command);
+            return Task.FromResult(_script.TryRespond(command, out var result) ? result : DefaultResult);
+        }
+    }
+}

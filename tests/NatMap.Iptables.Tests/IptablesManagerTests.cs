@@ -1,0 +1,383 @@
+using NatMap.Iptables.Testing;
+using static NatMap.Iptables.Tests.TestData;
+
+namespace NatMap.Iptables.Tests;
+
+public sealed class IptablesManagerTests
+{
+    private readonly FakeCommandRunner _fake = new();
+
+    private IptablesManager Manager(Action<NatMapOptions>? configure = null)
+    {
+        var options = new NatMapOptions();
+        configure?.Invoke(options);
+        return new IptablesManager(_fake, options);
+    }
+
+    private IEnumerable<string> Lines() => _fake.Commands.Select(c => c.ToString());
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Setup_EmptyHost_CreatesChainsAndJumpsForBothFamilies()
+    {
+        await Manager().SetupAsync(Ct);
+
+        string[] Expected(string p) =>
+        [
+            $"{p} -w 10 -t filter -S",
+            $"{p} -w 10 -t nat -S",
+            $"{p} -w 10 -t filter -N DOCKER-USER",
+            $"{p} -w 10 -t filter -I FORWARD -m comment --comment natmap:setup -j DOCKER-USER",
+            $"{p} -w 10 -t filter -N NATMAP",
+            $"{p} -w 10 -t nat -N NATMAP",
+            $"{p} -w 10 -t nat -I PREROUTING -m addrtype --dst-type LOCAL -m comment --comment natmap:setup -j NATMAP",
+            $"{p} -w 10 -t nat -I OUTPUT -m addrtype --dst-type LOCAL -m comment --comment natmap:setup -j NATMAP",
+            $"{p} -w 10 -t filter -I DOCKER-USER -m comment --comment natmap:setup -j NATMAP",
+        ];
+        Lines().Should().Equal([.. Expected("iptables"), .. Expected("ip6tables")]);
+    }
+
+    [Fact]
+    public async Task Setup_EverythingPresent_OnlyReads()
+    {
+        _fake.OutputWhen(CommandMatch.ArgumentsContain("-t", "filter", "-S"),
+            "-P FORWARD ACCEPT\n-N DOCKER-USER\n-N NATMAP\n-A FORWARD -j DOCKER-USER\n-A DOCKER-USER -m comment --comment \"natmap:setup\" -j NATMAP\n");
+        _fake.OutputWhen(CommandMatch.ArgumentsContain("-t", "nat", "-S"),
+            "-P PREROUTING ACCEPT\n-N NATMAP\n-A PREROUTING -m addrtype --dst-type LOCAL -m comment --comment \"natmap:setup\" -j NATMAP\n-A OUTPUT -m addrtype --dst-type LOCAL -m comment --comment \"natmap:setup\" -j NATMAP\n");
+
+        await Manager().SetupAsync(Ct);
+
+        _fake.Commands.Should().HaveCount(4).And.OnlyContain(c => c.Arguments.Contains("-S"));
+    }
+
+    [Fact]
+    public async Task Setup_DockerAlreadyMadeDockerUser_AddsNoForwardJump()
+    {
+        _fake.OutputWhen(CommandMatch.ArgumentsContain("-t", "filter", "-S"), "-P FORWARD DROP\n-N DOCKER-USER\n-A FORWARD -j DOCKER-USER\n");
+
+        await Manager(o => o.EnableIpv6 = false).SetupAsync(Ct);
+
+        Lines().Should().NotContain(l => l.Contains("DOCKER-USER", StringComparison.Ordinal) && (l.Contains("-N", StringComparison.Ordinal) || l.Contains("FORWARD", StringComparison.Ordinal)));
+        Lines().Should().Contain("iptables -w 10 -t filter -I DOCKER-USER -m comment --comment natmap:setup -j NATMAP");
+    }
+
+    [Fact]
+    public async Task Setup_FailureHalfway_UndoesWhatItMade()
+    {
+        _fake.FailWhen(CommandMatch.ArgumentsContain("-t", "nat", "-N", "NATMAP"), 1, "iptables: out of memory");
+
+        var act = () => Manager(o => o.EnableIpv6 = false).SetupAsync(Ct);
+
+        (await act.Should().ThrowAsync<IptablesCommandException>()).Which.Arguments.Should().Contain("-N");
+        Lines().Skip(6).Should().Equal(
+            "iptables -w 10 -t filter -X NATMAP",
+            "iptables -w 10 -t filter -D FORWARD -m comment --comment natmap:setup -j DOCKER-USER",
+            "iptables -w 10 -t filter -X DOCKER-USER");
+    }
+
+    [Fact]
+    public async Task InstallDockerMap_EmptyHost_ReadsOnceAndAppendsEveryRule()
+    {
+        await Manager().InstallDockerMapAsync(Map(), Ct);
+
+        const string c = "natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80";
+        Lines().Should().Equal(
+            "iptables -w 10 -t nat -S",
+            "iptables -w 10 -t filter -S",
+            $"iptables -w 10 -t nat -A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment {c} -j DNAT --to-destination 172.17.0.2:80",
+            $"iptables -w 10 -t filter -A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {c} -j ACCEPT",
+            $"iptables -w 10 -t nat -A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {c} -j MASQUERADE",
+            $"iptables -w 10 -t nat -A POSTROUTING -s 127.0.0.0/8 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {c} -j MASQUERADE");
+    }
+
+    [Fact]
+    public async Task InstallDockerMap_Ipv6Endpoint_UsesIp6tables()
+    {
+        await Manager().InstallDockerMapAsync(Map("[::]:8080", "[fd00::2]:80"), Ct);
+
+        _fake.Commands.Should().OnlyContain(c => c.FileName == "ip6tables");
+        _fake.Commands.Should().Contain(c => c.Arguments.Contains("[fd00::2]:80"));
+    }
+
+    [Fact]
+    public async Task InstallDockerMap_RulesAlreadyThere_AreNotAddedTwice()
+    {
+        _fake.OutputWhen(CommandMatch.ArgumentsContain("-t", "nat", "-S"),
+            "-N NATMAP\n-A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment \"natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80\" -j DNAT --to-destination 172.17.0.2:80\n");
+
+        await Manager().InstallDockerMapAsync(Map(), Ct);
+
+        Lines().Should().NotContain(l => l.Contains("-A NATMAP -p tcp", StringComparison.Ordinal));
+        Lines().Should().HaveCount(5, "two reads and the three rules not yet present");
+    }
+
+    [Fact]
+    public async Task InstallDockerMap_ThirdRuleFails_RemovesTheFirstTwoAndReportsTheCommand()
+    {
+        _fake.FailWhen(CommandMatch.ArgumentsContain("-A", "POSTROUTING"), 2, "iptables v1.8.9 (nf_tables): unknown option \"--bogus\"");
+
+        var act = () => Manager().InstallDockerMapAsync(Map(), Ct);
+
+        var error = (await act.Should().ThrowAsync<IptablesCommandException>()).Which;
+        error.FileName.Should().Be("iptables");
+        error.ExitCode.Should().Be(2);
+        error.StandardError.Should().Contain("unknown option");
+        error.Arguments.Should().ContainInConsecutiveOrder("-A", "POSTROUTING");
+        Lines().Skip(5).Should().Equal(
+            "iptables -w 10 -t filter -D NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j ACCEPT",
+            "iptables -w 10 -t nat -D NATMAP -p tcp -m tcp --dport 8080 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j DNAT --to-destination 172.17.0.2:80");
+    }
+
+    [Fact]
+    public async Task InstallDockerMap_Cancelled_RemovesWhatWasAdded()
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        _fake.RespondUsing(CommandMatch.ArgumentsContain("-t", "filter", "-A"), _ =>
+        {
+            cts.Cancel();
+            return CommandResult.Success;
+        });
+
+        var act = () => Manager().InstallDockerMapAsync(Map(), cts.Token);
+
+        await act.Should().ThrowAsync<OperationCanceledException>();
+        Lines().Skip(4).Should().Equal(
+            "iptables -w 10 -t filter -D NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j ACCEPT",
+            "iptables -w 10 -t nat -D NATMAP -p tcp -m tcp --dport 8080 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j DNAT --to-destination 172.17.0.2:80");
+    }
+
+    [Fact]
+    public async Task RemoveDockerMap_DeletesExactlyItsRulesBySpecification()
+    {
+        var map = Map();
+
+        await Manager().RemoveDockerMapAsync(map, Ct);
+
+        var expected = new IptablesManager(new FakeCommandRunner()).RuleBuilder.BuildDockerMap(map)
+            .Select(r => "iptables -w 10 " + string.Join(' ', r.ToArguments(NatMap.Iptables.Rules.RuleAction.Delete)));
+        Lines().Should().Equal(expected);
+    }
+
+    [Fact]
+    public async Task RemoveDockerMap_TcpMapping_LeavesUdpAndOtherPortsAlone()
+    {
+        await Manager().RemoveDockerMapAsync(Map(), Ct);
+
+        Lines().Should().OnlyContain(l => l.Contains("--comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task RemoveDockerMap_RuleAlreadyGone_IsSkipped()
+    {
+        _fake.FailWhen(CommandMatch.ArgumentsContain("-t", "filter", "-D"), 1, "iptables: Bad rule (does a matching rule exist in that chain?).");
+
+        await Manager().RemoveDockerMapAsync(Map(), Ct);
+
+        _fake.Commands.Should().HaveCount(4);
+    }
+
+    [Fact]
+    public async Task RemoveDockerMap_RealFailure_PutsBackWhatItDeleted()
+    {
+        _fake.FailWhen(CommandMatch.ArgumentsContain("-t", "nat", "-D", "POSTROUTING"), 4, "Another app is currently holding the xtables lock.", times: 1);
+
+        var act = () => Manager().RemoveDockerMapAsync(Map(), Ct);
+
+        (await act.Should().ThrowAsync<IptablesCommandException>()).Which.ExitCode.Should().Be(4);
+        Lines().Skip(3).Should().Equal(
+            "iptables -w 10 -t filter -A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j ACCEPT",
+            "iptables -w 10 -t nat -A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j DNAT --to-destination 172.17.0.2:80");
+    }
+
+    [Fact]
+    public async Task InstallDnatSnatHairpin_RouteByFamily()
+    {
+        var manager = Manager();
+
+        await manager.InstallDnatAsync(new DnatConfig(Ip("2001:db8::5"), Ip("fd00::2"), 443), Ct);
+        await manager.InstallSnatAsync(new SnatConfig(Ip("10.0.0.2"), Ip("203.0.113.5"), "eth0"), Ct);
+        await manager.InstallHairpinAsync(new HairpinConfig(Ip("2001:db8::5"), Ip("fd00::20"), 80), Ct);
+
+        _fake.Commands.Where(c => c.Arguments.Contains("-A")).Select(c => c.FileName).Should().Equal("ip6tables", "ip6tables", "iptables", "ip6tables", "ip6tables");
+    }
+
+    [Fact]
+    public async Task RemoveDnatSnatHairpin_DeleteEachRule()
+    {
+        var manager = Manager();
+
+        await manager.RemoveDnatAsync(new DnatConfig(Ip("203.0.113.5"), Ip("10.0.0.2"), 80), Ct);
+        await manager.RemoveSnatAsync(new SnatConfig(Ip("10.0.0.2"), Ip("203.0.113.5"), "eth0"), Ct);
+        await manager.RemoveHairpinAsync(new HairpinConfig(Ip("203.0.113.5"), Ip("10.0.0.2"), 80), Ct);
+
+        _fake.Commands.Select(c => c.Arguments[4] + " " + c.Arguments[5]).Should().Equal(
+            "-D PREROUTING", "-D FORWARD", "-D POSTROUTING", "-D PREROUTING", "-D POSTROUTING");
+    }
+
+    [Fact]
+    public async Task AnyOperation_InvalidModel_RunsNoCommand()
+    {
+        var manager = Manager();
+        var mixed = Map() with { HostEndpoint = Ep("[::]:8080") };
+
+        await FluentActions.Awaiting(() => manager.InstallDockerMapAsync(mixed, Ct)).Should().ThrowAsync<ArgumentException>();
+        await FluentActions.Awaiting(() => manager.RemoveDockerMapAsync(null!, Ct)).Should().ThrowAsync<ArgumentNullException>();
+        await FluentActions.Awaiting(() => manager.InstallDnatAsync(new DnatConfig(Ip("203.0.113.5"), Ip("10.0.0.2"), PortSet.Parse("80,81")) { InternalPort = 80 }, Ct))
+            .Should().ThrowAsync<ArgumentException>().Where(e => e.ParamName == "InternalPort");
+
+        _fake.Commands.Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task Ipv6Object_Ipv6Disabled_ThrowsBeforeAnyCommand()
+    {
+        var act = () => Manager(o => o.EnableIpv6 = false).InstallDockerMapAsync(Map("[::]:80", "[fd00::2]:80"), Ct);
+
+        await act.Should().ThrowAsync<InvalidOperationException>().WithMessage("*EnableIpv6*");
+        _fake.Commands.Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task Options_NamespaceLockWaitAndPrograms_ShapeEveryCommand()
+    {
+        await Manager(o =>
+        {
+            o.NetworkNamespace = "lab1";
+            o.XtablesLockWait = TimeSpan.FromMilliseconds(2500);
+            o.IptablesPath = "iptables-legacy";
+        }).InstallSnatAsync(new SnatConfig(Ip("10.0.0.2"), Ip("203.0.113.5"), "eth0"), Ct);
+
+        Lines().Last().Should().Be(
+            "ip netns exec lab1 iptables-legacy -w 3 -t nat -A POSTROUTING -s 10.0.0.2/32 -o eth0 -m comment --comment natmap:snat:10.0.0.2:203.0.113.5:eth0 -j SNAT --to-source 203.0.113.5");
+    }
+
+    [Fact]
+    public async Task Options_NoLockWait_PassesNoW()
+    {
+        await Manager(o => o.XtablesLockWait = null).RemoveSnatAsync(new SnatConfig(Ip("10.0.0.2"), Ip("203.0.113.5"), "eth0"), Ct);
+
+        _fake.LatestCommand.Arguments[0].Should().Be("-t");
+    }
+
+    [Fact]
+    public async Task FlushAll_RemovesOwnedRulesJumpsChainsAndTheDockerUserChainItMade()
+    {
+        _fake.OutputWhen(c => c.FileName == "iptables" && c.Arguments.Contains("filter"),
+            "-P FORWARD ACCEPT\n-N DOCKER-USER\n-N NATMAP\n-N FOREIGN\n" +
+            "-A FORWARD -m comment --comment \"natmap:setup\" -j DOCKER-USER\n" +
+            "-A FORWARD -d 10.0.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment \"natmap:dnat:tcp:203.0.113.5:80:10.0.0.2\" -j ACCEPT\n" +
+            "-A FORWARD -m comment --comment \"natmapper:other\" -j ACCEPT\n" +
+            "-A DOCKER-USER -m comment --comment \"natmap:setup\" -j NATMAP\n" +
+            "-A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment \"natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80\" -j ACCEPT\n");
+        _fake.OutputWhen(c => c.FileName == "iptables" && c.Arguments.Contains("nat"),
+            "-P PREROUTING ACCEPT\n-N NATMAP\n" +
+            "-A PREROUTING -m addrtype --dst-type LOCAL -m comment --comment \"natmap:setup\" -j NATMAP\n" +
+            "-A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment \"natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80\" -j MASQUERADE\n" +
+            "-A POSTROUTING -o eth0 -j MASQUERADE\n");
+
+        await Manager(o => o.EnableIpv6 = false).FlushAllAsync(Ct);
+
+        Lines().Should().Equal(
+            "iptables -w 10 -t raw -S",
+            "iptables -w 10 -t nat -S",
+            "iptables -w 10 -t nat -D POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j MASQUERADE",
+            "iptables -w 10 -t nat -D PREROUTING -m addrtype --dst-type LOCAL -m comment --comment natmap:setup -j NATMAP",
+            "iptables -w 10 -t nat -F NATMAP",
+            "iptables -w 10 -t nat -X NATMAP",
+            "iptables -w 10 -t filter -S",
+            "iptables -w 10 -t filter -D DOCKER-USER -m comment --comment natmap:setup -j NATMAP",
+            "iptables -w 10 -t filter -D FORWARD -d 10.0.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment natmap:dnat:tcp:203.0.113.5:80:10.0.0.2 -j ACCEPT",
+            "iptables -w 10 -t filter -D FORWARD -m comment --comment natmap:setup -j DOCKER-USER",
+            "iptables -w 10 -t filter -F NATMAP",
+            "iptables -w 10 -t filter -X NATMAP",
+            "iptables -w 10 -t filter -X DOCKER-USER");
+    }
+
+    [Fact]
+    public async Task FlushAll_DockerOwnsDockerUser_KeepsIt()
+    {
+        _fake.OutputWhen(CommandMatch.ArgumentsContain("-t", "filter", "-S"),
+            "-N DOCKER-USER\n-N NATMAP\n-A FORWARD -j DOCKER-USER\n-A DOCKER-USER -m comment --comment \"natmap:setup\" -j NATMAP\n");
+
+        await Manager(o => o.EnableIpv6 = false).FlushAllAsync(Ct);
+
+        Lines().Should().NotContain(l => l.EndsWith("-X DOCKER-USER", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task FlushAll_NothingInstalled_OnlyReadsBothFamilies()
+    {
+        await Manager().FlushAllAsync(Ct);
+
+        Lines().Should().Equal(
+            "iptables -w 10 -t raw -S", "iptables -w 10 -t nat -S", "iptables -w 10 -t filter -S",
+            "ip6tables -w 10 -t raw -S", "ip6tables -w 10 -t nat -S", "ip6tables -w 10 -t filter -S");
+    }
+
+    [Fact]
+    public async Task ReadFailure_ThrowsWithProgramArgvExitCodeAndStderr()
+    {
+        _fake.FailWhen(CommandMatch.Any, 3, "iptables v1.8.9 (legacy): can't initialize iptables table `nat': Permission denied (you must be root)");
+
+        var act = () => Manager().InstallDockerMapAsync(Map(), Ct);
+
+        var error = (await act.Should().ThrowAsync<IptablesCommandException>()).Which;
+        error.Message.Should().Be(
+            "iptables exited with code 3." + Environment.NewLine +
+            "Command: iptables -w 10 -t nat -S" + Environment.NewLine +
+            "Standard error: iptables v1.8.9 (legacy): can't initialize iptables table `nat': Permission denied (you must be root)");
+        error.Arguments.Should().Equal("-w", "10", "-t", "nat", "-S");
+    }
+
+    [Fact]
+    public async Task ConcurrentCalls_RunOneOperationAtATime()
+    {
+        var manager = Manager();
+        var maps = Enumerable.Range(1, 20).Select(i => Map($"0.0.0.0:{8000 + i}", $"172.17.0.{i + 1}:80", id: $"c{i}")).ToList();
+
+        await Task.WhenAll(maps.Select(m => Task.Run(() => manager.InstallDockerMapAsync(m, Ct), Ct)));
+
+        // Each install is two reads then four appends; serialised, the groups never interleave.
+        var groups = _fake.Commands.Chunk(6).ToList();
+        groups.Should().HaveCount(20);
+        groups.Should().OnlyContain(g => g.Take(2).All(c => c.Arguments.Contains("-S")) && g.Skip(2).Select(c => c.Arguments.Last(a => a.StartsWith("natmap:", StringComparison.Ordinal))).Distinct().Count() == 1);
+    }
+
+    [Theory]
+    [InlineData("ChainName", "")]
+    [InlineData("ChainName", "A_NAME_THAT_IS_TOO_LONG_FOR_IT")]
+    [InlineData("CommentPrefix", "nat map")]
+    [InlineData("IptablesPath", "")]
+    [InlineData("IptablesPath", "-j")]
+    [InlineData("NetworkNamespace", "lab 1")]
+    [InlineData("XtablesLockWait", "0")]
+    [InlineData("CommandTimeout", "5")]
+    public void Constructor_InvalidOption_NamesIt(string option, string value)
+    {
+        var options = new NatMapOptions();
+        switch (option)
+        {
+            case "ChainName": options.ChainName = value; break;
+            case "CommentPrefix": options.CommentPrefix = value; break;
+            case "IptablesPath": options.IptablesPath = value; break;
+            case "NetworkNamespace": options.NetworkNamespace = value; break;
+            case "XtablesLockWait": options.XtablesLockWait = TimeSpan.FromSeconds(int.Parse(value, System.Globalization.CultureInfo.InvariantCulture)); break;
+            case "CommandTimeout": options.CommandTimeout = TimeSpan.FromSeconds(int.Parse(value, System.Globalization.CultureInfo.InvariantCulture)); break;
+        }
+
+        FluentActions.Invoking(() => new IptablesManager(_fake, options)).Should().Throw<ArgumentException>()
+            .Where(e => e.ParamName == option && e.Message.StartsWith($"NatMapOptions.{option} is invalid", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Constructor_CopiesOptions()
+    {
+        var options = new NatMapOptions();
+        var manager = new IptablesManager(_fake, options);
+
+        options.ChainName = "OTHER";
+
+        manager.RuleBuilder.ChainName.Should().Be("NATMAP");
+    }
+}

@@ -1,0 +1,217 @@
+using System.Net;
+using System.Net.Sockets;
+using NatMap.Iptables.Rules;
+using static NatMap.Iptables.Tests.TestData;
+
+namespace NatMap.Iptables.Tests.Rules;
+
+public sealed class NatRuleBuilderTests
+{
+    private static readonly NatRuleBuilder Builder = NatRuleBuilder.Default;
+
+    private static string[] Args(string text) => text.Split(' ');
+
+    private static IEnumerable<string> Render(IEnumerable<IptablesRule> rules) =>
+        rules.Select(r => $"{(r.Family == AddressFamily.InterNetworkV6 ? "6" : "4")} {string.Join(' ', r.ToArguments(RuleAction.Add))}");
+
+    [Fact]
+    public void BuildDockerMap_UnboundIpv4_DnatAcceptHairpinAndLoopbackMasquerade()
+    {
+        const string c = "natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80";
+
+        Render(Builder.BuildDockerMap(Map())).Should().Equal(
+            $"4 -t nat -A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment {c} -j DNAT --to-destination 172.17.0.2:80",
+            $"4 -t filter -A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {c} -j ACCEPT",
+            $"4 -t nat -A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {c} -j MASQUERADE",
+            $"4 -t nat -A POSTROUTING -s 127.0.0.0/8 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {c} -j MASQUERADE");
+    }
+
+    [Fact]
+    public void BuildDockerMap_BoundIpv4_MatchesTheHostAddressAndSkipsLoopbackRules()
+    {
+        const string c = "natmap:docker:web:udp:192.168.1.10:5353:172.17.0.3:53";
+
+        Render(Builder.BuildDockerMap(Map("192.168.1.10:5353", "172.17.0.3:53", TransportProtocol.Udp))).Should().Equal(
+            $"4 -t nat -A NATMAP -d 192.168.1.10/32 -p udp -m udp --dport 5353 -m comment --comment {c} -j DNAT --to-destination 172.17.0.3:53",
+            $"4 -t filter -A NATMAP -d 172.17.0.3/32 -p udp -m udp --dport 53 -m comment --comment {c} -j ACCEPT",
+            $"4 -t nat -A POSTROUTING -s 172.17.0.3/32 -d 172.17.0.3/32 -p udp -m udp --dport 53 -m comment --comment {c} -j MASQUERADE");
+    }
+
+    [Fact]
+    public void BuildDockerMap_LoopbackIpv4_DropsLoopbackTrafficFromOtherInterfaces()
+    {
+        const string c = "natmap:docker:db:tcp:127.0.0.1:5432:172.17.0.4:5432";
+
+        Render(Builder.BuildDockerMap(Map("127.0.0.1:5432", "172.17.0.4:5432", id: "db"))).Should().Equal(
+            $"4 -t nat -A NATMAP -d 127.0.0.1/32 -p tcp -m tcp --dport 5432 -m comment --comment {c} -j DNAT --to-destination 172.17.0.4:5432",
+            $"4 -t filter -A NATMAP -d 172.17.0.4/32 -p tcp -m tcp --dport 5432 -m comment --comment {c} -j ACCEPT",
+            $"4 -t nat -A POSTROUTING -s 172.17.0.4/32 -d 172.17.0.4/32 -p tcp -m tcp --dport 5432 -m comment --comment {c} -j MASQUERADE",
+            $"4 -t nat -A POSTROUTING -s 127.0.0.0/8 -d 172.17.0.4/32 -p tcp -m tcp --dport 5432 -m comment --comment {c} -j MASQUERADE",
+            $"4 -t raw -A PREROUTING -d 127.0.0.1/32 ! -i lo -p tcp -m tcp --dport 5432 -m comment --comment {c} -j DROP");
+    }
+
+    [Fact]
+    public void BuildDockerMap_UnboundIpv6_UsesIp6tablesFamilyAndBracketedTarget()
+    {
+        const string c = "natmap:docker:web:tcp:[::]:8080:[fd00::2]:80";
+
+        Render(Builder.BuildDockerMap(Map("[::]:8080", "[fd00::2]:80"))).Should().Equal(
+            $"6 -t nat -A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment {c} -j DNAT --to-destination [fd00::2]:80",
+            $"6 -t filter -A NATMAP -d fd00::2/128 -p tcp -m tcp --dport 80 -m comment --comment {c} -j ACCEPT",
+            $"6 -t nat -A POSTROUTING -s fd00::2/128 -d fd00::2/128 -p tcp -m tcp --dport 80 -m comment --comment {c} -j MASQUERADE");
+    }
+
+    [Fact]
+    public void BuildDockerMap_BoundIpv6_MatchesTheHostAddress()
+    {
+        var rules = Builder.BuildDockerMap(Map("[2001:db8::1]:8443", "[fd00::2]:443", TransportProtocol.Udp));
+
+        rules[0].ToArguments(RuleAction.Add).Should().Equal(Args(
+            "-t nat -A NATMAP -d 2001:db8::1/128 -p udp -m udp --dport 8443 -m comment --comment natmap:docker:web:udp:[2001:db8::1]:8443:[fd00::2]:443 -j DNAT --to-destination [fd00::2]:443"));
+        rules.Should().HaveCount(3).And.OnlyContain(r => r.Family == AddressFamily.InterNetworkV6);
+    }
+
+    [Fact]
+    public void BuildDockerMap_LoopbackIpv6_DropsButHasNoLoopbackMasquerade()
+    {
+        var rules = Builder.BuildDockerMap(Map("[::1]:8080", "[fd00::2]:80"));
+
+        Render(rules).Last().Should().Be("6 -t raw -A PREROUTING -d ::1/128 ! -i lo -p tcp -m tcp --dport 8080 -m comment --comment natmap:docker:web:tcp:[::1]:8080:[fd00::2]:80 -j DROP");
+        rules.Should().NotContain(r => r.Specification.Contains("127.0.0.0/8"));
+    }
+
+    [Fact]
+    public void BuildDockerMap_TcpAndUdpOfOnePort_HaveDifferentComments()
+    {
+        var tcp = Builder.BuildDockerMap(Map());
+        var udp = Builder.BuildDockerMap(Map(protocol: TransportProtocol.Udp));
+
+        tcp.Select(r => r.Comment).Intersect(udp.Select(r => r.Comment)).Should().BeEmpty();
+    }
+
+    [Fact]
+    public void BuildDnat_SinglePortIpv4_WithInterface()
+    {
+        const string c = "natmap:dnat:tcp:203.0.113.5:80:10.0.0.2:if=eth0";
+
+        Render(Builder.BuildDnat(new DnatConfig(Ip("203.0.113.5"), Ip("10.0.0.2"), 80, ExternalInterface: "eth0"))).Should().Equal(
+            $"4 -t nat -A PREROUTING -d 203.0.113.5/32 -i eth0 -p tcp -m tcp --dport 80 -m comment --comment {c} -j DNAT --to-destination 10.0.0.2:80",
+            $"4 -t filter -A FORWARD -d 10.0.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {c} -j ACCEPT");
+    }
+
+    [Fact]
+    public void BuildDnat_Multiport_KeepsPortsAndUsesMultiport()
+    {
+        const string c = "natmap:dnat:udp:203.0.113.5:53,5353,6000-6010:10.0.0.2";
+
+        Render(Builder.BuildDnat(new DnatConfig(Ip("203.0.113.5"), Ip("10.0.0.2"), PortSet.Parse("53,5353,6000-6010"), TransportProtocol.Udp))).Should().Equal(
+            $"4 -t nat -A PREROUTING -d 203.0.113.5/32 -p udp -m multiport --dports 53,5353,6000:6010 -m comment --comment {c} -j DNAT --to-destination 10.0.0.2",
+            $"4 -t filter -A FORWARD -d 10.0.0.2/32 -p udp -m multiport --dports 53,5353,6000:6010 -m comment --comment {c} -j ACCEPT");
+    }
+
+    [Fact]
+    public void BuildDnat_Range_UsesDportRange()
+    {
+        Render(Builder.BuildDnat(new DnatConfig(Ip("203.0.113.5"), Ip("10.0.0.2"), PortSet.Parse("8000-8100")))).First().Should().Be(
+            "4 -t nat -A PREROUTING -d 203.0.113.5/32 -p tcp -m tcp --dport 8000:8100 -m comment --comment natmap:dnat:tcp:203.0.113.5:8000-8100:10.0.0.2 -j DNAT --to-destination 10.0.0.2");
+    }
+
+    [Fact]
+    public void BuildDnat_InternalPort_RedirectsAndAcceptsTheInternalPort()
+    {
+        const string c = "natmap:dnat:tcp:203.0.113.5:80:10.0.0.2:8080";
+
+        Render(Builder.BuildDnat(new DnatConfig(Ip("203.0.113.5"), Ip("10.0.0.2"), 80) { InternalPort = 8080 })).Should().Equal(
+            $"4 -t nat -A PREROUTING -d 203.0.113.5/32 -p tcp -m tcp --dport 80 -m comment --comment {c} -j DNAT --to-destination 10.0.0.2:8080",
+            $"4 -t filter -A FORWARD -d 10.0.0.2/32 -p tcp -m tcp --dport 8080 -m comment --comment {c} -j ACCEPT");
+    }
+
+    [Fact]
+    public void BuildDnat_Ipv6_GoesToIp6tablesWithBracketedTarget()
+    {
+        const string c = "natmap:dnat:tcp:[2001:db8::5]:443:[fd00::2]";
+
+        Render(Builder.BuildDnat(new DnatConfig(Ip("2001:db8::5"), Ip("fd00::2"), 443))).Should().Equal(
+            $"6 -t nat -A PREROUTING -d 2001:db8::5/128 -p tcp -m tcp --dport 443 -m comment --comment {c} -j DNAT --to-destination [fd00::2]:443",
+            $"6 -t filter -A FORWARD -d fd00::2/128 -p tcp -m tcp --dport 443 -m comment --comment {c} -j ACCEPT");
+    }
+
+    [Fact]
+    public void BuildSnat_Ipv4AndIpv6()
+    {
+        Render(Builder.BuildSnat(new SnatConfig(Ip("10.0.0.2"), Ip("203.0.113.5"), "eth0"))).Should().Equal(
+            "4 -t nat -A POSTROUTING -s 10.0.0.2/32 -o eth0 -m comment --comment natmap:snat:10.0.0.2:203.0.113.5:eth0 -j SNAT --to-source 203.0.113.5");
+        Render(Builder.BuildSnat(new SnatConfig(Ip("fd00::2"), Ip("2001:db8::5"), "wan0"))).Should().Equal(
+            "6 -t nat -A POSTROUTING -s fd00::2/128 -o wan0 -m comment --comment natmap:snat:[fd00::2]:[2001:db8::5]:wan0 -j SNAT --to-source 2001:db8::5");
+    }
+
+    [Fact]
+    public void BuildHairpin_WithAndWithoutLan()
+    {
+        Render(Builder.BuildHairpin(new HairpinConfig(Ip("203.0.113.5"), Ip("192.168.1.20"), PortSet.Parse("80,443"), LanCidr: IPNetwork.Parse("192.168.1.0/24")))).Should().Equal(
+            "4 -t nat -A PREROUTING -s 192.168.1.0/24 -d 203.0.113.5/32 -p tcp -m multiport --dports 80,443 -m comment --comment natmap:hairpin:tcp:203.0.113.5:80,443:192.168.1.20:lan=192.168.1.0/24 -j DNAT --to-destination 192.168.1.20",
+            "4 -t nat -A POSTROUTING -s 192.168.1.0/24 -d 192.168.1.20/32 -p tcp -m multiport --dports 80,443 -m comment --comment natmap:hairpin:tcp:203.0.113.5:80,443:192.168.1.20:lan=192.168.1.0/24 -j MASQUERADE");
+        Render(Builder.BuildHairpin(new HairpinConfig(Ip("2001:db8::5"), Ip("fd00::20"), 80, TransportProtocol.Udp))).Should().Equal(
+            "6 -t nat -A PREROUTING -d 2001:db8::5/128 -p udp -m udp --dport 80 -m comment --comment natmap:hairpin:udp:[2001:db8::5]:80:[fd00::20] -j DNAT --to-destination fd00::20",
+            "6 -t nat -A POSTROUTING -d fd00::20/128 -p udp -m udp --dport 80 -m comment --comment natmap:hairpin:udp:[2001:db8::5]:80:[fd00::20] -j MASQUERADE");
+    }
+
+    [Fact]
+    public void BuildSetupJumps_LocalDestinationsOnly()
+    {
+        Render(Builder.BuildSetupJumps(AddressFamily.InterNetwork)).Should().Equal(
+            "4 -t nat -I PREROUTING -m addrtype --dst-type LOCAL -m comment --comment natmap:setup -j NATMAP",
+            "4 -t nat -I OUTPUT -m addrtype --dst-type LOCAL -m comment --comment natmap:setup -j NATMAP",
+            "4 -t filter -I DOCKER-USER -m comment --comment natmap:setup -j NATMAP");
+        Render([Builder.BuildDockerUserJump(AddressFamily.InterNetworkV6)]).Should().Equal(
+            "6 -t filter -I FORWARD -m comment --comment natmap:setup -j DOCKER-USER");
+    }
+
+    [Fact]
+    public void CustomChainAndPrefix_AppearEverywhere()
+    {
+        var builder = new NatRuleBuilder("EDGE-NAT", "edge");
+
+        var rules = builder.BuildDockerMap(Map());
+
+        rules[0].Chain.Should().Be("EDGE-NAT");
+        rules.Should().OnlyContain(r => r.Comment!.StartsWith("edge:docker:", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("", "natmap")]                    // empty chain
+    [InlineData("ABCDEFGHIJKLMNOPQRSTUVWXYZ123", "natmap")] // 29 characters
+    [InlineData("PREROUTING", "natmap")]          // built-in
+    [InlineData("DOCKER-USER", "natmap")]         // Docker's
+    [InlineData("NAT MAP", "natmap")]             // space
+    [InlineData("NATMAP", "")]                    // empty prefix
+    [InlineData("NATMAP", "nat:map")]             // separator in prefix
+    [InlineData("NATMAP", "-natmap")]             // leading dash
+    public void Constructor_InvalidNames_Throw(string chain, string prefix) =>
+        FluentActions.Invoking(() => new NatRuleBuilder(chain, prefix)).Should().Throw<ArgumentException>()
+            .Which.ParamName.Should().Be(chain == "NATMAP" ? "commentPrefix" : "chainName");
+
+    [Fact]
+    public void Comment_Over255Characters_IsRejectedNotTruncated()
+    {
+        var builder = new NatRuleBuilder("NATMAP", new string('p', 32));
+        var map = Map("[2001:db8:1111:2222:3333:4444:5555:6666]:65535", "[2001:db8:1111:2222:3333:4444:5555:7777]:65535", id: new string('c', 128));
+
+        FluentActions.Invoking(() => builder.BuildDockerMap(map)).Should().Throw<ArgumentException>()
+            .Where(e => e.ParamName == "ContainerId" && e.Message.Contains("at most 255", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Builders_ArePure_SameInputSameOutput() =>
+        Builder.BuildDockerMap(Map()).Should().Equal(Builder.BuildDockerMap(Map()));
+
+    [Fact]
+    public void ToArguments_DeleteAndCheck_UseDAndC()
+    {
+        var rule = Builder.BuildSnat(new SnatConfig(Ip("10.0.0.2"), Ip("203.0.113.5"), "eth0"))[0];
+
+        rule.ToArguments(RuleAction.Delete).Take(4).Should().Equal("-t", "nat", "-D", "POSTROUTING");
+        rule.ToArguments(RuleAction.Check).Take(4).Should().Equal("-t", "nat", "-C", "POSTROUTING");
+        rule.ToArguments(RuleAction.Delete).Skip(4).Should().Equal(rule.Specification);
+    }
+}
