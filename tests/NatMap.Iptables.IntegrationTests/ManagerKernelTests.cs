@@ -1,0 +1,215 @@
+using System.Net;
+using NatMap.Iptables.IntegrationTests.Infrastructure;
+
+namespace NatMap.Iptables.IntegrationTests;
+
+/// <summary>The manager against the real iptables in a throwaway namespace: what it leaves in the tables.</summary>
+public sealed class ManagerKernelTests
+{
+    public static TheoryData<string> Backends => Kernel.Backends;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static IPEndPoint Ep(string text) => IPEndPoint.Parse(text);
+
+    private static IPAddress Ip(string text) => IPAddress.Parse(text);
+
+    private static readonly DockerPortMap[] Maps =
+    [
+        new("web", Ep("0.0.0.0:8080"), Ep("172.17.0.2:80")),
+        new("web", Ep("0.0.0.0:8080"), Ep("172.17.0.2:80"), TransportProtocol.Udp),
+        new("web", Ep("0.0.0.0:80"), Ep("172.17.0.2:80")),
+        new("db", Ep("127.0.0.1:5432"), Ep("172.17.0.3:5432")),
+        new("api", Ep("192.168.50.1:443"), Ep("172.17.0.4:8443")),
+        new("web6", Ep("[::]:8080"), Ep("[fd00::2]:80")),
+        new("web6", Ep("[::1]:8081"), Ep("[fd00::2]:81")),
+        new("api6", Ep("[2001:db8::1]:443"), Ep("[fd00::4]:8443"), TransportProtocol.Udp),
+    ];
+
+    private static readonly DnatConfig[] Dnats =
+    [
+        new(Ip("203.0.113.5"), Ip("10.0.0.2"), 80),
+        new(Ip("203.0.113.5"), Ip("10.0.0.2"), PortSet.Parse("443,8443,9000-9010"), ExternalInterface: "eth0"),
+        new(Ip("203.0.113.5"), Ip("10.0.0.2"), PortSet.Parse("8000-8100"), TransportProtocol.Udp),
+        new(Ip("203.0.113.6"), Ip("10.0.0.3"), 2222) { InternalPort = 22 },
+        new(Ip("2001:db8::5"), Ip("fd00::2"), PortSet.Parse("80,443")),
+    ];
+
+    private static readonly SnatConfig[] Snats =
+    [
+        new(Ip("10.0.0.2"), Ip("203.0.113.5"), "eth0"),
+        new(Ip("fd00::2"), Ip("2001:db8::5"), "wan+"),
+    ];
+
+    private static readonly HairpinConfig[] Hairpins =
+    [
+        new(Ip("203.0.113.5"), Ip("192.168.1.20"), PortSet.Parse("80,443"), LanCidr: IPNetwork.Parse("192.168.1.0/24")),
+        new(Ip("203.0.113.7"), Ip("192.168.1.21"), 53, TransportProtocol.Udp),
+        new(Ip("2001:db8::5"), Ip("fd00::20"), 80, LanCidr: IPNetwork.Parse("fd00::/64")),
+    ];
+
+    /// <summary>Foreign rules a real host has; the library must leave them exactly as they are.</summary>
+    private static async Task AddForeignRulesAsync(TestNamespace ns)
+    {
+        foreach (var program in new[] { ns.Iptables, ns.Ip6tables })
+        {
+            await ns.ExecAsync(program, "-t", "raw", "-A", "PREROUTING", "-p", "udp", "--dport", "9999", "-j", "CT", "--notrack");
+            await ns.ExecAsync(program, "-t", "nat", "-A", "POSTROUTING", "-o", "eth9", "-j", "MASQUERADE");
+            await ns.ExecAsync(program, "-t", "nat", "-A", "PREROUTING", "-p", "tcp", "--dport", "8080", "-m", "comment", "--comment", "natmapper:not ours", "-j", "RETURN");
+            await ns.ExecAsync(program, "-t", "filter", "-N", "FOREIGN");
+            await ns.ExecAsync(program, "-t", "filter", "-A", "FORWARD", "-j", "FOREIGN");
+            await ns.ExecAsync(program, "-t", "filter", "-A", "FOREIGN", "-m", "comment", "--comment", "natmap", "-j", "RETURN");
+        }
+    }
+
+    private static async Task InstallEverythingAsync(IptablesManager manager)
+    {
+        foreach (var map in Maps)
+        {
+            await manager.InstallDockerMapAsync(map, Ct);
+        }
+
+        foreach (var dnat in Dnats)
+        {
+            await manager.InstallDnatAsync(dnat, Ct);
+        }
+
+        foreach (var snat in Snats)
+        {
+            await manager.InstallSnatAsync(snat, Ct);
+        }
+
+        foreach (var hairpin in Hairpins)
+        {
+            await manager.InstallHairpinAsync(hairpin, Ct);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async Task Setup_Twice_SecondRunChangesNothing(string backend)
+    {
+        await using var ns = await TestNamespace.CreateAsync(backend);
+        var manager = ns.Manager();
+
+        await manager.SetupAsync(Ct);
+        var (v4, v6) = (await ns.SaveAsync(), await ns.SaveAsync(ipv6: true));
+        await manager.SetupAsync(Ct);
+
+        (await ns.SaveAsync()).Should().Be(v4);
+        (await ns.SaveAsync(ipv6: true)).Should().Be(v6);
+        v4.Should().Contain("-A PREROUTING -m addrtype --dst-type LOCAL -m comment --comment \"natmap:setup\" -j NATMAP")
+            .And.Contain("-A FORWARD -m comment --comment \"natmap:setup\" -j DOCKER-USER")
+            .And.Contain("-A DOCKER-USER -m comment --comment \"natmap:setup\" -j NATMAP");
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async Task InstallTwice_RulesMatchTheKernelsListing_NoDuplicates(string backend)
+    {
+        await using var ns = await TestNamespace.CreateAsync(backend);
+        var manager = ns.Manager();
+        await manager.SetupAsync(Ct);
+
+        await InstallEverythingAsync(manager);
+        var (v4, v6) = (await ns.SaveAsync(), await ns.SaveAsync(ipv6: true));
+        await InstallEverythingAsync(manager);
+
+        (await ns.SaveAsync()).Should().Be(v4, "every rule the builder writes is found in iptables -S as written, so nothing is added twice");
+        (await ns.SaveAsync(ipv6: true)).Should().Be(v6);
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async Task EveryRule_AppearsInTheKernelExactlyAsBuilt(string backend)
+    {
+        await using var ns = await TestNamespace.CreateAsync(backend);
+        var manager = ns.Manager();
+        await manager.SetupAsync(Ct);
+        await InstallEverythingAsync(manager);
+
+        var built = Maps.SelectMany(manager.RuleBuilder.BuildDockerMap)
+            .Concat(Dnats.SelectMany(manager.RuleBuilder.BuildDnat))
+            .Concat(Snats.SelectMany(manager.RuleBuilder.BuildSnat))
+            .Concat(Hairpins.SelectMany(manager.RuleBuilder.BuildHairpin));
+        foreach (var rule in built)
+        {
+            var ipv6 = rule.Family == System.Net.Sockets.AddressFamily.InterNetworkV6;
+            var listed = await ns.RulesAsync(rule.Table, rule.Chain, ipv6);
+            var expected = "-A " + rule.Chain + " " + string.Join(' ', rule.Specification.Select(a => a.StartsWith("natmap:", StringComparison.Ordinal) ? $"\"{a}\"" : a));
+            listed.Should().ContainSingle(l => l == expected, $"{rule} is listed once, in the builder's exact form");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async Task Remove_TakesExactlyThatObjectsRules(string backend)
+    {
+        await using var ns = await TestNamespace.CreateAsync(backend);
+        var manager = ns.Manager();
+        await manager.SetupAsync(Ct);
+        await InstallEverythingAsync(manager);
+
+        // The tcp mapping of 0.0.0.0:8080 shares container, port and host with its udp twin and a prefix with port 80.
+        await manager.RemoveDockerMapAsync(Maps[0], Ct);
+        await manager.RemoveDnatAsync(Dnats[0], Ct);
+        await manager.RemoveSnatAsync(Snats[1], Ct);
+        await manager.RemoveHairpinAsync(Hairpins[0], Ct);
+
+        var v4 = await ns.SaveAsync();
+        var v6 = await ns.SaveAsync(ipv6: true);
+        v4.Should().NotContain("natmap:docker:web:tcp:0.0.0.0:8080:").And.Contain("natmap:docker:web:udp:0.0.0.0:8080:").And.Contain("natmap:docker:web:tcp:0.0.0.0:80:");
+        v4.Should().NotContain("\"natmap:dnat:tcp:203.0.113.5:80:10.0.0.2\"").And.Contain("natmap:dnat:tcp:203.0.113.5:443,8443,9000-9010:10.0.0.2:if=eth0");
+        v6.Should().NotContain("natmap:snat:");
+        v4.Should().NotContain("natmap:hairpin:tcp:203.0.113.5:80,443").And.Contain("natmap:hairpin:udp:203.0.113.7:53");
+
+        // Removing again finds nothing and is not an error.
+        await manager.RemoveDockerMapAsync(Maps[0], Ct);
+        (await ns.SaveAsync()).Should().Be(v4);
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async Task FlushAll_AfterSetupAndInstalls_RestoresTheRulesetOfBothFamilies(string backend)
+    {
+        await using var ns = await TestNamespace.CreateAsync(backend);
+        await AddForeignRulesAsync(ns);
+        var before = (V4: await ns.SaveAsync(), V6: await ns.SaveAsync(ipv6: true));
+        var manager = ns.Manager();
+
+        await manager.SetupAsync(Ct);
+        await InstallEverythingAsync(manager);
+        (await ns.SaveAsync()).Should().NotBe(before.V4);
+        await manager.FlushAllAsync(Ct);
+
+        (await ns.SaveAsync()).Should().Be(before.V4);
+        (await ns.SaveAsync(ipv6: true)).Should().Be(before.V6);
+
+        await manager.FlushAllAsync(Ct);
+        (await ns.SaveAsync()).Should().Be(before.V4, "a second FlushAll finds nothing and is not an error");
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async Task FailingInstall_LeavesNothingBehind(string backend)
+    {
+        await using var ns = await TestNamespace.CreateAsync(backend);
+        var manager = ns.Manager();
+        await manager.SetupAsync(Ct);
+        var before = await ns.SaveAsync();
+
+        // Without Setup's raw rules there is nothing to fail on; delete the nat chain so the first rule succeeds
+        // (filter) only if ordered first. The DNAT goes to nat NATMAP first, so remove filter NATMAP's jump and chain.
+        await ns.ExecAsync(ns.Iptables, "-t", "filter", "-D", "DOCKER-USER", "-m", "comment", "--comment", "natmap:setup", "-j", "NATMAP");
+        await ns.ExecAsync(ns.Iptables, "-t", "filter", "-X", "NATMAP");
+        var broken = await ns.SaveAsync();
+
+        var act = () => manager.InstallDockerMapAsync(Maps[0], Ct);
+
+        var error = (await act.Should().ThrowAsync<IptablesCommandException>()).Which;
+        error.ExitCode.Should().NotBe(0);
+        error.Arguments.Should().ContainInConsecutiveOrder("-t", "filter", "-A", "NATMAP");
+        (await ns.SaveAsync()).Should().Be(broken, "the DNAT that went in first was taken out again");
+        before.Should().NotBe(broken);
+    }
+}
