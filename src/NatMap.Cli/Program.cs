@@ -1,0 +1,3 @@
+using NatMap.Cli;
+
+return await CliApp.RunAsync(args, Console.Out, Console.Error, applyRunner: null, CancellationToken.None).ConfigureAwait(false);
