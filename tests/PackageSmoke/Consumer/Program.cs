@@ -1,0 +1,40 @@
+// A consumer of the published packages: only their public surface, added by version from a local feed.
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using NatMap.Iptables;
+using NatMap.Iptables.Testing;
+
+var services = new ServiceCollection();
+services.AddNatMap(o => o.EnableIpv6 = false);
+services.AddFakeCommandRunner();
+using var provider = services.BuildServiceProvider();
+
+var manager = provider.GetRequiredService<IIptablesManager>();
+var fake = provider.GetFakeCommandRunner();
+var map = new DockerPortMap("web", IPEndPoint.Parse("0.0.0.0:8080"), IPEndPoint.Parse("172.17.0.2:80"));
+
+await manager.InstallDockerMapAsync(map);
+
+string[] expected =
+[
+    "-w", "10", "-t", "nat", "-A", "NATMAP", "-p", "tcp", "-m", "tcp", "--dport", "8080",
+    "-m", "comment", "--comment", "natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80",
+    "-j", "DNAT", "--to-destination", "172.17.0.2:80",
+];
+var dnat = fake.Commands.SingleOrDefault(c => c.Arguments.Contains("DNAT"))
+    ?? throw new InvalidOperationException("No DNAT command was recorded:\n" + string.Join('\n', fake.Commands));
+if (dnat.FileName != "iptables" || !dnat.Arguments.SequenceEqual(expected))
+{
+    throw new InvalidOperationException($"Unexpected DNAT argv: {dnat}");
+}
+
+try
+{
+    _ = new DockerPortMap("", IPEndPoint.Parse("0.0.0.0:8080"), IPEndPoint.Parse("172.17.0.2:80"));
+    throw new InvalidOperationException("An empty container id was accepted.");
+}
+catch (ArgumentException e) when (e.ParamName == "ContainerId")
+{
+}
+
+Console.WriteLine($"package smoke: OK ({fake.Commands.Count} commands recorded, DNAT argv as expected)");

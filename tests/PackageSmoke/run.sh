@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Packs NatMap.Iptables and NatMap.Iptables.Testing with a fresh version into a local feed, then builds and runs a
+# consumer outside the repository that adds both by that version and uses only their public surface.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+version="0.1.0-smoke.$(date +%s)"
+
+for project in NatMap.Iptables NatMap.Iptables.Testing; do
+  dotnet pack "$root/src/$project" -c Release -o "$work/feed" -p:Version="$version" --nologo -v quiet
+done
+ls "$work/feed"
+
+mkdir "$work/consumer"
+cp "$root/tests/PackageSmoke/Consumer/Program.cs" "$work/consumer/"
+cp "$root/tests/PackageSmoke/Consumer/Consumer.csproj.template" "$work/consumer/Consumer.csproj"
+cat > "$work/consumer/nuget.config" <<XML
+<?xml version="1.0" encoding="utf-8"?>
+<configuration>
+  <packageSources>
+    <clear />
+    <add key="local" value="$work/feed" />
+    <add key="nuget.org" value="https://api.nuget.org/v3/index.json" protocolVersion="3" />
+  </packageSources>
+</configuration>
+XML
+cd "$work/consumer"
+dotnet add package NatMap.Iptables --version "$version" >/dev/null
+dotnet add package NatMap.Iptables.Testing --version "$version" >/dev/null
+dotnet run -c Release
