@@ -56,9 +56,6 @@ public sealed record DockerPortMap(
     /// <summary>Gets a value indicating whether the mapping is IPv6 (installed through ip6tables).</summary>
     public bool IsIPv6 => HostEndpoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6;
 
-    /// <summary>Checks the rules between fields, which a <see langword="with"/> expression can break.</summary>
-    internal void Validate() => CheckFamilies(HostEndpoint, ContainerEndpoint);
-
     private static IPEndPoint CheckFamilies(IPEndPoint? host, IPEndPoint container)
     {
         if (host is not null)

@@ -126,7 +126,7 @@ public sealed record IptablesRule(
         var copy = specification.ToArray();
         foreach (var argument in copy)
         {
-            if (argument is null || argument.Any(char.IsControl))
+            if (argument is null || argument.AsSpan().IndexOfAnyInRange('\0', '\x1f') >= 0 || argument.Contains('\x7f', StringComparison.Ordinal))
             {
                 throw new ArgumentException("Rule arguments must not be null or contain control characters.", paramName);
             }

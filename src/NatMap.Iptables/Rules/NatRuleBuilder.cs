@@ -91,11 +91,11 @@ public sealed class NatRuleBuilder
     public IReadOnlyList<IptablesRule> BuildDockerMap(DockerPortMap map)
     {
         ArgumentNullException.ThrowIfNull(map);
-        map.Validate();
-        var comment = DockerMapComment(map);
-        var family = map.HostEndpoint.AddressFamily;
         var host = map.HostEndpoint;
         var container = map.ContainerEndpoint;
+        Guard.SameFamily(host.Address, nameof(DockerPortMap.HostEndpoint), container.Address, nameof(DockerPortMap.ContainerEndpoint));
+        var comment = DockerMapComment(map.ContainerId, map.Protocol, host, container);
+        var family = host.AddressFamily;
         var protocol = Tokens.Protocol(map.Protocol);
         var containerHost = Tokens.Host(container.Address);
         var hostPort = host.Port.ToString(CultureInfo.InvariantCulture);
@@ -211,10 +211,12 @@ public sealed class NatRuleBuilder
     public string DockerMapComment(DockerPortMap map)
     {
         ArgumentNullException.ThrowIfNull(map);
-        return CheckComment(
-            $"{CommentPrefix}:docker:{map.ContainerId}:{Tokens.Protocol(map.Protocol)}:{Tokens.Endpoint(map.HostEndpoint)}:{Tokens.Endpoint(map.ContainerEndpoint)}",
-            nameof(DockerPortMap.ContainerId));
+        return DockerMapComment(map.ContainerId, map.Protocol, map.HostEndpoint, map.ContainerEndpoint);
     }
+
+    private string DockerMapComment(string containerId, TransportProtocol protocol, IPEndPoint host, IPEndPoint container) => CheckComment(
+        $"{CommentPrefix}:docker:{containerId}:{Tokens.Protocol(protocol)}:{Tokens.Endpoint(host)}:{Tokens.Endpoint(container)}",
+        nameof(DockerPortMap.ContainerId));
 
     /// <summary>Returns the comment that identifies a static DNAT's rules.</summary>
     /// <param name="config">The DNAT.</param>
