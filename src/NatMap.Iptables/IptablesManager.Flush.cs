@@ -47,6 +47,12 @@ public sealed partial class IptablesManager
             await journal.ApplyAsync(_commands.Create(family, ["-t", table, "-D", rule.Chain, .. rule.Specification]), null, cancellationToken, tolerateMissing: true).ConfigureAwait(false);
         }
 
+        // The guard's comment records that Setup turned route_localnet on; put it back now that the guard is gone.
+        if (ours.Any(r => r.Comment == RuleBuilder.RouteLocalnetComment))
+        {
+            await journal.ApplyAsync(_commands.WriteSysctl(NatMapDefaults.RouteLocalnetSetting, "0"), null, cancellationToken).ConfigureAwait(false);
+        }
+
         if (listing.Chains.Contains(chain))
         {
             await journal.ApplyAsync(_commands.Create(family, ["-t", table, "-F", chain]), null, cancellationToken, tolerateMissing: true).ConfigureAwait(false);

@@ -43,6 +43,8 @@ public sealed partial class IptablesManager : IIptablesManager
             NetworkNamespace = options.NetworkNamespace,
             IpPath = options.IpPath,
             CommandTimeout = options.CommandTimeout,
+            ManageHostSettings = options.ManageHostSettings,
+            SysctlPath = options.SysctlPath,
         };
         _commands = new IptablesCommandFactory(_options);
         RuleBuilder = new NatRuleBuilder(_options.ChainName, _options.CommentPrefix);
@@ -53,8 +55,25 @@ public sealed partial class IptablesManager : IIptablesManager
     public NatRuleBuilder RuleBuilder { get; }
 
     /// <inheritdoc/>
-    public Task InstallDockerMapAsync(DockerPortMap map, CancellationToken cancellationToken = default) =>
-        InstallAsync("InstallDockerMap", RuleBuilder.BuildDockerMap(map), cancellationToken);
+    public async Task InstallDockerMapAsync(DockerPortMap map, CancellationToken cancellationToken = default)
+    {
+        var rules = RuleBuilder.BuildDockerMap(map);
+        if (!_options.ManageHostSettings && NatRuleBuilder.AdmitsIpv4Loopback(map.HostEndpoint))
+        {
+            // Preflight: without route_localnet the loopback part of the mapping would silently not work.
+            EnsureFamilyEnabled(rules);
+            var value = await ReadSysctlAsync(NatMapDefaults.RouteLocalnetSetting, cancellationToken).ConfigureAwait(false);
+            if (value == "0")
+            {
+                throw new InvalidOperationException(
+                    $"The mapping {map.HostEndpoint} -> {map.ContainerEndpoint} admits 127.0.0.1, which needs {NatMapDefaults.RouteLocalnetSetting}=1, and it is 0. " +
+                    $"NatMapOptions.ManageHostSettings is false, so the library leaves the host alone: run 'sysctl -w {NatMapDefaults.RouteLocalnetSetting}=1' " +
+                    "(after SetupAsync has added the loopback guard), enable ManageHostSettings, or bind the mapping to a non-loopback address.");
+            }
+        }
+
+        await InstallAsync("InstallDockerMap", rules, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <inheritdoc/>
     public Task RemoveDockerMapAsync(DockerPortMap map, CancellationToken cancellationToken = default) =>

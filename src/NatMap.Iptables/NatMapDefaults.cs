@@ -18,6 +18,12 @@ public static class NatMapDefaults
     /// <summary>The iproute2 program used for <c>ip netns exec</c>: <c>ip</c>.</summary>
     public const string IpPath = "ip";
 
+    /// <summary>The procps program for kernel settings: <c>sysctl</c>.</summary>
+    public const string SysctlPath = "sysctl";
+
+    /// <summary>The kernel setting that lets traffic from 127.0.0.1 be routed to a container: <c>net.ipv4.conf.all.route_localnet</c>.</summary>
+    public const string RouteLocalnetSetting = "net.ipv4.conf.all.route_localnet";
+
     /// <summary>The filter chain Docker reserves for user rules, which the library hooks into: <c>DOCKER-USER</c>.</summary>
     public const string DockerUserChain = "DOCKER-USER";
 

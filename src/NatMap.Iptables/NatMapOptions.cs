@@ -38,6 +38,20 @@ public sealed class NatMapOptions
     /// <value>The default is <c>ip</c>.</value>
     public string IpPath { get; set; } = NatMapDefaults.IpPath;
 
+    /// <summary>
+    /// Gets or sets a value indicating whether Setup manages the host settings the rules need: it sets
+    /// <c>net.ipv4.conf.all.route_localnet=1</c> (so host traffic to 127.0.0.1 can be translated to a container) after
+    /// adding the raw-table guard that drops packets to 127.0.0.0/8 arriving on any interface but <c>lo</c>. FlushAll puts
+    /// the setting back when Setup changed it. When <see langword="false"/>, the host is left alone and installing a
+    /// mapping that admits 127.0.0.1 fails with a clear error if the setting is off. <c>ip_forward</c> is never changed.
+    /// </summary>
+    /// <value>The default is <see langword="true"/>.</value>
+    public bool ManageHostSettings { get; set; } = true;
+
+    /// <summary>Gets or sets the procps program used to read and write kernel settings.</summary>
+    /// <value>The default is <c>sysctl</c>.</value>
+    public string SysctlPath { get; set; } = NatMapDefaults.SysctlPath;
+
     /// <summary>Gets or sets how long one command may run before the default runner kills it.</summary>
     /// <value>The default is 30 seconds. Greater than zero.</value>
     public TimeSpan CommandTimeout { get; set; } = NatMapDefaults.CommandTimeout;

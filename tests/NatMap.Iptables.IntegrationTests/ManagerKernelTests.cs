@@ -48,20 +48,6 @@ public sealed class ManagerKernelTests
         new(Ip("2001:db8::5"), Ip("fd00::20"), 80, LanCidr: IPNetwork.Parse("fd00::/64")),
     ];
 
-    /// <summary>Foreign rules a real host has; the library must leave them exactly as they are.</summary>
-    private static async Task AddForeignRulesAsync(TestNamespace ns)
-    {
-        foreach (var program in new[] { ns.Iptables, ns.Ip6tables })
-        {
-            await ns.ExecAsync(program, "-t", "raw", "-A", "PREROUTING", "-p", "udp", "--dport", "9999", "-j", "CT", "--notrack");
-            await ns.ExecAsync(program, "-t", "nat", "-A", "POSTROUTING", "-o", "eth9", "-j", "MASQUERADE");
-            await ns.ExecAsync(program, "-t", "nat", "-A", "PREROUTING", "-p", "tcp", "--dport", "8080", "-m", "comment", "--comment", "natmapper:not ours", "-j", "RETURN");
-            await ns.ExecAsync(program, "-t", "filter", "-N", "FOREIGN");
-            await ns.ExecAsync(program, "-t", "filter", "-A", "FORWARD", "-j", "FOREIGN");
-            await ns.ExecAsync(program, "-t", "filter", "-A", "FOREIGN", "-m", "comment", "--comment", "natmap", "-j", "RETURN");
-        }
-    }
-
     private static async Task InstallEverythingAsync(IptablesManager manager)
     {
         foreach (var map in Maps)
@@ -173,7 +159,7 @@ public sealed class ManagerKernelTests
     public async Task FlushAll_AfterSetupAndInstalls_RestoresTheRulesetOfBothFamilies(string backend)
     {
         await using var ns = await TestNamespace.CreateAsync(backend);
-        await AddForeignRulesAsync(ns);
+        await ForeignRules.AddAsync(args => ns.ExecAsync(args[0], args[1..]), backend);
         var before = (V4: await ns.SaveAsync(), V6: await ns.SaveAsync(ipv6: true));
         var manager = ns.Manager();
 
@@ -201,6 +187,7 @@ public sealed class ManagerKernelTests
         // Without Setup's raw rules there is nothing to fail on; delete the nat chain so the first rule succeeds
         // (filter) only if ordered first. The DNAT goes to nat NATMAP first, so remove filter NATMAP's jump and chain.
         await ns.ExecAsync(ns.Iptables, "-t", "filter", "-D", "DOCKER-USER", "-m", "comment", "--comment", "natmap:setup", "-j", "NATMAP");
+        await ns.ExecAsync(ns.Iptables, "-t", "filter", "-F", "NATMAP");
         await ns.ExecAsync(ns.Iptables, "-t", "filter", "-X", "NATMAP");
         var broken = await ns.SaveAsync();
 

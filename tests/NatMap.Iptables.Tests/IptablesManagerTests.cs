@@ -23,7 +23,7 @@ public sealed class IptablesManagerTests
     {
         await Manager().SetupAsync(Ct);
 
-        string[] Expected(string p) =>
+        string[] Chains(string p) =>
         [
             $"{p} -w 10 -t filter -S",
             $"{p} -w 10 -t nat -S",
@@ -31,24 +31,38 @@ public sealed class IptablesManagerTests
             $"{p} -w 10 -t filter -I FORWARD -m comment --comment natmap:setup -j DOCKER-USER",
             $"{p} -w 10 -t filter -N NATMAP",
             $"{p} -w 10 -t nat -N NATMAP",
+            $"{p} -w 10 -t filter -I NATMAP -m conntrack --ctstate RELATED,ESTABLISHED -m conntrack --ctstate DNAT -m comment --comment natmap:setup -j ACCEPT",
+        ];
+        string[] Jumps(string p) =>
+        [
             $"{p} -w 10 -t nat -I PREROUTING -m addrtype --dst-type LOCAL -m comment --comment natmap:setup -j NATMAP",
             $"{p} -w 10 -t nat -I OUTPUT -m addrtype --dst-type LOCAL -m comment --comment natmap:setup -j NATMAP",
             $"{p} -w 10 -t filter -I DOCKER-USER -m comment --comment natmap:setup -j NATMAP",
         ];
-        Lines().Should().Equal([.. Expected("iptables"), .. Expected("ip6tables")]);
+        string[] loopback =
+        [
+            "iptables -w 10 -t raw -S",
+            "sysctl -n net.ipv4.conf.all.route_localnet",
+            "iptables -w 10 -t raw -I PREROUTING -d 127.0.0.0/8 ! -i lo -m comment --comment natmap:setup:route_localnet -j DROP",
+            "sysctl -q -w net.ipv4.conf.all.route_localnet=1",
+        ];
+        Lines().Should().Equal([.. Chains("iptables"), .. loopback, .. Jumps("iptables"), .. Chains("ip6tables"), .. Jumps("ip6tables")]);
     }
 
     [Fact]
     public async Task Setup_EverythingPresent_OnlyReads()
     {
         _fake.OutputWhen(CommandMatch.ArgumentsContain("-t", "filter", "-S"),
-            "-P FORWARD ACCEPT\n-N DOCKER-USER\n-N NATMAP\n-A FORWARD -j DOCKER-USER\n-A DOCKER-USER -m comment --comment \"natmap:setup\" -j NATMAP\n");
+            "-P FORWARD ACCEPT\n-N DOCKER-USER\n-N NATMAP\n-A FORWARD -j DOCKER-USER\n-A DOCKER-USER -m comment --comment \"natmap:setup\" -j NATMAP\n" +
+            "-A NATMAP -m conntrack --ctstate RELATED,ESTABLISHED -m conntrack --ctstate DNAT -m comment --comment \"natmap:setup\" -j ACCEPT\n");
+        _fake.OutputWhen(CommandMatch.ArgumentsContain("-t", "raw", "-S"), "-P PREROUTING ACCEPT\n-A PREROUTING -d 127.0.0.0/8 ! -i lo -m comment --comment \"natmap:setup:route_localnet\" -j DROP\n");
+        _fake.OutputWhen(CommandMatch.Program("sysctl"), "1\n");
         _fake.OutputWhen(CommandMatch.ArgumentsContain("-t", "nat", "-S"),
             "-P PREROUTING ACCEPT\n-N NATMAP\n-A PREROUTING -m addrtype --dst-type LOCAL -m comment --comment \"natmap:setup\" -j NATMAP\n-A OUTPUT -m addrtype --dst-type LOCAL -m comment --comment \"natmap:setup\" -j NATMAP\n");
 
         await Manager().SetupAsync(Ct);
 
-        _fake.Commands.Should().HaveCount(4).And.OnlyContain(c => c.Arguments.Contains("-S"));
+        _fake.Commands.Should().HaveCount(6).And.OnlyContain(c => c.Arguments.Contains("-S") || c.Arguments.Contains("-n"));
     }
 
     [Fact]
@@ -74,6 +88,62 @@ public sealed class IptablesManagerTests
             "iptables -w 10 -t filter -X NATMAP",
             "iptables -w 10 -t filter -D FORWARD -m comment --comment natmap:setup -j DOCKER-USER",
             "iptables -w 10 -t filter -X DOCKER-USER");
+    }
+
+    [Fact]
+    public async Task Setup_RouteLocalnetAlreadyOn_AddsThePlainGuardAndLeavesTheSetting()
+    {
+        _fake.OutputWhen(CommandMatch.Program("sysctl"), "1\n");
+
+        await Manager(o => o.EnableIpv6 = false).SetupAsync(Ct);
+
+        Lines().Should().Contain("iptables -w 10 -t raw -I PREROUTING -d 127.0.0.0/8 ! -i lo -m comment --comment natmap:setup -j DROP")
+            .And.NotContain(l => l.Contains("-w net.ipv4", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Setup_HostSettingsUnmanaged_AddsTheGuardButNeverWritesSysctl()
+    {
+        await Manager(o => o.ManageHostSettings = false).SetupAsync(Ct);
+
+        _fake.Commands.Should().NotContain(c => c.FileName == "sysctl");
+        Lines().Should().Contain("iptables -w 10 -t raw -I PREROUTING -d 127.0.0.0/8 ! -i lo -m comment --comment natmap:setup -j DROP");
+    }
+
+    [Theory]
+    [InlineData("0.0.0.0:8080", true)]    // admits 127.0.0.1
+    [InlineData("127.0.0.1:8080", true)]  // loopback binding
+    [InlineData("10.0.0.1:8080", false)]  // bound elsewhere: no loopback path, no check
+    public async Task InstallDockerMap_HostSettingsUnmanagedAndRouteLocalnetOff_FailsBeforeAnyRule(string host, bool fails)
+    {
+        _fake.OutputWhen(CommandMatch.Program("sysctl"), "0\n");
+
+        var act = () => Manager(o => o.ManageHostSettings = false).InstallDockerMapAsync(Map(host), Ct);
+
+        if (fails)
+        {
+            await act.Should().ThrowAsync<InvalidOperationException>().WithMessage("*route_localnet=1*ManageHostSettings*");
+            _fake.Commands.Should().ContainSingle().Which.FileName.Should().Be("sysctl");
+        }
+        else
+        {
+            await act.Should().NotThrowAsync();
+            _fake.Commands.Should().NotContain(c => c.FileName == "sysctl");
+        }
+    }
+
+    [Fact]
+    public async Task FlushAll_GuardThatTurnedRouteLocalnetOn_TurnsItOffAgain()
+    {
+        _fake.OutputWhen(c => c.FileName == "iptables" && c.Arguments.Contains("raw"),
+            "-P PREROUTING ACCEPT\n-A PREROUTING -d 127.0.0.0/8 ! -i lo -m comment --comment \"natmap:setup:route_localnet\" -j DROP\n");
+
+        await Manager(o => o.EnableIpv6 = false).FlushAllAsync(Ct);
+
+        Lines().Take(3).Should().Equal(
+            "iptables -w 10 -t raw -S",
+            "iptables -w 10 -t raw -D PREROUTING -d 127.0.0.0/8 ! -i lo -m comment --comment natmap:setup:route_localnet -j DROP",
+            "sysctl -q -w net.ipv4.conf.all.route_localnet=0");
     }
 
     [Fact]

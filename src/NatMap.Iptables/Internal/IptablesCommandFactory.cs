@@ -19,6 +19,10 @@ internal sealed class IptablesCommandFactory(NatMapOptions options)
 
     public CommandSpec ForRule(IptablesRule rule, RuleAction action) => Create(rule.Family, rule.ToArguments(action));
 
+    public CommandSpec ReadSysctl(string setting) => Wrap(options.SysctlPath, ["-n", setting]);
+
+    public CommandSpec WriteSysctl(string setting, string value) => Wrap(options.SysctlPath, ["-q", "-w", $"{setting}={value}"]);
+
     private CommandSpec Wrap(string program, string[] arguments) => options.NetworkNamespace is { } ns
         ? new CommandSpec(options.IpPath, ["netns", "exec", ns, program, .. arguments])
         : new CommandSpec(program, arguments);

@@ -38,6 +38,7 @@ internal sealed class NatMapOptionsValidator : IValidateOptions<NatMapOptions>
             (nameof(options.IptablesPath), options.IptablesPath),
             (nameof(options.Ip6tablesPath), options.Ip6tablesPath),
             (nameof(options.IpPath), options.IpPath),
+            (nameof(options.SysctlPath), options.SysctlPath),
         })
         {
             if (string.IsNullOrWhiteSpace(value) || value.StartsWith('-') || value.Any(char.IsControl))

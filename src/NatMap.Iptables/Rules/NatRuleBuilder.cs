@@ -41,6 +41,7 @@ public sealed class NatRuleBuilder
         ChainName = chainName;
         CommentPrefix = commentPrefix;
         SetupComment = commentPrefix + ":setup";
+        RouteLocalnetComment = commentPrefix + ":setup:route_localnet";
     }
 
     /// <summary>Gets a builder with the default chain name (<c>NATMAP</c>) and comment prefix (<c>natmap</c>).</summary>
@@ -54,6 +55,24 @@ public sealed class NatRuleBuilder
 
     /// <summary>Gets the comment of the jump rules <see cref="BuildSetupJumps"/> returns: the prefix and <c>:setup</c>.</summary>
     public string SetupComment { get; }
+
+    /// <summary>
+    /// Gets the comment of the loopback guard when Setup also turned <c>route_localnet</c> on, so that FlushAll knows to
+    /// turn it off again: the prefix and <c>:setup:route_localnet</c>.
+    /// </summary>
+    public string RouteLocalnetComment { get; }
+
+    /// <summary>
+    /// Returns the IPv4 loopback guard: raw <c>PREROUTING</c> drops packets to 127.0.0.0/8 that arrive on any interface
+    /// but <c>lo</c>, before any DNAT could forward them. With it, a mapping bound to 127.0.0.1 stays local even when
+    /// <c>route_localnet</c> is on, and so do the host's own loopback services.
+    /// </summary>
+    /// <param name="restoresRouteLocalnet"><see langword="true"/> to mark that Setup turned <c>route_localnet</c> on, so FlushAll turns it off.</param>
+    /// <returns>The guard rule.</returns>
+    public IptablesRule BuildLoopbackGuard(bool restoresRouteLocalnet = false) =>
+        new(AddressFamily.InterNetwork, "raw", "PREROUTING",
+            ["-d", "127.0.0.0/8", "!", "-i", "lo", .. CommentArgs(restoresRouteLocalnet ? RouteLocalnetComment : SetupComment), "-j", "DROP"],
+            RulePosition.Top);
 
     /// <summary>
     /// Returns the jumps into the library's chains: nat <c>PREROUTING</c> and <c>OUTPUT</c> for packets addressed to a
@@ -70,6 +89,18 @@ public sealed class NatRuleBuilder
     ];
 
     /// <summary>
+    /// Returns the rule at the top of the library's filter chain that lets the replies of translated connections
+    /// through: established or related packets of connections that were DNATed. Hosts whose <c>FORWARD</c> policy is
+    /// DROP (Docker, ufw, firewalld) need it; it accepts nothing that was not translated.
+    /// </summary>
+    /// <param name="family">The address family.</param>
+    /// <returns>The rule.</returns>
+    public IptablesRule BuildForwardReturnRule(AddressFamily family) =>
+        new(family, "filter", ChainName,
+            ["-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-m", "conntrack", "--ctstate", "DNAT", .. CommentArgs(SetupComment), "-j", "ACCEPT"],
+            RulePosition.Top);
+
+    /// <summary>
     /// Returns the jump from filter <c>FORWARD</c> to <c>DOCKER-USER</c> that Setup adds when Docker has not made
     /// that chain (Docker adds its own jump when it does).
     /// </summary>
@@ -83,8 +114,9 @@ public sealed class NatRuleBuilder
     /// <returns>
     /// In order: the DNAT in the nat chain (reached only for local destinations); the ACCEPT in the filter chain;
     /// the MASQUERADE in nat <c>POSTROUTING</c> for a container reaching itself through the host (hairpin); for IPv4
-    /// bindings that admit 127.0.0.1, the MASQUERADE of loopback sources toward the container; for loopback
-    /// bindings, the raw <c>PREROUTING</c> DROP of packets to that address arriving on any interface but <c>lo</c>.
+    /// bindings that admit 127.0.0.1, the MASQUERADE of loopback sources toward the container (with
+    /// <c>route_localnet</c>, see <see cref="BuildLoopbackGuard"/>). IPv6 has no equivalent: the kernel never routes
+    /// <c>::1</c> to another interface, so host traffic to <c>[::1]:port</c> cannot reach a container.
     /// </returns>
     /// <exception cref="ArgumentNullException"><paramref name="map"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">The map is invalid, or its comment would exceed <see cref="NatMapLimits.MaxCommentLength"/>.</exception>
@@ -102,7 +134,7 @@ public sealed class NatRuleBuilder
         var containerPort = container.Port.ToString(CultureInfo.InvariantCulture);
         var bound = !host.Address.Equals(IPAddress.Any) && !host.Address.Equals(IPAddress.IPv6Any);
 
-        var rules = new List<IptablesRule>(5)
+        var rules = new List<IptablesRule>(4)
         {
             new(family, "nat", ChainName,
             [
@@ -117,16 +149,10 @@ public sealed class NatRuleBuilder
                 ["-s", containerHost, "-d", containerHost, "-p", protocol, "-m", protocol, "--dport", containerPort, .. CommentArgs(comment), "-j", "MASQUERADE"]),
         };
 
-        if (family == AddressFamily.InterNetwork && (!bound || IPAddress.IsLoopback(host.Address)))
+        if (AdmitsIpv4Loopback(host))
         {
             rules.Add(new(family, "nat", "POSTROUTING",
                 ["-s", "127.0.0.0/8", "-d", containerHost, "-p", protocol, "-m", protocol, "--dport", containerPort, .. CommentArgs(comment), "-j", "MASQUERADE"]));
-        }
-
-        if (bound && IPAddress.IsLoopback(host.Address))
-        {
-            rules.Add(new(family, "raw", "PREROUTING",
-                ["-d", Tokens.Host(host.Address), "!", "-i", "lo", "-p", protocol, "-m", protocol, "--dport", hostPort, .. CommentArgs(comment), "-j", "DROP"]));
         }
 
         return rules;
@@ -259,6 +285,10 @@ public sealed class NatRuleBuilder
 
     /// <summary>Ports in a comment use '-' for ranges, so that ':' only separates fields.</summary>
     private static string CommentPorts(PortSet ports) => ports.ToString().Replace(':', '-');
+
+    /// <summary>Whether host traffic to 127.0.0.1 should reach the mapping: IPv4, bound to nothing or to a loopback address.</summary>
+    internal static bool AdmitsIpv4Loopback(IPEndPoint host) =>
+        host.AddressFamily == AddressFamily.InterNetwork && (host.Address.Equals(IPAddress.Any) || IPAddress.IsLoopback(host.Address));
 
     private static string[] CommentArgs(string comment) => ["-m", "comment", "--comment", comment];
 

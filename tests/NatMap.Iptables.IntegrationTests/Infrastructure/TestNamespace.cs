@@ -66,11 +66,13 @@ internal sealed partial class TestNamespace : IAsyncDisposable
     public async Task<string> SaveAsync(bool ipv6 = false)
     {
         var output = await ExecAsync($"{(ipv6 ? "ip6tables" : "iptables")}-{Backend}-save");
-        var lines = output.Split('\n')
-            .Where(l => l.Length > 0 && !l.StartsWith('#'))
-            .Select(l => Counters().Replace(l, "[0:0]"));
-        return string.Join('\n', lines);
+        return NormalizeSave(output);
     }
+
+    /// <summary>iptables-save output less its comment lines, with every counter zeroed.</summary>
+    public static string NormalizeSave(string output) => string.Join('\n', output.Split('\n')
+        .Where(l => l.Length > 0 && !l.StartsWith('#'))
+        .Select(l => Counters().Replace(l, "[0:0]")));
 
     /// <summary>The rules of one chain as <c>iptables -S</c> lists them.</summary>
     public async Task<IReadOnlyList<string>> RulesAsync(string table, string chain, bool ipv6 = false)

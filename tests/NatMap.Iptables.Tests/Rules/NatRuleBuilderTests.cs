@@ -38,7 +38,7 @@ public sealed class NatRuleBuilderTests
     }
 
     [Fact]
-    public void BuildDockerMap_LoopbackIpv4_DropsLoopbackTrafficFromOtherInterfaces()
+    public void BuildDockerMap_LoopbackIpv4_MasqueradesLoopbackSources()
     {
         const string c = "natmap:docker:db:tcp:127.0.0.1:5432:172.17.0.4:5432";
 
@@ -46,8 +46,7 @@ public sealed class NatRuleBuilderTests
             $"4 -t nat -A NATMAP -d 127.0.0.1/32 -p tcp -m tcp --dport 5432 -m comment --comment {c} -j DNAT --to-destination 172.17.0.4:5432",
             $"4 -t filter -A NATMAP -d 172.17.0.4/32 -p tcp -m tcp --dport 5432 -m comment --comment {c} -j ACCEPT",
             $"4 -t nat -A POSTROUTING -s 172.17.0.4/32 -d 172.17.0.4/32 -p tcp -m tcp --dport 5432 -m comment --comment {c} -j MASQUERADE",
-            $"4 -t nat -A POSTROUTING -s 127.0.0.0/8 -d 172.17.0.4/32 -p tcp -m tcp --dport 5432 -m comment --comment {c} -j MASQUERADE",
-            $"4 -t raw -A PREROUTING -d 127.0.0.1/32 ! -i lo -p tcp -m tcp --dport 5432 -m comment --comment {c} -j DROP");
+            $"4 -t nat -A POSTROUTING -s 127.0.0.0/8 -d 172.17.0.4/32 -p tcp -m tcp --dport 5432 -m comment --comment {c} -j MASQUERADE");
     }
 
     [Fact]
@@ -72,12 +71,21 @@ public sealed class NatRuleBuilderTests
     }
 
     [Fact]
-    public void BuildDockerMap_LoopbackIpv6_DropsButHasNoLoopbackMasquerade()
+    public void BuildDockerMap_LoopbackIpv6_HasNoLoopbackMasquerade()
     {
         var rules = Builder.BuildDockerMap(Map("[::1]:8080", "[fd00::2]:80"));
 
-        Render(rules).Last().Should().Be("6 -t raw -A PREROUTING -d ::1/128 ! -i lo -p tcp -m tcp --dport 8080 -m comment --comment natmap:docker:web:tcp:[::1]:8080:[fd00::2]:80 -j DROP");
-        rules.Should().NotContain(r => r.Specification.Contains("127.0.0.0/8"));
+        Render(rules).First().Should().Be("6 -t nat -A NATMAP -d ::1/128 -p tcp -m tcp --dport 8080 -m comment --comment natmap:docker:web:tcp:[::1]:8080:[fd00::2]:80 -j DNAT --to-destination [fd00::2]:80");
+        rules.Should().HaveCount(3).And.NotContain(r => r.Specification.Contains("127.0.0.0/8"));
+    }
+
+    [Fact]
+    public void BuildLoopbackGuardAndForwardReturnRule()
+    {
+        Render([Builder.BuildLoopbackGuard(), Builder.BuildLoopbackGuard(restoresRouteLocalnet: true), Builder.BuildForwardReturnRule(AddressFamily.InterNetworkV6)]).Should().Equal(
+            "4 -t raw -I PREROUTING -d 127.0.0.0/8 ! -i lo -m comment --comment natmap:setup -j DROP",
+            "4 -t raw -I PREROUTING -d 127.0.0.0/8 ! -i lo -m comment --comment natmap:setup:route_localnet -j DROP",
+            "6 -t filter -I NATMAP -m conntrack --ctstate RELATED,ESTABLISHED -m conntrack --ctstate DNAT -m comment --comment natmap:setup -j ACCEPT");
     }
 
     [Fact]
