@@ -55,25 +55,15 @@ public class RuleBuildingBenchmarks
     }
 
     [Benchmark(Description = "build rules + argv, 10k IPv4 maps")]
-    public int BuildRulesAndArguments()
-    {
-        var count = 0;
-        foreach (var map in _maps)
-        {
-            foreach (var rule in _builder.BuildDockerMap(map))
-            {
-                count += rule.ToArguments(RuleAction.Add).Count;
-            }
-        }
-
-        return count;
-    }
+    public int BuildRulesAndArguments() => CountArguments(_maps);
 
     [Benchmark(Description = "build rules + argv, 10k IPv6 maps")]
-    public int BuildRulesAndArgumentsIpv6()
+    public int BuildRulesAndArgumentsIpv6() => CountArguments(_maps6);
+
+    private int CountArguments(DockerPortMap[] maps)
     {
         var count = 0;
-        foreach (var map in _maps6)
+        foreach (var map in maps)
         {
             foreach (var rule in _builder.BuildDockerMap(map))
             {

@@ -28,7 +28,7 @@ public sealed record DnatConfig(
 
     /// <summary>Gets the address the traffic is translated to.</summary>
     public IPAddress InternalIp { get; init => field = Guard.Address(value, nameof(InternalIp)); }
-        = StaticNat.SameFamily(ExternalIp, Guard.Address(InternalIp, nameof(InternalIp)), nameof(InternalIp));
+        = StaticNat.SameFamily(ExternalIp, nameof(ExternalIp), Guard.Address(InternalIp, nameof(InternalIp)), nameof(InternalIp));
 
     /// <summary>Gets the destination ports to translate.</summary>
     public PortSet Ports { get; init => field = StaticNat.Ports(value, nameof(Ports)); }

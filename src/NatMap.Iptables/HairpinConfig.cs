@@ -27,7 +27,7 @@ public sealed record HairpinConfig(
 
     /// <summary>Gets the internal address of the server.</summary>
     public IPAddress InternalIp { get; init => field = Guard.Address(value, nameof(InternalIp)); }
-        = StaticNat.SameFamily(ExternalIp, Guard.Address(InternalIp, nameof(InternalIp)), nameof(InternalIp));
+        = StaticNat.SameFamily(ExternalIp, nameof(ExternalIp), Guard.Address(InternalIp, nameof(InternalIp)), nameof(InternalIp));
 
     /// <summary>Gets the destination ports.</summary>
     public PortSet Ports { get; init => field = StaticNat.Ports(value, nameof(Ports)); }

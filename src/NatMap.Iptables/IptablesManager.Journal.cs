@@ -39,7 +39,10 @@ public sealed partial class IptablesManager
                 return;
             }
 
-            Log.RollingBack(manager._logger, operation, cause is IptablesCommandException failed ? new CommandSpec(failed.FileName, failed.Arguments) : new CommandSpec("(cancelled)", []), _undo.Count);
+            var reason = cause is IptablesCommandException failed
+                ? $"{new CommandSpec(failed.FileName, failed.Arguments)} exited with code {failed.ExitCode}"
+                : cause.GetType().Name;
+            Log.RollingBack(manager._logger, operation, reason, _undo.Count);
             while (_undo.TryPop(out var undo))
             {
                 // Rollback must finish even when the operation was cancelled, and one failed undo must not stop the rest.

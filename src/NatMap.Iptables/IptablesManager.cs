@@ -61,7 +61,6 @@ public sealed partial class IptablesManager : IIptablesManager
         if (!_options.ManageHostSettings && NatRuleBuilder.AdmitsIpv4Loopback(map.HostEndpoint))
         {
             // Preflight: without route_localnet the loopback part of the mapping would silently not work.
-            EnsureFamilyEnabled(rules);
             var value = await ReadSysctlAsync(NatMapDefaults.RouteLocalnetSetting, cancellationToken).ConfigureAwait(false);
             if (value == "0")
             {

@@ -19,7 +19,7 @@ public sealed record SnatConfig(IPAddress InternalIp, IPAddress ExternalIp, stri
 
     /// <summary>Gets the source address the outside sees.</summary>
     public IPAddress ExternalIp { get; init => field = Guard.Address(value, nameof(ExternalIp)); }
-        = StaticNat.SameFamily(InternalIp, Guard.Address(ExternalIp, nameof(ExternalIp)), nameof(ExternalIp));
+        = StaticNat.SameFamily(InternalIp, nameof(InternalIp), Guard.Address(ExternalIp, nameof(ExternalIp)), nameof(ExternalIp));
 
     /// <summary>Gets the interface the traffic leaves through.</summary>
     public string ExternalInterface { get; init => field = Guard.InterfaceName(value, nameof(ExternalInterface)); }

@@ -14,8 +14,8 @@ internal static partial class Log
     [LoggerMessage(3, LogLevel.Information, "{Operation} done: {Commands} commands")]
     public static partial void OperationDone(ILogger logger, string operation, int commands);
 
-    [LoggerMessage(4, LogLevel.Warning, "{Operation} failed at {Command}; rolling back {Count} applied changes")]
-    public static partial void RollingBack(ILogger logger, string operation, CommandSpec command, int count);
+    [LoggerMessage(4, LogLevel.Warning, "{Operation} stopped ({Cause}); rolling back {Count} applied changes")]
+    public static partial void RollingBack(ILogger logger, string operation, string cause, int count);
 
     [LoggerMessage(5, LogLevel.Error, "Rollback of {Operation} could not undo {Command}: exit code {ExitCode}, {StandardError}")]
     public static partial void RollbackFailed(ILogger logger, string operation, CommandSpec command, int exitCode, string standardError);

@@ -5,13 +5,12 @@ namespace NatMap.Iptables.Internal;
 /// <summary>Field checks shared by <see cref="DnatConfig"/>, <see cref="SnatConfig"/> and <see cref="HairpinConfig"/>.</summary>
 internal static class StaticNat
 {
-    public static IPAddress SameFamily(IPAddress? first, IPAddress second, string secondName)
+    /// <summary>Checks the family in a property initializer, where the first field may not be set yet.</summary>
+    public static IPAddress SameFamily(IPAddress? first, string firstName, IPAddress second, string secondName)
     {
-        if (first is not null && first.AddressFamily != second.AddressFamily)
+        if (first is not null)
         {
-            throw new ArgumentException(
-                $"{secondName} ({second}) must be of the same address family as {first}; NAT between IPv4 and IPv6 is not possible with iptables.",
-                secondName);
+            Guard.SameFamily(first, firstName, second, secondName);
         }
 
         return second;
