@@ -69,10 +69,27 @@ internal sealed partial class TestNamespace : IAsyncDisposable
         return NormalizeSave(output);
     }
 
-    /// <summary>iptables-save output less its comment lines, with every counter zeroed.</summary>
-    public static string NormalizeSave(string output) => string.Join('\n', output.Split('\n')
-        .Where(l => l.Length > 0 && !l.StartsWith('#'))
-        .Select(l => Counters().Replace(l, "[0:0]")));
+    /// <summary>
+    /// iptables-save output less its comment lines, with every counter zeroed and the tables in name order (the legacy
+    /// backend prints them in the order they were loaded, nft in a fixed order; the rules inside keep their order).
+    /// </summary>
+    public static string NormalizeSave(string output)
+    {
+        var tables = new SortedDictionary<string, List<string>>(StringComparer.Ordinal);
+        List<string>? current = null;
+        foreach (var line in output.Split('\n').Where(l => l.Length > 0 && !l.StartsWith('#')))
+        {
+            if (line.StartsWith('*'))
+            {
+                current = [];
+                tables[line] = current;
+            }
+
+            current?.Add(Counters().Replace(line, "[0:0]"));
+        }
+
+        return string.Join('\n', tables.Values.SelectMany(t => t));
+    }
 
     /// <summary>The rules of one chain as <c>iptables -S</c> lists them.</summary>
     public async Task<IReadOnlyList<string>> RulesAsync(string table, string chain, bool ipv6 = false)
