@@ -1,5 +1,5 @@
 using System.Net;
-using System.Runtime.CompilerServices;
+using System.Reflection;
 using System.Text;
 using NatMap.Iptables.IntegrationTests.Infrastructure;
 
@@ -127,9 +127,11 @@ public sealed class GoldenRuleTests
         return doc.ToString();
     }
 
-    private static string GoldenPath(string kind, [CallerFilePath] string here = "") =>
-        Path.Combine(Path.GetDirectoryName(here)!, "Golden", $"{kind}.txt");
+    private static readonly string ProjectDirectory = typeof(GoldenRuleTests).Assembly
+        .GetCustomAttributes<AssemblyMetadataAttribute>()
+        .Single(a => a.Key == "ProjectDirectory").Value!;
 
-    private static string RepositoryRoot([CallerFilePath] string here = "") =>
-        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", ".."));
+    private static string GoldenPath(string kind) => Path.Combine(ProjectDirectory, "Golden", $"{kind}.txt");
+
+    private static string RepositoryRoot() => Path.GetFullPath(Path.Combine(ProjectDirectory, "..", ".."));
 }
