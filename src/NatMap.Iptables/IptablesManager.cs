@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -57,7 +58,9 @@ public sealed partial class IptablesManager : IIptablesManager
     /// <inheritdoc/>
     public async Task InstallDockerMapAsync(DockerPortMap map, CancellationToken cancellationToken = default)
     {
-        var rules = RuleBuilder.BuildDockerMap(map);
+        _ = RuleBuilder.BuildDockerMap(map); // validates before any command runs
+        EnsureFamilyEnabled(map.IsIPv6);
+        var rules = RuleBuilder.BuildDockerMap(map, await FindContainerNetworkAsync(map.ContainerEndpoint.Address, cancellationToken).ConfigureAwait(false));
         if (!_options.ManageHostSettings && NatRuleBuilder.AdmitsIpv4Loopback(map.HostEndpoint))
         {
             // Preflight: without route_localnet the loopback part of the mapping would silently not work.
@@ -75,8 +78,13 @@ public sealed partial class IptablesManager : IIptablesManager
     }
 
     /// <inheritdoc/>
-    public Task RemoveDockerMapAsync(DockerPortMap map, CancellationToken cancellationToken = default) =>
-        RemoveAsync("RemoveDockerMap", RuleBuilder.BuildDockerMap(map), cancellationToken);
+    public async Task RemoveDockerMapAsync(DockerPortMap map, CancellationToken cancellationToken = default)
+    {
+        _ = RuleBuilder.BuildDockerMap(map); // validates before any command runs
+        EnsureFamilyEnabled(map.IsIPv6);
+        var network = await FindContainerNetworkAsync(map.ContainerEndpoint.Address, cancellationToken).ConfigureAwait(false);
+        await RemoveAsync("RemoveDockerMap", RuleBuilder.BuildDockerMap(map, network), cancellationToken).ConfigureAwait(false);
+    }
 
     /// <inheritdoc/>
     public Task InstallDnatAsync(DnatConfig config, CancellationToken cancellationToken = default) =>
@@ -170,13 +178,26 @@ public sealed partial class IptablesManager : IIptablesManager
         }
     }
 
-    private void EnsureFamilyEnabled(IReadOnlyList<IptablesRule> rules)
+    private void EnsureFamilyEnabled(IReadOnlyList<IptablesRule> rules) =>
+        EnsureFamilyEnabled(rules.Any(static r => r.Family == AddressFamily.InterNetworkV6));
+
+    private void EnsureFamilyEnabled(bool ipv6)
     {
-        if (!_options.EnableIpv6 && rules.Any(static r => r.Family == AddressFamily.InterNetworkV6))
+        if (ipv6 && !_options.EnableIpv6)
         {
             throw new InvalidOperationException(
                 "The object is IPv6, but IPv6 is disabled (NatMapOptions.EnableIpv6 is false).");
         }
+    }
+
+    /// <summary>
+    /// The container's on-link network, from the routing table (<c>ip route show match</c>): the longest route that
+    /// contains the address and has no gateway. <see langword="null"/> when there is none, or the lookup fails.
+    /// </summary>
+    private async Task<IPNetwork?> FindContainerNetworkAsync(IPAddress container, CancellationToken cancellationToken)
+    {
+        var result = await RunAsync(_commands.RoutesMatching(container), cancellationToken).ConfigureAwait(false);
+        return result.IsSuccess ? RouteListing.OnLinkNetwork(result.StandardOutput, container) : null;
     }
 
     private async Task<ChainListing> ListAsync(AddressFamily family, string table, CancellationToken cancellationToken)

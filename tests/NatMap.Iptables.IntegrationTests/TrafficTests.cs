@@ -69,6 +69,25 @@ public sealed class TrafficTests
 
     [Theory]
     [MemberData(nameof(Backends))]
+    public async Task Container_ReachesItselfAndASiblingThroughTheHostAddress(string backend)
+    {
+        var (net, manager) = await StartAsync(backend, 80);
+        await using var _ = net;
+        await manager.InstallDockerMapAsync(Map("0.0.0.0:8080", $"{C1v4}:80"), Ct);
+        await manager.InstallDockerMapAsync(Map("[::]:8080", $"[{C1v6}]:80"), Ct);
+        await manager.InstallDockerMapAsync(Map("0.0.0.0:8080", $"{C1v4}:80", TransportProtocol.Udp), Ct);
+
+        foreach (var from in new[] { net.C1, net.C2 })
+        {
+            (await net.ProbeAsync(from, TransportProtocol.Tcp, HostA4, 8080)).Should().Be("c1", $"{from} -> {HostA4}:8080");
+            (await net.ProbeAsync(from, TransportProtocol.Tcp, HostA6, 8080)).Should().Be("c1", $"{from} -> [{HostA6}]:8080");
+            (await net.ProbeAsync(from, TransportProtocol.Udp, HostB4, 8080)).Should().Be("c1", $"{from} -> {HostB4}:8080/udp");
+        }
+
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
     public async Task BoundMapping_AnswersOnlyOnItsAddress(string backend)
     {
         var (net, manager) = await StartAsync(backend, 80);

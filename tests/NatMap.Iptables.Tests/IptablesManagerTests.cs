@@ -31,7 +31,7 @@ public sealed class IptablesManagerTests
             $"{p} -w 10 -t filter -I FORWARD -m comment --comment natmap:setup -j DOCKER-USER",
             $"{p} -w 10 -t filter -N NATMAP",
             $"{p} -w 10 -t nat -N NATMAP",
-            $"{p} -w 10 -t filter -I NATMAP -m conntrack --ctstate RELATED,ESTABLISHED -m conntrack --ctstate DNAT -m comment --comment natmap:setup -j ACCEPT",
+            $"{p} -w 10 -t filter -I NATMAP -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment natmap:setup -j ACCEPT",
         ];
         string[] Jumps(string p) =>
         [
@@ -54,7 +54,7 @@ public sealed class IptablesManagerTests
     {
         _fake.OutputWhen(CommandMatch.ArgumentsContain("-t", "filter", "-S"),
             "-P FORWARD ACCEPT\n-N DOCKER-USER\n-N NATMAP\n-A FORWARD -j DOCKER-USER\n-A DOCKER-USER -m comment --comment \"natmap:setup\" -j NATMAP\n" +
-            "-A NATMAP -m conntrack --ctstate RELATED,ESTABLISHED -m conntrack --ctstate DNAT -m comment --comment \"natmap:setup\" -j ACCEPT\n");
+            "-A NATMAP -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment \"natmap:setup\" -j ACCEPT\n");
         _fake.OutputWhen(CommandMatch.ArgumentsContain("-t", "raw", "-S"), "-P PREROUTING ACCEPT\n-A PREROUTING -d 127.0.0.0/8 ! -i lo -m comment --comment \"natmap:setup:route_localnet\" -j DROP\n");
         _fake.OutputWhen(CommandMatch.Program("sysctl"), "1\n");
         _fake.OutputWhen(CommandMatch.ArgumentsContain("-t", "nat", "-S"),
@@ -123,7 +123,8 @@ public sealed class IptablesManagerTests
         if (fails)
         {
             await act.Should().ThrowAsync<InvalidOperationException>().WithMessage("*route_localnet=1*ManageHostSettings*");
-            _fake.Commands.Should().ContainSingle().Which.FileName.Should().Be("sysctl");
+            _fake.Commands.Should().ContainSingle(c => c.FileName == "sysctl");
+            _fake.Commands.Should().NotContain(c => c.Arguments.Contains("-A"), "no rule is added");
         }
         else
         {
@@ -153,11 +154,12 @@ public sealed class IptablesManagerTests
 
         const string c = "natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80";
         Lines().Should().Equal(
+            "ip -o -4 route show match 172.17.0.2",
             "iptables -w 10 -t nat -S",
             "iptables -w 10 -t filter -S",
             $"iptables -w 10 -t nat -A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment {c} -j DNAT --to-destination 172.17.0.2:80",
             $"iptables -w 10 -t filter -A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {c} -j ACCEPT",
-            $"iptables -w 10 -t nat -A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {c} -j MASQUERADE",
+            $"iptables -w 10 -t nat -A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {c} -j MASQUERADE",
             $"iptables -w 10 -t nat -A POSTROUTING -s 127.0.0.0/8 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {c} -j MASQUERADE");
     }
 
@@ -166,7 +168,8 @@ public sealed class IptablesManagerTests
     {
         await Manager().InstallDockerMapAsync(Map("[::]:8080", "[fd00::2]:80"), Ct);
 
-        _fake.Commands.Should().OnlyContain(c => c.FileName == "ip6tables");
+        _fake.Commands[0].ToString().Should().Be("ip -o -6 route show match fd00::2");
+        _fake.Commands.Skip(1).Should().OnlyContain(c => c.FileName == "ip6tables");
         _fake.Commands.Should().Contain(c => c.Arguments.Contains("[fd00::2]:80"));
     }
 
@@ -179,7 +182,7 @@ public sealed class IptablesManagerTests
         await Manager().InstallDockerMapAsync(Map(), Ct);
 
         Lines().Should().NotContain(l => l.Contains("-A NATMAP -p tcp", StringComparison.Ordinal));
-        Lines().Should().HaveCount(5, "two reads and the three rules not yet present");
+        Lines().Should().HaveCount(6, "a route lookup, two reads and the three rules not yet present");
     }
 
     [Fact]
@@ -194,7 +197,7 @@ public sealed class IptablesManagerTests
         error.ExitCode.Should().Be(2);
         error.StandardError.Should().Contain("unknown option");
         error.Arguments.Should().ContainInConsecutiveOrder("-A", "POSTROUTING");
-        Lines().Skip(5).Should().Equal(
+        Lines().Skip(6).Should().Equal(
             "iptables -w 10 -t filter -D NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j ACCEPT",
             "iptables -w 10 -t nat -D NATMAP -p tcp -m tcp --dport 8080 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j DNAT --to-destination 172.17.0.2:80");
     }
@@ -212,7 +215,7 @@ public sealed class IptablesManagerTests
         var act = () => Manager().InstallDockerMapAsync(Map(), cts.Token);
 
         await act.Should().ThrowAsync<OperationCanceledException>();
-        Lines().Skip(4).Should().Equal(
+        Lines().Skip(5).Should().Equal(
             "iptables -w 10 -t filter -D NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j ACCEPT",
             "iptables -w 10 -t nat -D NATMAP -p tcp -m tcp --dport 8080 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j DNAT --to-destination 172.17.0.2:80");
     }
@@ -226,7 +229,7 @@ public sealed class IptablesManagerTests
 
         var expected = new IptablesManager(new FakeCommandRunner()).RuleBuilder.BuildDockerMap(map)
             .Select(r => "iptables -w 10 " + string.Join(' ', r.ToArguments(NatMap.Iptables.Rules.RuleAction.Delete)));
-        Lines().Should().Equal(expected);
+        Lines().Should().Equal(["ip -o -4 route show match 172.17.0.2", .. expected]);
     }
 
     [Fact]
@@ -234,7 +237,7 @@ public sealed class IptablesManagerTests
     {
         await Manager().RemoveDockerMapAsync(Map(), Ct);
 
-        Lines().Should().OnlyContain(l => l.Contains("--comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 ", StringComparison.Ordinal));
+        Lines().Skip(1).Should().OnlyContain(l => l.Contains("--comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 ", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -244,7 +247,7 @@ public sealed class IptablesManagerTests
 
         await Manager().RemoveDockerMapAsync(Map(), Ct);
 
-        _fake.Commands.Should().HaveCount(4);
+        _fake.Commands.Should().HaveCount(5);
     }
 
     [Fact]
@@ -255,7 +258,7 @@ public sealed class IptablesManagerTests
         var act = () => Manager().RemoveDockerMapAsync(Map(), Ct);
 
         (await act.Should().ThrowAsync<IptablesCommandException>()).Which.ExitCode.Should().Be(4);
-        Lines().Skip(3).Should().Equal(
+        Lines().Skip(4).Should().Equal(
             "iptables -w 10 -t filter -A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j ACCEPT",
             "iptables -w 10 -t nat -A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j DNAT --to-destination 172.17.0.2:80");
     }
@@ -343,7 +346,7 @@ public sealed class IptablesManagerTests
         _fake.OutputWhen(c => c.FileName == "iptables" && c.Arguments.Contains("nat"),
             "-P PREROUTING ACCEPT\n-N NATMAP\n" +
             "-A PREROUTING -m addrtype --dst-type LOCAL -m comment --comment \"natmap:setup\" -j NATMAP\n" +
-            "-A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment \"natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80\" -j MASQUERADE\n" +
+            "-A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment \"natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80\" -j MASQUERADE\n" +
             "-A POSTROUTING -o eth0 -j MASQUERADE\n");
 
         await Manager(o => o.EnableIpv6 = false).FlushAllAsync(Ct);
@@ -351,7 +354,7 @@ public sealed class IptablesManagerTests
         Lines().Should().Equal(
             "iptables -w 10 -t raw -S",
             "iptables -w 10 -t nat -S",
-            "iptables -w 10 -t nat -D POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j MASQUERADE",
+            "iptables -w 10 -t nat -D POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j MASQUERADE",
             "iptables -w 10 -t nat -D PREROUTING -m addrtype --dst-type LOCAL -m comment --comment natmap:setup -j NATMAP",
             "iptables -w 10 -t nat -F NATMAP",
             "iptables -w 10 -t nat -X NATMAP",
@@ -408,8 +411,9 @@ public sealed class IptablesManagerTests
 
         await Task.WhenAll(maps.Select(m => Task.Run(() => manager.InstallDockerMapAsync(m, Ct), Ct)));
 
-        // Each install is two reads then four appends; serialised, the groups never interleave.
-        var groups = _fake.Commands.Chunk(6).ToList();
+        // Each install is a route lookup, two reads, then four appends (the lookup runs before the install takes its
+        // turn, so it may land anywhere); serialised, the reads and appends of one install never interleave.
+        var groups = _fake.Commands.Where(c => c.FileName == "iptables").Chunk(6).ToList();
         groups.Should().HaveCount(20);
         groups.Should().OnlyContain(g => g.Take(2).All(c => c.Arguments.Contains("-S")) && g.Skip(2).Select(c => c.Arguments.Last(a => a.StartsWith("natmap:", StringComparison.Ordinal))).Distinct().Count() == 1);
     }

@@ -19,6 +19,9 @@ internal sealed class IptablesCommandFactory(NatMapOptions options)
 
     public CommandSpec ForRule(IptablesRule rule, RuleAction action) => Create(rule.Family, rule.ToArguments(action));
 
+    public CommandSpec RoutesMatching(System.Net.IPAddress address) =>
+        Wrap(options.IpPath, ["-o", address.AddressFamily == AddressFamily.InterNetworkV6 ? "-6" : "-4", "route", "show", "match", address.ToString()]);
+
     public CommandSpec ReadSysctl(string setting) => Wrap(options.SysctlPath, ["-n", setting]);
 
     public CommandSpec WriteSysctl(string setting, string value) => Wrap(options.SysctlPath, ["-q", "-w", $"{setting}={value}"]);

@@ -89,15 +89,15 @@ public sealed class NatRuleBuilder
     ];
 
     /// <summary>
-    /// Returns the rule at the top of the library's filter chain that lets the replies of translated connections
-    /// through: established or related packets of connections that were DNATed. Hosts whose <c>FORWARD</c> policy is
-    /// DROP (Docker, ufw, firewalld) need it; it accepts nothing that was not translated.
+    /// Returns the rule at the top of the library's filter chain that lets replies through: established or related
+    /// packets. Hosts whose <c>FORWARD</c> policy is DROP (Docker, ufw, firewalld) need it for the replies of mapped
+    /// connections. A connection only becomes established once its first packet was accepted, so it admits nothing new.
     /// </summary>
     /// <param name="family">The address family.</param>
     /// <returns>The rule.</returns>
     public IptablesRule BuildForwardReturnRule(AddressFamily family) =>
         new(family, "filter", ChainName,
-            ["-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-m", "conntrack", "--ctstate", "DNAT", .. CommentArgs(SetupComment), "-j", "ACCEPT"],
+            ["-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", .. CommentArgs(SetupComment), "-j", "ACCEPT"],
             RulePosition.Top);
 
     /// <summary>
@@ -113,14 +113,27 @@ public sealed class NatRuleBuilder
     /// <param name="map">The mapping.</param>
     /// <returns>
     /// In order: the DNAT in the nat chain (reached only for local destinations); the ACCEPT in the filter chain;
-    /// the MASQUERADE in nat <c>POSTROUTING</c> for a container reaching itself through the host (hairpin); for IPv4
+    /// the MASQUERADE in nat <c>POSTROUTING</c> of translated connections (<c>! --ctorigdst CONTAINER</c>) from the
+    /// container itself (hairpin); for IPv4
     /// bindings that admit 127.0.0.1, the MASQUERADE of loopback sources toward the container (with
     /// <c>route_localnet</c>, see <see cref="BuildLoopbackGuard"/>). IPv6 has no equivalent: the kernel never routes
     /// <c>::1</c> to another interface, so host traffic to <c>[::1]:port</c> cannot reach a container.
     /// </returns>
     /// <exception cref="ArgumentNullException"><paramref name="map"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">The map is invalid, or its comment would exceed <see cref="NatMapLimits.MaxCommentLength"/>.</exception>
-    public IReadOnlyList<IptablesRule> BuildDockerMap(DockerPortMap map)
+    public IReadOnlyList<IptablesRule> BuildDockerMap(DockerPortMap map) => BuildDockerMap(map, null);
+
+    /// <summary>
+    /// Returns the rules of a Docker-style port mapping whose container sits on <paramref name="containerNetwork"/>
+    /// (its bridge's subnet). The hairpin MASQUERADE then covers every source on that network, so a container can
+    /// reach a sibling through the host address: without it the sibling would answer directly, past the translation.
+    /// </summary>
+    /// <param name="map">The mapping.</param>
+    /// <param name="containerNetwork">The container's on-link network, or <see langword="null"/> to cover the container itself only.</param>
+    /// <returns>The rules, as <see cref="BuildDockerMap(DockerPortMap)"/> describes.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="map"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">The map is invalid, or <paramref name="containerNetwork"/> does not contain the container address.</exception>
+    public IReadOnlyList<IptablesRule> BuildDockerMap(DockerPortMap map, IPNetwork? containerNetwork)
     {
         ArgumentNullException.ThrowIfNull(map);
         var host = map.HostEndpoint;
@@ -133,6 +146,14 @@ public sealed class NatRuleBuilder
         var hostPort = host.Port.ToString(CultureInfo.InvariantCulture);
         var containerPort = container.Port.ToString(CultureInfo.InvariantCulture);
         var bound = !host.Address.Equals(IPAddress.Any) && !host.Address.Equals(IPAddress.IPv6Any);
+        if (containerNetwork is { } network && !network.Contains(container.Address))
+        {
+            throw new ArgumentException($"The container network {network} does not contain the container address {container.Address}.", nameof(containerNetwork));
+        }
+
+        var hairpinSources = containerNetwork is { } lan && lan.PrefixLength < (family == AddressFamily.InterNetwork ? 32 : 128)
+            ? Tokens.Network(lan)
+            : containerHost;
 
         var rules = new List<IptablesRule>(4)
         {
@@ -146,7 +167,7 @@ public sealed class NatRuleBuilder
             new(family, "filter", ChainName,
                 ["-d", containerHost, "-p", protocol, "-m", protocol, "--dport", containerPort, .. CommentArgs(comment), "-j", "ACCEPT"]),
             new(family, "nat", "POSTROUTING",
-                ["-s", containerHost, "-d", containerHost, "-p", protocol, "-m", protocol, "--dport", containerPort, .. CommentArgs(comment), "-j", "MASQUERADE"]),
+                ["-s", hairpinSources, "-d", containerHost, "-p", protocol, "-m", protocol, "--dport", containerPort, "-m", "conntrack", "!", "--ctorigdst", container.Address.ToString(), .. CommentArgs(comment), "-j", "MASQUERADE"]),
         };
 
         if (AdmitsIpv4Loopback(host))

@@ -186,6 +186,10 @@ internal sealed class Topology : IAsyncDisposable
         {
             await ExecAsync(Host, "ip", "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns);
             await ExecAsync(Host, "ip", "link", "set", port, "master", "br0");
+
+            // What a container runtime (Docker, Podman) does: let the bridge send a frame back out the port it came
+            // from, so a container can reach itself through a published port.
+            await ExecAsync(Host, "ip", "link", "set", "dev", port, "type", "bridge_slave", "hairpin", "on");
             await ExecAsync(Host, "ip", "link", "set", port, "up");
             await Address(ns, "eth0", $"{v4}/24", $"{v6}/64");
             await ExecAsync(ns, "ip", "route", "add", "default", "via", Bridge4);

@@ -24,11 +24,12 @@ public sealed class CliAppTests
         error.Should().StartWith("# dry run");
         const string c = "natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80";
         output.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries).Should().Equal(
+            "ip -o -4 route show match 172.17.0.2",
             "iptables -w 10 -t nat -S",
             "iptables -w 10 -t filter -S",
             $"iptables -w 10 -t nat -A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment {c} -j DNAT --to-destination 172.17.0.2:80",
             $"iptables -w 10 -t filter -A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {c} -j ACCEPT",
-            $"iptables -w 10 -t nat -A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {c} -j MASQUERADE",
+            $"iptables -w 10 -t nat -A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {c} -j MASQUERADE",
             $"iptables -w 10 -t nat -A POSTROUTING -s 127.0.0.0/8 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {c} -j MASQUERADE");
     }
 
@@ -43,7 +44,7 @@ public sealed class CliAppTests
         code.Should().Be(0);
         output.Should().BeEmpty();
         fake.Commands.Select(c => c.ToString()).Should().Equal(dry.Out.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries));
-        fake.Commands.Should().OnlyContain(c => c.FileName == "ip6tables" && c.Arguments.Contains("-D"));
+        fake.Commands.Skip(1).Should().OnlyContain(c => c.FileName == "ip6tables" && c.Arguments.Contains("-D"));
     }
 
     [Theory]

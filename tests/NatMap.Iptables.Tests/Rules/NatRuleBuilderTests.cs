@@ -22,7 +22,7 @@ public sealed class NatRuleBuilderTests
         Render(Builder.BuildDockerMap(Map())).Should().Equal(
             $"4 -t nat -A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment {c} -j DNAT --to-destination 172.17.0.2:80",
             $"4 -t filter -A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {c} -j ACCEPT",
-            $"4 -t nat -A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {c} -j MASQUERADE",
+            $"4 -t nat -A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {c} -j MASQUERADE",
             $"4 -t nat -A POSTROUTING -s 127.0.0.0/8 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {c} -j MASQUERADE");
     }
 
@@ -34,7 +34,7 @@ public sealed class NatRuleBuilderTests
         Render(Builder.BuildDockerMap(Map("192.168.1.10:5353", "172.17.0.3:53", TransportProtocol.Udp))).Should().Equal(
             $"4 -t nat -A NATMAP -d 192.168.1.10/32 -p udp -m udp --dport 5353 -m comment --comment {c} -j DNAT --to-destination 172.17.0.3:53",
             $"4 -t filter -A NATMAP -d 172.17.0.3/32 -p udp -m udp --dport 53 -m comment --comment {c} -j ACCEPT",
-            $"4 -t nat -A POSTROUTING -s 172.17.0.3/32 -d 172.17.0.3/32 -p udp -m udp --dport 53 -m comment --comment {c} -j MASQUERADE");
+            $"4 -t nat -A POSTROUTING -s 172.17.0.3/32 -d 172.17.0.3/32 -p udp -m udp --dport 53 -m conntrack ! --ctorigdst 172.17.0.3 -m comment --comment {c} -j MASQUERADE");
     }
 
     [Fact]
@@ -45,7 +45,7 @@ public sealed class NatRuleBuilderTests
         Render(Builder.BuildDockerMap(Map("127.0.0.1:5432", "172.17.0.4:5432", id: "db"))).Should().Equal(
             $"4 -t nat -A NATMAP -d 127.0.0.1/32 -p tcp -m tcp --dport 5432 -m comment --comment {c} -j DNAT --to-destination 172.17.0.4:5432",
             $"4 -t filter -A NATMAP -d 172.17.0.4/32 -p tcp -m tcp --dport 5432 -m comment --comment {c} -j ACCEPT",
-            $"4 -t nat -A POSTROUTING -s 172.17.0.4/32 -d 172.17.0.4/32 -p tcp -m tcp --dport 5432 -m comment --comment {c} -j MASQUERADE",
+            $"4 -t nat -A POSTROUTING -s 172.17.0.4/32 -d 172.17.0.4/32 -p tcp -m tcp --dport 5432 -m conntrack ! --ctorigdst 172.17.0.4 -m comment --comment {c} -j MASQUERADE",
             $"4 -t nat -A POSTROUTING -s 127.0.0.0/8 -d 172.17.0.4/32 -p tcp -m tcp --dport 5432 -m comment --comment {c} -j MASQUERADE");
     }
 
@@ -57,7 +57,7 @@ public sealed class NatRuleBuilderTests
         Render(Builder.BuildDockerMap(Map("[::]:8080", "[fd00::2]:80"))).Should().Equal(
             $"6 -t nat -A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment {c} -j DNAT --to-destination [fd00::2]:80",
             $"6 -t filter -A NATMAP -d fd00::2/128 -p tcp -m tcp --dport 80 -m comment --comment {c} -j ACCEPT",
-            $"6 -t nat -A POSTROUTING -s fd00::2/128 -d fd00::2/128 -p tcp -m tcp --dport 80 -m comment --comment {c} -j MASQUERADE");
+            $"6 -t nat -A POSTROUTING -s fd00::2/128 -d fd00::2/128 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst fd00::2 -m comment --comment {c} -j MASQUERADE");
     }
 
     [Fact]
@@ -85,7 +85,7 @@ public sealed class NatRuleBuilderTests
         Render([Builder.BuildLoopbackGuard(), Builder.BuildLoopbackGuard(restoresRouteLocalnet: true), Builder.BuildForwardReturnRule(AddressFamily.InterNetworkV6)]).Should().Equal(
             "4 -t raw -I PREROUTING -d 127.0.0.0/8 ! -i lo -m comment --comment natmap:setup -j DROP",
             "4 -t raw -I PREROUTING -d 127.0.0.0/8 ! -i lo -m comment --comment natmap:setup:route_localnet -j DROP",
-            "6 -t filter -I NATMAP -m conntrack --ctstate RELATED,ESTABLISHED -m conntrack --ctstate DNAT -m comment --comment natmap:setup -j ACCEPT");
+            "6 -t filter -I NATMAP -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment natmap:setup -j ACCEPT");
     }
 
     [Fact]
@@ -95,6 +95,17 @@ public sealed class NatRuleBuilderTests
         var udp = Builder.BuildDockerMap(Map(protocol: TransportProtocol.Udp));
 
         tcp.Select(r => r.Comment).Intersect(udp.Select(r => r.Comment)).Should().BeEmpty();
+    }
+
+    [Fact]
+    public void BuildDockerMap_ContainerNetwork_MasqueradesTranslatedConnectionsFromTheWholeNetwork()
+    {
+        var rules = Builder.BuildDockerMap(Map("[::]:8080", "[fd00::2]:80"), IPNetwork.Parse("fd00::/64"));
+
+        Render(rules).ElementAt(2).Should().Be(
+            "6 -t nat -A POSTROUTING -s fd00::/64 -d fd00::2/128 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst fd00::2 -m comment --comment natmap:docker:web:tcp:[::]:8080:[fd00::2]:80 -j MASQUERADE");
+        Builder.BuildDockerMap(Map(), IPNetwork.Parse("172.17.0.2/32"))[2].Specification.Should().ContainInConsecutiveOrder("-s", "172.17.0.2/32");
+        FluentActions.Invoking(() => Builder.BuildDockerMap(Map(), IPNetwork.Parse("10.0.0.0/8"))).Should().Throw<ArgumentException>().Which.ParamName.Should().Be("containerNetwork");
     }
 
     [Fact]
