@@ -196,8 +196,19 @@ public sealed partial class IptablesManager : IIptablesManager
     /// </summary>
     private async Task<IPNetwork?> FindContainerNetworkAsync(IPAddress container, CancellationToken cancellationToken)
     {
-        var result = await RunAsync(_commands.RoutesMatching(container), cancellationToken).ConfigureAwait(false);
-        return result.IsSuccess ? RouteListing.OnLinkNetwork(result.StandardOutput, container) : null;
+        var command = _commands.RoutesMatching(container);
+        try
+        {
+            var result = await RunAsync(command, cancellationToken).ConfigureAwait(false);
+            return result.IsSuccess ? RouteListing.OnLinkNetwork(result.StandardOutput, container) : null;
+        }
+#pragma warning disable CA1031 // The lookup only widens the hairpin rule; without it (no iproute2) the mapping still works.
+        catch (Exception exception) when (exception is not OperationCanceledException)
+#pragma warning restore CA1031
+        {
+            Log.RouteLookupFailed(_logger, command, exception.Message);
+            return null;
+        }
     }
 
     private async Task<ChainListing> ListAsync(AddressFamily family, string table, CancellationToken cancellationToken)

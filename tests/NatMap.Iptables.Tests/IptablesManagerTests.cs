@@ -164,6 +164,26 @@ public sealed class IptablesManagerTests
     }
 
     [Fact]
+    public async Task InstallDockerMap_RouteLookupCannotRun_FallsBackToTheContainerItself()
+    {
+        _fake.RespondUsing(CommandMatch.Program("ip"), _ => throw new System.ComponentModel.Win32Exception(2, "No such file or directory"));
+
+        await Manager().InstallDockerMapAsync(Map(), Ct);
+
+        Lines().Should().Contain(l => l.Contains("-A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task InstallDockerMap_RouteLookupFindsTheBridge_MasqueradesTheWholeNetwork()
+    {
+        _fake.OutputWhen(CommandMatch.Program("ip"), "default via 10.0.0.1 dev eth0 \n172.17.0.0/16 dev docker0 proto kernel scope link src 172.17.0.1 \n");
+
+        await Manager().InstallDockerMapAsync(Map(), Ct);
+
+        Lines().Should().Contain(l => l.Contains("-A POSTROUTING -s 172.17.0.0/16 -d 172.17.0.2/32", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task InstallDockerMap_Ipv6Endpoint_UsesIp6tables()
     {
         await Manager().InstallDockerMapAsync(Map("[::]:8080", "[fd00::2]:80"), Ct);

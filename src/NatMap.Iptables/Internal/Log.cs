@@ -17,6 +17,9 @@ internal static partial class Log
     [LoggerMessage(4, LogLevel.Warning, "{Operation} stopped ({Cause}); rolling back {Count} applied changes")]
     public static partial void RollingBack(ILogger logger, string operation, string cause, int count);
 
+    [LoggerMessage(6, LogLevel.Warning, "{Command} failed ({Reason}); hairpin through the host covers the container itself only")]
+    public static partial void RouteLookupFailed(ILogger logger, CommandSpec command, string reason);
+
     [LoggerMessage(5, LogLevel.Error, "Rollback of {Operation} could not undo {Command}: exit code {ExitCode}, {StandardError}")]
     public static partial void RollbackFailed(ILogger logger, string operation, CommandSpec command, int exitCode, string standardError);
 }
