@@ -64,6 +64,15 @@ public interface IIptablesManager
     Task RemoveHairpinAsync(HairpinConfig config, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Reads back the objects the library owns, from <c>iptables-save -t nat</c> (and <c>ip6tables-save</c> when IPv6 is
+    /// enabled). An object is recognised by its rule comment and rebuilt from the fields of its rule; rules the library
+    /// does not own are ignored.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the reads.</param>
+    /// <returns>The installed Docker mappings, DNATs, SNATs and hairpin NATs.</returns>
+    Task<NatMapState> ListAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Removes everything the library owns, in both families: every rule whose comment starts with the configured
     /// prefix (in every chain of the raw, nat and filter tables), the jumps Setup added, and the library's chains. A
     /// missing chain or rule is not an error; running it again is harmless.

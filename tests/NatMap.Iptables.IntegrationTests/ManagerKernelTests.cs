@@ -129,6 +129,29 @@ public sealed class ManagerKernelTests
 
     [Theory]
     [MemberData(nameof(Backends))]
+    public async Task ListAsync_RoundTripsEverythingInstalled_ForeignRulesIgnored(string backend)
+    {
+        await using var ns = await TestNamespace.CreateAsync(backend);
+        await ForeignRules.AddAsync(args => ns.ExecAsync(args[0], args[1..]), backend);
+        var manager = ns.Manager();
+        await manager.SetupAsync(Ct);
+        (await manager.ListAsync(Ct)).Should().BeEquivalentTo(new NatMapState());
+
+        await InstallEverythingAsync(manager);
+        var state = await manager.ListAsync(Ct);
+
+        state.DockerMaps.Should().BeEquivalentTo(Maps);
+        state.Dnats.Should().BeEquivalentTo(Dnats);
+        state.Snats.Should().BeEquivalentTo(Snats);
+        state.Hairpins.Should().BeEquivalentTo(Hairpins);
+        state.DockerMaps.Should().OnlyHaveUniqueItems().And.Contain(Maps, "records compare by value");
+
+        await manager.RemoveDockerMapAsync(Maps[0], Ct);
+        (await manager.ListAsync(Ct)).DockerMaps.Should().BeEquivalentTo(Maps.Skip(1));
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
     public async Task Remove_TakesExactlyThatObjectsRules(string backend)
     {
         await using var ns = await TestNamespace.CreateAsync(backend);

@@ -22,6 +22,9 @@ internal sealed class IptablesCommandFactory(NatMapOptions options)
     public CommandSpec RoutesMatching(System.Net.IPAddress address) =>
         Wrap(options.IpPath, ["-o", address.AddressFamily == AddressFamily.InterNetworkV6 ? "-6" : "-4", "route", "show", "match", address.ToString()]);
 
+    /// <summary><c>iptables-save -t TABLE</c> for the family's program (<c>iptables-nft</c> gives <c>iptables-nft-save</c>).</summary>
+    public CommandSpec Save(AddressFamily family, string table) => Wrap(Program(family) + "-save", ["-t", table]);
+
     public CommandSpec ReadSysctl(string setting) => Wrap(options.SysctlPath, ["-n", setting]);
 
     public CommandSpec WriteSysctl(string setting, string value) => Wrap(options.SysctlPath, ["-q", "-w", $"{setting}={value}"]);
