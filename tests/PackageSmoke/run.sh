@@ -28,4 +28,7 @@ XML
 cd "$work/consumer"
 dotnet add package NatMap.Iptables --version "$version" >/dev/null
 dotnet add package NatMap.Iptables.Testing --version "$version" >/dev/null
-dotnet run -c Release
+dotnet run -c Release -f net10.0
+# net8.0 assets, run on the newest runtime here (this machine has no .NET 8 runtime): DOTNET_ROLL_FORWARD=Major.
+dotnet build -c Release -f net8.0 --nologo -v quiet
+DOTNET_ROLL_FORWARD=Major dotnet "bin/Release/net8.0/Consumer.dll"

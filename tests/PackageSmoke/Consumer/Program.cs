@@ -37,4 +37,4 @@ catch (ArgumentException e) when (e.ParamName == "ContainerId")
 {
 }
 
-Console.WriteLine($"package smoke: OK ({fake.Commands.Count} commands recorded, DNAT argv as expected)");
+Console.WriteLine($"package smoke on {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription} ({AppContext.TargetFrameworkName}): OK ({fake.Commands.Count} commands recorded, DNAT argv as expected)");
