@@ -23,7 +23,6 @@ internal sealed class StateReader(NatRuleBuilder builder)
     /// <summary>Reads the owned objects of one family's nat table.</summary>
     public void Read(ChainListing nat, AddressFamily family)
     {
-        var (maps, dnats, snats, hairpins) = (_maps, _dnats, _snats, _hairpins);
         foreach (var rule in nat.Rules)
         {
             if (rule.Comment is not { } comment || !comment.StartsWith(_prefix, StringComparison.Ordinal))
@@ -34,25 +33,21 @@ internal sealed class StateReader(NatRuleBuilder builder)
             var kind = comment.AsSpan(_prefix.Length);
             if (kind.StartsWith("docker:") && rule.Chain == builder.ChainName && rule.JumpTarget == "DNAT")
             {
-                AddIfRecognised(maps, comment, () => ReadDockerMap(rule, family, comment), builder.DockerMapComment);
+                AddIfRecognised(_maps, comment, () => ReadDockerMap(rule, family, comment), builder.DockerMapComment);
             }
             else if (kind.StartsWith("dnat:") && rule.Chain == "PREROUTING" && rule.JumpTarget == "DNAT")
             {
-                var dnat = Try(() => ReadDnat(rule));
-                if (dnat is not null)
-                {
-                    // The rule's target port may be the original port (kept) or a redirect; the comment says which.
-                    AddIfRecognised(dnats, comment, () => dnat, builder.DnatComment);
-                    AddIfRecognised(dnats, comment, () => dnat with { InternalPort = TargetPort(rule) }, builder.DnatComment);
-                }
+                // The rule's target port is either the original port (kept) or a redirect; the comment says which.
+                AddIfRecognised(_dnats, comment, () => ReadDnat(rule), builder.DnatComment);
+                AddIfRecognised(_dnats, comment, () => ReadDnat(rule) with { InternalPort = TargetPort(rule) }, builder.DnatComment);
             }
             else if (kind.StartsWith("snat:") && rule.Chain == "POSTROUTING" && rule.JumpTarget == "SNAT")
             {
-                AddIfRecognised(snats, comment, () => new SnatConfig(Host(Value(rule, "-s")), IPAddress.Parse(Value(rule, "--to-source")!), Value(rule, "-o")!), builder.SnatComment);
+                AddIfRecognised(_snats, comment, () => new SnatConfig(Host(Value(rule, "-s")), IPAddress.Parse(Value(rule, "--to-source")!), Value(rule, "-o")!), builder.SnatComment);
             }
             else if (kind.StartsWith("hairpin:") && rule.Chain == "PREROUTING" && rule.JumpTarget == "DNAT")
             {
-                AddIfRecognised(hairpins, comment, () => new HairpinConfig(
+                AddIfRecognised(_hairpins, comment, () => new HairpinConfig(
                     Host(Value(rule, "-d")),
                     NatTarget(Value(rule, "--to-destination")).Address,
                     Ports(rule),
