@@ -207,8 +207,8 @@ public sealed class ManagerKernelTests
         await manager.SetupAsync(Ct);
         var before = await ns.SaveAsync();
 
-        // Without Setup's raw rules there is nothing to fail on; delete the nat chain so the first rule succeeds
-        // (filter) only if ordered first. The DNAT goes to nat NATMAP first, so remove filter NATMAP's jump and chain.
+        // Break the host behind the library's back: without filter NATMAP, the mapping's second rule (the ACCEPT)
+        // fails after its first (the DNAT into nat NATMAP) went in.
         await ns.ExecAsync(ns.Iptables, "-t", "filter", "-D", "DOCKER-USER", "-m", "comment", "--comment", "natmap:setup", "-j", "NATMAP");
         await ns.ExecAsync(ns.Iptables, "-t", "filter", "-F", "NATMAP");
         await ns.ExecAsync(ns.Iptables, "-t", "filter", "-X", "NATMAP");

@@ -2,7 +2,10 @@ using System.Text;
 
 namespace NatMap.Iptables.Internal;
 
-/// <summary>One table as <c>iptables -t TABLE -S</c> lists it: its chains and its rules, tokenized.</summary>
+/// <summary>
+/// One table as <c>iptables -t TABLE -S</c> lists it (or as one <c>*table</c> block of <c>iptables-save</c>): its chains
+/// and its rules, tokenized.
+/// </summary>
 internal sealed class ChainListing
 {
     private ChainListing(HashSet<string> chains, List<ListedRule> rules)
@@ -15,15 +18,24 @@ internal sealed class ChainListing
 
     public IReadOnlyList<ListedRule> Rules { get; }
 
-    public static ChainListing Parse(string output)
+    public static ChainListing Parse(string output) => Parse(output.Split('\n'));
+
+    /// <summary>Reads <c>-P</c>/<c>-N</c> or save-format <c>:CHAIN POLICY [p:b]</c> declarations and <c>-A</c> rules.</summary>
+    public static ChainListing Parse(IEnumerable<string> lines)
     {
         var chains = new HashSet<string>(StringComparer.Ordinal);
         var rules = new List<ListedRule>();
-        foreach (var rawLine in output.Split('\n'))
+        foreach (var rawLine in lines)
         {
             var line = rawLine.TrimEnd('\r');
             if (line.Length == 0 || line[0] == '#')
             {
+                continue;
+            }
+
+            if (line[0] == ':')
+            {
+                _ = chains.Add(line[1..].Split(' ', 2)[0]);
                 continue;
             }
 
@@ -101,37 +113,9 @@ internal sealed class ChainListing
 /// <summary>A rule from a listing: its chain and the arguments after <c>-A CHAIN</c>.</summary>
 internal sealed record ListedRule(string Chain, IReadOnlyList<string> Specification)
 {
-    public string? Comment
-    {
-        get
-        {
-            for (var i = 0; i < Specification.Count - 1; i++)
-            {
-                if (Specification[i] == "--comment")
-                {
-                    return Specification[i + 1];
-                }
-            }
+    public string? Comment => RuleSpecification.ValueOf(Specification, "--comment");
 
-            return null;
-        }
-    }
-
-    public string? JumpTarget
-    {
-        get
-        {
-            for (var i = 0; i < Specification.Count - 1; i++)
-            {
-                if (Specification[i] is "-j" or "-g")
-                {
-                    return Specification[i + 1];
-                }
-            }
-
-            return null;
-        }
-    }
+    public string? JumpTarget => RuleSpecification.ValueOf(Specification, "-j", "-g");
 
     public bool SameSpecification(IReadOnlyList<string> specification) =>
         Specification.SequenceEqual(specification, StringComparer.Ordinal);

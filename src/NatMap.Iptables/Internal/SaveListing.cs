@@ -1,39 +1,30 @@
 namespace NatMap.Iptables.Internal;
 
-/// <summary>
-/// <c>iptables-save</c> output split into tables (<c>*nat</c> … <c>COMMIT</c>), each read like an <c>iptables -S</c>
-/// listing: chain declarations (<c>:CHAIN POLICY [p:b]</c>) and rules (<c>-A CHAIN …</c>, with quoting undone).
-/// </summary>
+/// <summary><c>iptables-save</c> output split into its tables (<c>*nat</c> … <c>COMMIT</c>), each read as a <see cref="ChainListing"/>.</summary>
 internal static class SaveListing
 {
     public static IReadOnlyDictionary<string, ChainListing> Parse(string output)
     {
-        var tables = new Dictionary<string, System.Text.StringBuilder>(StringComparer.Ordinal);
-        System.Text.StringBuilder? current = null;
+        var tables = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        List<string>? current = null;
         foreach (var rawLine in output.Split('\n'))
         {
             var line = rawLine.TrimEnd('\r');
             if (line.StartsWith('*'))
             {
-                current = new System.Text.StringBuilder();
+                current = [];
                 tables[line[1..].Trim()] = current;
             }
             else if (line == "COMMIT")
             {
                 current = null;
             }
-            else if (current is not null && line.StartsWith(':'))
+            else
             {
-                // ":CHAIN POLICY [0:0]" declares a chain, like "-N CHAIN" / "-P CHAIN POLICY" in a listing.
-                var name = line[1..].Split(' ', 2)[0];
-                current.Append("-N ").Append(name).Append('\n');
-            }
-            else if (current is not null && line.StartsWith("-A ", StringComparison.Ordinal))
-            {
-                current.Append(line).Append('\n');
+                current?.Add(line);
             }
         }
 
-        return tables.ToDictionary(t => t.Key, t => ChainListing.Parse(t.Value.ToString()), StringComparer.Ordinal);
+        return tables.ToDictionary(t => t.Key, t => ChainListing.Parse(t.Value), StringComparer.Ordinal);
     }
 }

@@ -97,20 +97,7 @@ internal sealed class StateReader(NatRuleBuilder builder)
         }
     }
 
-    /// <summary>The value after <paramref name="option"/>, or <see langword="null"/> when absent or negated.</summary>
-    private static string? Value(ListedRule rule, string option)
-    {
-        var spec = rule.Specification;
-        for (var i = 0; i < spec.Count - 1; i++)
-        {
-            if (spec[i] == option)
-            {
-                return i > 0 && spec[i - 1] == "!" ? null : spec[i + 1];
-            }
-        }
-
-        return null;
-    }
+    private static string? Value(ListedRule rule, string option) => RuleSpecification.ValueOf(rule.Specification, option);
 
     private static TransportProtocol Protocol(ListedRule rule) => Value(rule, "-p") switch
     {

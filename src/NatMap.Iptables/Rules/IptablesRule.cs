@@ -33,21 +33,7 @@ public sealed record IptablesRule(
     public IReadOnlyList<string> Specification { get; init => field = CheckSpecification(value, nameof(Specification)); } = CheckSpecification(Specification, nameof(Specification));
 
     /// <summary>Gets the value of the rule's <c>--comment</c>, or <see langword="null"/> when it has none.</summary>
-    public string? Comment
-    {
-        get
-        {
-            for (var i = 0; i < Specification.Count - 1; i++)
-            {
-                if (Specification[i] == "--comment")
-                {
-                    return Specification[i + 1];
-                }
-            }
-
-            return null;
-        }
-    }
+    public string? Comment => Internal.RuleSpecification.ValueOf(Specification, "--comment");
 
     /// <summary>Returns the iptables arguments that perform <paramref name="action"/> on this rule.</summary>
     /// <param name="action">Add, delete or check.</param>

@@ -77,10 +77,7 @@ internal sealed class Topology : IAsyncDisposable
     /// </summary>
     public async Task<string?> ProbeAsync(string ns, TransportProtocol protocol, string address, int port)
     {
-        var v6 = address.Contains(':', StringComparison.Ordinal);
-        var target = protocol == TransportProtocol.Tcp
-            ? $"{(v6 ? "TCP6" : "TCP4")}:{(v6 ? $"[{address}]" : address)}:{port},connect-timeout=3"
-            : $"{(v6 ? "UDP6" : "UDP4")}:{(v6 ? $"[{address}]" : address)}:{port}";
+        var target = Target(protocol, address, port);
         for (var attempt = 0; attempt < 3; attempt++)
         {
             var result = await Runner.RunAsync(
@@ -99,12 +96,11 @@ internal sealed class Topology : IAsyncDisposable
     /// <summary>What source address the server in <paramref name="serverNs"/> saw for a TCP connection from <paramref name="clientNs"/>.</summary>
     public async Task<string?> SeenSourceAsync(string clientNs, string serverNs, string address, int port)
     {
-        var v6 = address.Contains(':', StringComparison.Ordinal);
-        var listen = $"{(v6 ? "TCP6" : "TCP4")}-LISTEN:{port},reuseaddr";
+        var listen = $"{(address.Contains(':', StringComparison.Ordinal) ? "TCP6" : "TCP4")}-LISTEN:{port},reuseaddr";
         using var server = Start(serverNs, "socat", "-T", "5", listen, "SYSTEM:echo $SOCAT_PEERADDR");
         await Task.Delay(300, TestContext.Current.CancellationToken);
         var result = await Runner.RunAsync(
-            new CommandSpec("ip", ["netns", "exec", clientNs, "timeout", "5", "socat", "-T", "2", "-t", "2", "-", $"{(v6 ? "TCP6" : "TCP4")}:{(v6 ? $"[{address}]" : address)}:{port},connect-timeout=2"], ""),
+            new CommandSpec("ip", ["netns", "exec", clientNs, "timeout", "5", "socat", "-T", "2", "-t", "2", "-", Target(TransportProtocol.Tcp, address, port)], ""),
             TestContext.Current.CancellationToken);
         Kill(server);
         var answer = result.StandardOutput.Trim().Trim('[', ']');
@@ -137,6 +133,16 @@ internal sealed class Topology : IAsyncDisposable
         await ExecAsync(Ext, "sysctl", "-q", "-w", "net.ipv4.conf.all.route_localnet=1");
         await ExecAsync(Ext, "sysctl", "-q", "-w", "net.ipv4.conf.eth0.route_localnet=1");
         await ExecAsync(Ext, "ip", "route", "add", "127.0.0.1/32", "via", HostA4, "dev", "eth0");
+    }
+
+    /// <summary>A socat client address: <c>TCP4:10.99.0.1:8080,connect-timeout=3</c>, <c>UDP6:[fd99::1]:53</c>.</summary>
+    private static string Target(TransportProtocol protocol, string address, int port)
+    {
+        var v6 = address.Contains(':', StringComparison.Ordinal);
+        var host = v6 ? $"[{address}]" : address;
+        return protocol == TransportProtocol.Tcp
+            ? $"{(v6 ? "TCP6" : "TCP4")}:{host}:{port},connect-timeout=3"
+            : $"{(v6 ? "UDP6" : "UDP4")}:{host}:{port}";
     }
 
     public async Task<string> ExecAsync(string ns, params string[] arguments)
