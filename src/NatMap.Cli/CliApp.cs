@@ -30,6 +30,7 @@ internal static class CliApp
           --iptables PROGRAM      IPv4 program, e.g. iptables-legacy (default iptables)
           --ip6tables PROGRAM     IPv6 program (default ip6tables)
           --no-ipv6               leave ip6tables alone in setup and flush
+          --per-rule              one iptables process per rule instead of one iptables-restore batch per family
           --chain NAME            chain name (default NATMAP)
           --comment-prefix TEXT   comment prefix (default natmap)
 
@@ -70,6 +71,7 @@ internal static class CliApp
                 ChainName = parsed.Optional("--chain") ?? NatMapDefaults.ChainName,
                 CommentPrefix = parsed.Optional("--comment-prefix") ?? NatMapDefaults.CommentPrefix,
                 EnableIpv6 = !parsed.Has("--no-ipv6"),
+                Transport = parsed.Has("--per-rule") ? IptablesTransport.PerRule : IptablesTransport.Batch,
             };
             var apply = parsed.Has("--apply");
             var runner = apply ? applyRunner ?? new CliWrapCommandRunner(options.CommandTimeout) : new PrintingCommandRunner(output);

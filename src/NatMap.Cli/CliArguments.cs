@@ -3,7 +3,7 @@ namespace NatMap.Cli;
 /// <summary>Parsed command line: a verb, a kind, <c>--name value</c> options and flags.</summary>
 internal sealed class CliArguments
 {
-    private static readonly HashSet<string> Flags = ["--apply", "--remove", "--udp", "--no-ipv6", "--help", "-h", "--version"];
+    private static readonly HashSet<string> Flags = ["--apply", "--remove", "--udp", "--no-ipv6", "--per-rule", "--help", "-h", "--version"];
 
     private readonly Dictionary<string, string> _values = new(StringComparer.Ordinal);
     private readonly HashSet<string> _flags = new(StringComparer.Ordinal);

@@ -8,7 +8,19 @@ internal sealed class PrintingCommandRunner(TextWriter output) : ICommandRunner
     public Task<CommandResult> RunAsync(CommandSpec command, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(command);
-        output.WriteLine(command.ToString());
+        if (command.StandardInput is { } input)
+        {
+            // A batch prints as a here-document, so the dry run can be pasted into a shell as it stands.
+            var withoutInput = command with { StandardInput = null };
+            output.WriteLine(withoutInput + " <<'EOF'");
+            output.Write(input);
+            output.WriteLine("EOF");
+        }
+        else
+        {
+            output.WriteLine(command.ToString());
+        }
+
         return Task.FromResult(CommandResult.Success);
     }
 }

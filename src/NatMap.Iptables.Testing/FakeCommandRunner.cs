@@ -11,14 +11,23 @@ namespace NatMap.Iptables.Testing;
 /// every chain and jump, and installs add every rule. Script a response to model other states or failures.</para>
 /// <para>The most recently added script that matches a command answers it; a script given <c>times</c> stops
 /// answering after that many commands.</para>
+/// <para>Both transports look the same: an <c>iptables-restore</c> batch is recorded in <see cref="Commands"/> as the
+/// per-rule commands it stands for (see <see cref="CommandSpec.ToPerRuleCommands"/>), so an assertion on a rule's
+/// argv holds whichever <see cref="NatMapOptions.Transport"/> ran it. <see cref="Processes"/> has the commands as
+/// run. A script matches a batch when it matches the batch itself or any of its lines, and then answers the whole
+/// batch, as the real program would.</para>
 /// </remarks>
 public sealed class FakeCommandRunner : ICommandRunner
 {
     private readonly object _lock = new();
     private readonly List<CommandSpec> _commands = [];
+    private readonly List<CommandSpec> _processes = [];
     private readonly CommandScript _script = new();
 
-    /// <summary>Gets every command run so far, in order (a snapshot).</summary>
+    /// <summary>
+    /// Gets every command run so far, in order (a snapshot), in per-rule form: each line of an
+    /// <c>iptables-restore</c> batch appears as the <c>iptables</c> command it stands for.
+    /// </summary>
     public IReadOnlyList<CommandSpec> Commands
     {
         get
@@ -30,7 +39,22 @@ public sealed class FakeCommandRunner : ICommandRunner
         }
     }
 
-    /// <summary>Gets how many commands have run.</summary>
+    /// <summary>
+    /// Gets every process run so far, in order (a snapshot), exactly as the manager ran it: an
+    /// <c>iptables-restore</c> batch is one entry, with its input in <see cref="CommandSpec.StandardInput"/>.
+    /// </summary>
+    public IReadOnlyList<CommandSpec> Processes
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _processes.ToArray();
+            }
+        }
+    }
+
+    /// <summary>Gets how many commands have run, counted in per-rule form (see <see cref="Commands"/>).</summary>
     public int Count
     {
         get
@@ -42,7 +66,7 @@ public sealed class FakeCommandRunner : ICommandRunner
         }
     }
 
-    /// <summary>Gets the most recent command.</summary>
+    /// <summary>Gets the most recent command, in per-rule form (see <see cref="Commands"/>).</summary>
     /// <exception cref="InvalidOperationException">No command has run yet.</exception>
     public CommandSpec LatestCommand
     {
@@ -81,7 +105,7 @@ public sealed class FakeCommandRunner : ICommandRunner
 
     = CommandResult.Success;
 
-    /// <summary>Returns the commands run so far, and optionally forgets them.</summary>
+    /// <summary>Returns the commands run so far in per-rule form (see <see cref="Commands"/>), and optionally forgets them and the processes.</summary>
     /// <param name="clear"><see langword="true"/> to forget the returned commands.</param>
     /// <returns>The commands, in order.</returns>
     public IReadOnlyList<CommandSpec> GetSnapshot(bool clear = false)
@@ -92,18 +116,20 @@ public sealed class FakeCommandRunner : ICommandRunner
             if (clear)
             {
                 _commands.Clear();
+                _processes.Clear();
             }
 
             return snapshot;
         }
     }
 
-    /// <summary>Forgets the recorded commands. Scripts stay.</summary>
+    /// <summary>Forgets the recorded commands and processes. Scripts stay.</summary>
     public void Clear()
     {
         lock (_lock)
         {
             _commands.Clear();
+            _processes.Clear();
         }
     }
 
@@ -172,10 +198,12 @@ public sealed class FakeCommandRunner : ICommandRunner
     {
         ArgumentNullException.ThrowIfNull(command);
         cancellationToken.ThrowIfCancellationRequested();
+        var views = command.ToPerRuleCommands();
         lock (_lock)
         {
-            _commands.Add(command);
-            return Task.FromResult(_script.TryRespond(command, out var result) ? result : DefaultResult);
+            _processes.Add(command);
+            _commands.AddRange(views);
+            return Task.FromResult(_script.TryRespond(command, views, out var result) ? result : DefaultResult);
         }
     }
 }

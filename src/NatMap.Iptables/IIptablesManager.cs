@@ -73,6 +73,23 @@ public interface IIptablesManager
     Task<NatMapState> ListAsync(CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Brings the host to exactly <paramref name="desired"/>: does what <see cref="SetupAsync"/> does where anything
+    /// of it is missing, adds the rules of every desired object that are missing, and removes every rule the library
+    /// owns that no desired object has, in one atomic restore per address family (per table, in per-rule mode one
+    /// command per change). Rules the library does not own are untouched. When the host already matches, only reads run.
+    /// </summary>
+    /// <remarks>
+    /// This is the start-up and crash-recovery path: persist the desired state, and sync to it instead of flushing and
+    /// reinstalling, so mappings that are already in place never stop carrying traffic.
+    /// </remarks>
+    /// <param name="desired">The objects that should be installed, and nothing else.</param>
+    /// <param name="cancellationToken">Cancels the operation; what was applied is undone.</param>
+    /// <returns>A task that completes when the host matches <paramref name="desired"/>.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="desired"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">An object is invalid or <see langword="null"/>; nothing has run.</exception>
+    Task SyncAsync(NatMapState desired, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Removes everything the library owns, in both families: every rule whose comment starts with the configured
     /// prefix (in every chain of the raw, nat and filter tables), the jumps Setup added, and the library's chains. A
     /// missing chain or rule is not an error; running it again is harmless.

@@ -23,6 +23,8 @@ public class IptablesCommandException : Exception
         ExitCode = result.ExitCode;
         StandardError = result.StandardError;
         StandardOutput = result.StandardOutput;
+        StandardInput = command.StandardInput;
+        FailedInputLine = FindFailedLine(command.StandardInput, result.StandardError);
     }
 
     /// <summary>Gets the program that was run.</summary>
@@ -40,17 +42,58 @@ public class IptablesCommandException : Exception
     /// <summary>Gets what it wrote to standard output.</summary>
     public string StandardOutput { get; }
 
+    /// <summary>Gets the command's standard input: for an <c>iptables-restore</c> batch, the whole batch.</summary>
+    public string? StandardInput { get; }
+
+    /// <summary>
+    /// Gets, for a failed <c>iptables-restore</c> batch, the input line the program reported as failing
+    /// (<c>line N failed</c> or <c>Error occurred at line: N</c>); otherwise <see langword="null"/>.
+    /// </summary>
+    public string? FailedInputLine { get; }
+
+    private static string? FindFailedLine(string? input, string standardError)
+    {
+        if (input is null)
+        {
+            return null;
+        }
+
+        foreach (var marker in new[] { "line ", "Error occurred at line: " })
+        {
+            var at = standardError.IndexOf(marker, StringComparison.Ordinal);
+            while (at >= 0)
+            {
+                var digits = standardError.AsSpan(at + marker.Length);
+                var length = digits.IndexOfAnyExceptInRange('0', '9');
+                if (length != 0 && int.TryParse(length < 0 ? digits : digits[..length], NumberStyles.None, CultureInfo.InvariantCulture, out var number))
+                {
+                    var lines = input.Split('\n');
+                    return number >= 1 && number <= lines.Length ? lines[number - 1] : null;
+                }
+
+                at = standardError.IndexOf(marker, at + marker.Length, StringComparison.Ordinal);
+            }
+        }
+
+        return null;
+    }
+
     private static string BuildMessage(CommandSpec command, CommandResult result)
     {
         ArgumentNullException.ThrowIfNull(command);
         ArgumentNullException.ThrowIfNull(result);
         var stderr = result.StandardError.Trim();
-        return new StringBuilder()
+        var message = new StringBuilder()
             .Append(CultureInfo.InvariantCulture, $"{command.FileName} exited with code {result.ExitCode}.")
             .AppendLine()
             .Append("Command: ").Append(command)
             .AppendLine()
-            .Append("Standard error: ").Append(stderr.Length == 0 ? "(empty)" : stderr)
-            .ToString();
+            .Append("Standard error: ").Append(stderr.Length == 0 ? "(empty)" : stderr);
+        if (FindFailedLine(command.StandardInput, result.StandardError) is { } line)
+        {
+            _ = message.AppendLine().Append("Failed input line: ").Append(line);
+        }
+
+        return message.ToString();
     }
 }

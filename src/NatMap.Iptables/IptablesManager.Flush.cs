@@ -15,14 +15,17 @@ public sealed partial class IptablesManager
         {
             // Flushing is not undone on failure: it only removes, and running it again finishes the job.
             var journal = new UndoJournal(this, "FlushAll");
+            var plan = new List<Change>();
             foreach (var family in Families)
             {
+                var listings = await ReadAsync(family, FlushedTables, cancellationToken).ConfigureAwait(false);
                 foreach (var table in FlushedTables)
                 {
-                    await FlushTableAsync(family, table, journal, cancellationToken).ConfigureAwait(false);
+                    FlushChanges(family, table, listings[table], plan);
                 }
             }
 
+            await ApplyAsync(journal, plan, cancellationToken).ConfigureAwait(false);
             Log.OperationDone(_logger, "FlushAll", journal.Commands);
         }
         finally
@@ -31,32 +34,28 @@ public sealed partial class IptablesManager
         }
     }
 
-    private async Task FlushTableAsync(AddressFamily family, string table, UndoJournal journal, CancellationToken cancellationToken)
+    private void FlushChanges(AddressFamily family, string table, ChainListing listing, List<Change> plan)
     {
         var chain = _options.ChainName;
         var owned = _options.CommentPrefix + ":";
-        var listing = await ListAsync(family, table, cancellationToken).ConfigureAwait(false);
 
         // Rules the library put in other chains, jumps included, so the library's chains are no longer referenced.
         var ours = listing.Rules
             .Where(r => r.Chain != chain && r.Comment?.StartsWith(owned, StringComparison.Ordinal) == true)
             .Reverse()
             .ToList();
-        foreach (var rule in ours)
-        {
-            await journal.ApplyAsync(_commands.Create(family, ["-t", table, "-D", rule.Chain, .. rule.Specification]), null, cancellationToken, tolerateMissing: true).ConfigureAwait(false);
-        }
 
-        // The guard's comment records that Setup turned route_localnet on; put it back now that the guard is gone.
+        // The guard's comment records that Setup turned route_localnet on: turn it off first, while the guard still stands.
         if (ours.Any(r => r.Comment == RuleBuilder.RouteLocalnetComment))
         {
-            await journal.ApplyAsync(_commands.WriteSysctl(NatMapDefaults.RouteLocalnetSetting, "0"), null, cancellationToken).ConfigureAwait(false);
+            plan.Insert(0, new HostChange(_commands.WriteSysctl(NatMapDefaults.RouteLocalnetSetting, "0"), null));
         }
 
+        plan.AddRange(ours.Select(r => RuleChange.Delete(family, table, r.Chain, r.Specification, tolerateMissing: true) with { Undo = null }));
         if (listing.Chains.Contains(chain))
         {
-            await journal.ApplyAsync(_commands.Create(family, ["-t", table, "-F", chain]), null, cancellationToken, tolerateMissing: true).ConfigureAwait(false);
-            await journal.ApplyAsync(_commands.Create(family, ["-t", table, "-X", chain]), null, cancellationToken, tolerateMissing: true).ConfigureAwait(false);
+            plan.Add(RuleChange.FlushChain(family, table, chain));
+            plan.Add(RuleChange.DeleteChain(family, table, chain));
         }
 
         // DOCKER-USER goes only if the library made it (its FORWARD jump carried our comment) and nothing else uses it.
@@ -65,10 +64,9 @@ public sealed partial class IptablesManager
         if (table == "filter" && madeDockerUser && listing.Chains.Contains(dockerUser))
         {
             var remaining = listing.Rules.Except(ours).Where(r => r.Chain != chain).ToList();
-            var inUse = remaining.Any(r => r.Chain == dockerUser || r.JumpTarget == dockerUser);
-            if (!inUse)
+            if (!remaining.Any(r => r.Chain == dockerUser || r.JumpTarget == dockerUser))
             {
-                await journal.ApplyAsync(_commands.Create(family, ["-t", table, "-X", dockerUser]), null, cancellationToken, tolerateMissing: true).ConfigureAwait(false);
+                plan.Add(RuleChange.DeleteChain(family, table, dockerUser));
             }
         }
     }

@@ -11,6 +11,19 @@ public sealed partial class IptablesManager
 
         public int Commands { get; private set; }
 
+        public string Operation => operation;
+
+        /// <summary>Runs a command as part of the operation, counting it, without judging its result.</summary>
+        public Task<CommandResult> RunAsync(CommandSpec command, CancellationToken cancellationToken)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            Commands++;
+            return manager.RunAsync(command, cancellationToken);
+        }
+
+        /// <summary>Records how to undo a step that has taken effect.</summary>
+        public void Push(CommandSpec undo) => _undo.Push(undo);
+
         public async Task ApplyAsync(CommandSpec command, CommandSpec? undo, CancellationToken cancellationToken, bool tolerateMissing = false)
         {
             cancellationToken.ThrowIfCancellationRequested();

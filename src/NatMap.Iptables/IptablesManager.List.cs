@@ -10,11 +10,8 @@ public sealed partial class IptablesManager
         var reader = new StateReader(RuleBuilder);
         foreach (var family in Families)
         {
-            var result = await RunCheckedAsync(_commands.Save(family, "nat"), cancellationToken).ConfigureAwait(false);
-            if (SaveListing.Parse(result.StandardOutput).TryGetValue("nat", out var nat))
-            {
-                reader.Read(nat, family);
-            }
+            var listings = await ReadAsync(family, ["nat"], cancellationToken).ConfigureAwait(false);
+            reader.Read(listings["nat"], family);
         }
 
         return reader.State;

@@ -13,11 +13,16 @@ public sealed partial class IptablesManager
         var journal = new UndoJournal(this, "Setup");
         try
         {
+            var plan = new List<Change>();
+            var turnOnRouteLocalnet = await RouteLocalnetNeededAsync(cancellationToken).ConfigureAwait(false);
             foreach (var family in Families)
             {
-                await SetupFamilyAsync(family, journal, cancellationToken).ConfigureAwait(false);
+                var listings = await ReadAsync(family, SetupTables(family), cancellationToken).ConfigureAwait(false);
+                plan.AddRange(SetupChanges(family, listings, turnOnRouteLocalnet));
             }
 
+            AddRouteLocalnet(plan, turnOnRouteLocalnet);
+            await ApplyAsync(journal, plan, cancellationToken).ConfigureAwait(false);
             Log.OperationDone(_logger, "Setup", journal.Commands);
         }
         catch (Exception exception)
@@ -31,77 +36,80 @@ public sealed partial class IptablesManager
         }
     }
 
-    private async Task SetupFamilyAsync(AddressFamily family, UndoJournal journal, CancellationToken cancellationToken)
+    private static string[] SetupTables(AddressFamily family) =>
+        family == AddressFamily.InterNetwork ? ["filter", "nat", "raw"] : ["filter", "nat"];
+
+    /// <summary>Whether Setup is to turn <c>route_localnet</c> on: the library manages host settings and it is off.</summary>
+    private async Task<bool> RouteLocalnetNeededAsync(CancellationToken cancellationToken) =>
+        _options.ManageHostSettings
+        && await ReadSysctlAsync(NatMapDefaults.RouteLocalnetSetting, cancellationToken).ConfigureAwait(false) != "1";
+
+    /// <summary>route_localnet goes on last, after the raw-table guard that keeps packets to 127.0.0.0/8 from other interfaces out.</summary>
+    private void AddRouteLocalnet(List<Change> plan, bool turnOn)
+    {
+        if (turnOn)
+        {
+            plan.Add(new HostChange(
+                _commands.WriteSysctl(NatMapDefaults.RouteLocalnetSetting, "1"),
+                _commands.WriteSysctl(NatMapDefaults.RouteLocalnetSetting, "0")));
+        }
+    }
+
+    /// <summary>What Setup adds to one family, given its tables as they are: only what is missing.</summary>
+    private List<Change> SetupChanges(AddressFamily family, Dictionary<string, ChainListing> listings, bool turnOnRouteLocalnet)
     {
         var chain = _options.ChainName;
-        var filter = await ListAsync(family, "filter", cancellationToken).ConfigureAwait(false);
-        var nat = await ListAsync(family, "nat", cancellationToken).ConfigureAwait(false);
+        var filter = listings["filter"];
+        var nat = listings["nat"];
+        var changes = new List<Change>();
 
         // Docker makes DOCKER-USER and the FORWARD jump to it; without Docker the library makes both, and only then.
         if (!filter.Chains.Contains(NatMapDefaults.DockerUserChain))
         {
-            await CreateChainAsync(journal, family, "filter", NatMapDefaults.DockerUserChain, cancellationToken).ConfigureAwait(false);
-            var jump = RuleBuilder.BuildDockerUserJump(family);
-            await journal.ApplyAsync(_commands.ForRule(jump, RuleAction.Add), _commands.ForRule(jump, RuleAction.Delete), cancellationToken).ConfigureAwait(false);
+            changes.Add(RuleChange.NewChain(family, "filter", NatMapDefaults.DockerUserChain));
+            changes.Add(RuleChange.Add(RuleBuilder.BuildDockerUserJump(family)));
         }
 
         if (!filter.Chains.Contains(chain))
         {
-            await CreateChainAsync(journal, family, "filter", chain, cancellationToken).ConfigureAwait(false);
+            changes.Add(RuleChange.NewChain(family, "filter", chain));
         }
 
         if (!nat.Chains.Contains(chain))
         {
-            await CreateChainAsync(journal, family, "nat", chain, cancellationToken).ConfigureAwait(false);
+            changes.Add(RuleChange.NewChain(family, "nat", chain));
         }
 
         if (!filter.InChain(chain).Any(r => r.Comment == RuleBuilder.SetupComment && r.JumpTarget == "ACCEPT"))
         {
-            var returns = RuleBuilder.BuildForwardReturnRule(family);
-            await journal.ApplyAsync(_commands.ForRule(returns, RuleAction.Add), _commands.ForRule(returns, RuleAction.Delete), cancellationToken).ConfigureAwait(false);
+            changes.Add(RuleChange.Add(RuleBuilder.BuildForwardReturnRule(family)));
         }
 
         if (family == AddressFamily.InterNetwork)
         {
-            await SetupLoopbackAsync(journal, cancellationToken).ConfigureAwait(false);
+            var hasGuard = listings["raw"].InChain("PREROUTING").Any(r =>
+                r.JumpTarget == "DROP" && (r.Comment == RuleBuilder.SetupComment || r.Comment == RuleBuilder.RouteLocalnetComment));
+            if (!hasGuard)
+            {
+                changes.Add(RuleChange.Add(RuleBuilder.BuildLoopbackGuard(restoresRouteLocalnet: turnOnRouteLocalnet)));
+            }
+
+            if (!nat.InChain("POSTROUTING").Any(r => r.Comment == RuleBuilder.SetupComment && r.JumpTarget == "MASQUERADE"))
+            {
+                changes.Add(RuleChange.Add(RuleBuilder.BuildLoopbackMasquerade()));
+            }
         }
 
         foreach (var jump in RuleBuilder.BuildSetupJumps(family))
         {
             var listing = jump.Table == "nat" ? nat : filter;
-            if (listing.InChain(jump.Chain).Any(r => r.Comment == RuleBuilder.SetupComment && r.JumpTarget == chain))
+            if (!listing.InChain(jump.Chain).Any(r => r.Comment == RuleBuilder.SetupComment && r.JumpTarget == chain))
             {
-                continue;
+                changes.Add(RuleChange.Add(jump));
             }
-
-            await journal.ApplyAsync(_commands.ForRule(jump, RuleAction.Add), _commands.ForRule(jump, RuleAction.Delete), cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>
-    /// The raw-table guard first, then route_localnet: the setting is never on without the guard that keeps packets to
-    /// 127.0.0.0/8 from other interfaces out.
-    /// </summary>
-    private async Task SetupLoopbackAsync(UndoJournal journal, CancellationToken cancellationToken)
-    {
-        var raw = await ListAsync(AddressFamily.InterNetwork, "raw", cancellationToken).ConfigureAwait(false);
-        var routeLocalnetOff = _options.ManageHostSettings
-            && await ReadSysctlAsync(NatMapDefaults.RouteLocalnetSetting, cancellationToken).ConfigureAwait(false) != "1";
-        var hasGuard = raw.InChain("PREROUTING").Any(r =>
-            r.JumpTarget == "DROP" && (r.Comment == RuleBuilder.SetupComment || r.Comment == RuleBuilder.RouteLocalnetComment));
-        if (!hasGuard)
-        {
-            var guard = RuleBuilder.BuildLoopbackGuard(restoresRouteLocalnet: routeLocalnetOff);
-            await journal.ApplyAsync(_commands.ForRule(guard, RuleAction.Add), _commands.ForRule(guard, RuleAction.Delete), cancellationToken).ConfigureAwait(false);
         }
 
-        if (routeLocalnetOff)
-        {
-            await journal.ApplyAsync(
-                _commands.WriteSysctl(NatMapDefaults.RouteLocalnetSetting, "1"),
-                _commands.WriteSysctl(NatMapDefaults.RouteLocalnetSetting, "0"),
-                cancellationToken).ConfigureAwait(false);
-        }
+        return changes;
     }
 
     private async Task<string> ReadSysctlAsync(string setting, CancellationToken cancellationToken)
@@ -109,10 +117,4 @@ public sealed partial class IptablesManager
         var result = await RunCheckedAsync(_commands.ReadSysctl(setting), cancellationToken).ConfigureAwait(false);
         return result.StandardOutput.Trim();
     }
-
-    private Task CreateChainAsync(UndoJournal journal, AddressFamily family, string table, string chain, CancellationToken cancellationToken) =>
-        journal.ApplyAsync(
-            _commands.Create(family, ["-t", table, "-N", chain]),
-            _commands.Create(family, ["-t", table, "-X", chain]),
-            cancellationToken);
 }

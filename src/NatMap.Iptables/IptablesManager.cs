@@ -8,9 +8,10 @@ using NatMap.Iptables.Rules;
 namespace NatMap.Iptables;
 
 /// <summary>
-/// The default <see cref="IIptablesManager"/>. It builds rules with <see cref="NatRuleBuilder"/>, runs them through an
-/// <see cref="ICommandRunner"/> one rule per command, and undoes what it applied when a command fails or the
-/// operation is cancelled.
+/// The default <see cref="IIptablesManager"/>. It builds rules with <see cref="NatRuleBuilder"/>, applies each
+/// operation's changes through an <see cref="ICommandRunner"/> (one <c>iptables-restore --noflush</c> per address
+/// family by default, see <see cref="NatMapOptions.Transport"/>), and undoes what it applied when a command fails or
+/// the operation is cancelled.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The SemaphoreSlim never creates a wait handle, so it holds nothing to dispose.")]
 public sealed partial class IptablesManager : IIptablesManager
@@ -46,6 +47,7 @@ public sealed partial class IptablesManager : IIptablesManager
             CommandTimeout = options.CommandTimeout,
             ManageHostSettings = options.ManageHostSettings,
             SysctlPath = options.SysctlPath,
+            Transport = options.Transport,
         };
         _commands = new IptablesCommandFactory(_options);
         RuleBuilder = new NatRuleBuilder(_options.ChainName, _options.CommentPrefix);
@@ -80,10 +82,15 @@ public sealed partial class IptablesManager : IIptablesManager
     /// <inheritdoc/>
     public async Task RemoveDockerMapAsync(DockerPortMap map, CancellationToken cancellationToken = default)
     {
-        _ = RuleBuilder.BuildDockerMap(map); // validates before any command runs
+        var rules = RuleBuilder.BuildDockerMap(map); // validates before any command runs
         EnsureFamilyEnabled(map.IsIPv6);
-        var network = await FindContainerNetworkAsync(map.ContainerEndpoint.Address, cancellationToken).ConfigureAwait(false);
-        await RemoveAsync("RemoveDockerMap", RuleBuilder.BuildDockerMap(map, network), cancellationToken).ConfigureAwait(false);
+        if (_options.Transport == IptablesTransport.Batch)
+        {
+            // The batch deletes the rules as built, so it needs the hairpin rule's source network as installed.
+            rules = RuleBuilder.BuildDockerMap(map, await FindContainerNetworkAsync(map.ContainerEndpoint.Address, cancellationToken).ConfigureAwait(false));
+        }
+
+        await RemoveAsync("RemoveDockerMap", rules, RuleBuilder.DockerMapComment(map), cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -92,7 +99,7 @@ public sealed partial class IptablesManager : IIptablesManager
 
     /// <inheritdoc/>
     public Task RemoveDnatAsync(DnatConfig config, CancellationToken cancellationToken = default) =>
-        RemoveAsync("RemoveDnat", RuleBuilder.BuildDnat(config), cancellationToken);
+        RemoveAsync("RemoveDnat", RuleBuilder.BuildDnat(config), RuleBuilder.DnatComment(config), cancellationToken);
 
     /// <inheritdoc/>
     public Task InstallSnatAsync(SnatConfig config, CancellationToken cancellationToken = default) =>
@@ -100,7 +107,7 @@ public sealed partial class IptablesManager : IIptablesManager
 
     /// <inheritdoc/>
     public Task RemoveSnatAsync(SnatConfig config, CancellationToken cancellationToken = default) =>
-        RemoveAsync("RemoveSnat", RuleBuilder.BuildSnat(config), cancellationToken);
+        RemoveAsync("RemoveSnat", RuleBuilder.BuildSnat(config), RuleBuilder.SnatComment(config), cancellationToken);
 
     /// <inheritdoc/>
     public Task InstallHairpinAsync(HairpinConfig config, CancellationToken cancellationToken = default) =>
@@ -108,7 +115,7 @@ public sealed partial class IptablesManager : IIptablesManager
 
     /// <inheritdoc/>
     public Task RemoveHairpinAsync(HairpinConfig config, CancellationToken cancellationToken = default) =>
-        RemoveAsync("RemoveHairpin", RuleBuilder.BuildHairpin(config), cancellationToken);
+        RemoveAsync("RemoveHairpin", RuleBuilder.BuildHairpin(config), RuleBuilder.HairpinComment(config), cancellationToken);
 
     private IEnumerable<AddressFamily> Families =>
         _options.EnableIpv6 ? [AddressFamily.InterNetwork, AddressFamily.InterNetworkV6] : [AddressFamily.InterNetwork];
@@ -120,22 +127,15 @@ public sealed partial class IptablesManager : IIptablesManager
         var journal = new UndoJournal(this, operation);
         try
         {
-            var listings = new Dictionary<(AddressFamily, string), ChainListing>();
-            foreach (var key in rules.Select(static r => (r.Family, r.Table)).Distinct())
+            // Rules already in place are left alone, which makes every install idempotent.
+            var changes = new List<Change>();
+            foreach (var family in rules.GroupBy(static r => r.Family))
             {
-                listings[key] = await ListAsync(key.Family, key.Table, cancellationToken).ConfigureAwait(false);
+                var listings = await ReadAsync(family.Key, [.. family.Select(static r => r.Table).Distinct()], cancellationToken).ConfigureAwait(false);
+                changes.AddRange(family.Where(r => !listings[r.Table].Contains(r.Chain, r.Specification)).Distinct().Select(RuleChange.Add));
             }
 
-            foreach (var rule in rules)
-            {
-                if (listings[(rule.Family, rule.Table)].InChain(rule.Chain).Any(l => l.SameSpecification(rule.Specification)))
-                {
-                    continue;
-                }
-
-                await journal.ApplyAsync(_commands.ForRule(rule, RuleAction.Add), _commands.ForRule(rule, RuleAction.Delete), cancellationToken).ConfigureAwait(false);
-            }
-
+            await ApplyAsync(journal, changes, cancellationToken).ConfigureAwait(false);
             Log.OperationDone(_logger, operation, journal.Commands);
         }
         catch (Exception exception)
@@ -149,20 +149,33 @@ public sealed partial class IptablesManager : IIptablesManager
         }
     }
 
-    private async Task RemoveAsync(string operation, IReadOnlyList<IptablesRule> rules, CancellationToken cancellationToken)
+    /// <summary>
+    /// Removes an object's rules. Batch mode deletes the rules as built in one restore per family, without reading
+    /// the tables first; if that fails (a rule is already gone, so its table changed nothing), it reads the tables
+    /// and deletes whatever still carries the object's comment. Per-rule mode always reads first and deletes those.
+    /// </summary>
+    private async Task RemoveAsync(string operation, IReadOnlyList<IptablesRule> rules, string comment, CancellationToken cancellationToken)
     {
         EnsureFamilyEnabled(rules);
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         var journal = new UndoJournal(this, operation);
         try
         {
-            foreach (var rule in rules)
+            foreach (var family in rules.GroupBy(static r => r.Family))
             {
-                await journal.ApplyAsync(
-                    _commands.ForRule(rule, RuleAction.Delete),
-                    _commands.ForRule(rule, RuleAction.Add),
-                    cancellationToken,
-                    tolerateMissing: true).ConfigureAwait(false);
+                var deletes = family.Select(static r => RuleChange.Delete(r.Family, r.Table, r.Chain, r.Specification)).ToList();
+                if (_options.Transport == IptablesTransport.Batch
+                    && await RunBatchAsync(journal, family.Key, deletes, cancellationToken, journalPartial: false).ConfigureAwait(false) is null)
+                {
+                    continue;
+                }
+
+                var tables = family.Select(static r => r.Table).Distinct().ToArray();
+                var listings = await ReadAsync(family.Key, tables, cancellationToken).ConfigureAwait(false);
+                var leftovers = tables.SelectMany(table => listings[table].Rules
+                    .Where(r => r.Comment == comment || family.Any(b => b.Table == table && b.Chain == r.Chain && r.SameSpecification(b.Specification)))
+                    .Select(r => RuleChange.Delete(family.Key, table, r.Chain, r.Specification, tolerateMissing: true)));
+                await ApplyAsync(journal, [.. leftovers], cancellationToken).ConfigureAwait(false);
             }
 
             Log.OperationDone(_logger, operation, journal.Commands);
@@ -211,15 +224,14 @@ public sealed partial class IptablesManager : IIptablesManager
         }
     }
 
-    private async Task<ChainListing> ListAsync(AddressFamily family, string table, CancellationToken cancellationToken)
-    {
-        var result = await RunCheckedAsync(_commands.Create(family, ["-t", table, "-S"]), cancellationToken).ConfigureAwait(false);
-        return ChainListing.Parse(result.StandardOutput);
-    }
-
     private async Task<CommandResult> RunAsync(CommandSpec command, CancellationToken cancellationToken)
     {
         Log.Running(_logger, command);
+        if (command.StandardInput is { } input)
+        {
+            Log.Input(_logger, command, input);
+        }
+
         var result = await _runner.RunAsync(command, cancellationToken).ConfigureAwait(false);
         Log.Exited(_logger, command, result.ExitCode);
         return result;

@@ -55,4 +55,12 @@ public sealed class NatMapOptions
     /// <summary>Gets or sets how long one command may run before the default runner kills it.</summary>
     /// <value>The default is 30 seconds. Greater than zero.</value>
     public TimeSpan CommandTimeout { get; set; } = NatMapDefaults.CommandTimeout;
+
+    /// <summary>
+    /// Gets or sets how rule changes are applied. The default, <see cref="IptablesTransport.Batch"/>, writes each
+    /// operation's changes through one <c>iptables-restore --noflush</c> per address family and reads the tables with
+    /// <c>iptables-save</c>; <see cref="IptablesTransport.PerRule"/> runs one <c>iptables</c> process per change and
+    /// reads with <c>iptables -S</c>.
+    /// </summary>
+    public IptablesTransport Transport { get; set; } = IptablesTransport.Batch;
 }

@@ -8,13 +8,15 @@ public sealed class ManagerKernelTests
 {
     public static TheoryData<string> Backends => Kernel.Backends;
 
+    public static TheoryData<string, IptablesTransport> BackendsAndTransports => Kernel.BackendsAndTransports;
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private static IPEndPoint Ep(string text) => IPEndPoint.Parse(text);
 
     private static IPAddress Ip(string text) => IPAddress.Parse(text);
 
-    private static readonly DockerPortMap[] Maps =
+    internal static readonly DockerPortMap[] Maps =
     [
         new("web", Ep("0.0.0.0:8080"), Ep("172.17.0.2:80")),
         new("web", Ep("0.0.0.0:8080"), Ep("172.17.0.2:80"), TransportProtocol.Udp),
@@ -26,7 +28,7 @@ public sealed class ManagerKernelTests
         new("api6", Ep("[2001:db8::1]:443"), Ep("[fd00::4]:8443"), TransportProtocol.Udp),
     ];
 
-    private static readonly DnatConfig[] Dnats =
+    internal static readonly DnatConfig[] Dnats =
     [
         new(Ip("203.0.113.5"), Ip("10.0.0.2"), 80),
         new(Ip("203.0.113.5"), Ip("10.0.0.2"), PortSet.Parse("443,8443,9000-9010"), ExternalInterface: "eth0"),
@@ -35,20 +37,20 @@ public sealed class ManagerKernelTests
         new(Ip("2001:db8::5"), Ip("fd00::2"), PortSet.Parse("80,443")),
     ];
 
-    private static readonly SnatConfig[] Snats =
+    internal static readonly SnatConfig[] Snats =
     [
         new(Ip("10.0.0.2"), Ip("203.0.113.5"), "eth0"),
         new(Ip("fd00::2"), Ip("2001:db8::5"), "wan+"),
     ];
 
-    private static readonly HairpinConfig[] Hairpins =
+    internal static readonly HairpinConfig[] Hairpins =
     [
         new(Ip("203.0.113.5"), Ip("192.168.1.20"), PortSet.Parse("80,443"), LanCidr: IPNetwork.Parse("192.168.1.0/24")),
         new(Ip("203.0.113.7"), Ip("192.168.1.21"), 53, TransportProtocol.Udp),
         new(Ip("2001:db8::5"), Ip("fd00::20"), 80, LanCidr: IPNetwork.Parse("fd00::/64")),
     ];
 
-    private static async Task InstallEverythingAsync(IptablesManager manager)
+    internal static async Task InstallEverythingAsync(IptablesManager manager)
     {
         foreach (var map in Maps)
         {
@@ -199,16 +201,16 @@ public sealed class ManagerKernelTests
     }
 
     [Theory]
-    [MemberData(nameof(Backends))]
-    public async Task FailingInstall_LeavesNothingBehind(string backend)
+    [MemberData(nameof(BackendsAndTransports))]
+    public async Task FailingInstall_LeavesNothingBehind(string backend, IptablesTransport transport)
     {
         await using var ns = await TestNamespace.CreateAsync(backend);
-        var manager = ns.Manager();
+        var manager = ns.Manager(o => o.Transport = transport);
         await manager.SetupAsync(Ct);
         var before = await ns.SaveAsync();
 
-        // Break the host behind the library's back: without filter NATMAP, the mapping's second rule (the ACCEPT)
-        // fails after its first (the DNAT into nat NATMAP) went in.
+        // Break the host behind the library's back: without filter NATMAP, the mapping's filter rule (the ACCEPT)
+        // fails after its nat rules went in (per rule), or after the nat table committed (a batch commits per table).
         await ns.ExecAsync(ns.Iptables, "-t", "filter", "-D", "DOCKER-USER", "-m", "comment", "--comment", "natmap:setup", "-j", "NATMAP");
         await ns.ExecAsync(ns.Iptables, "-t", "filter", "-F", "NATMAP");
         await ns.ExecAsync(ns.Iptables, "-t", "filter", "-X", "NATMAP");
@@ -217,8 +219,17 @@ public sealed class ManagerKernelTests
         var act = () => manager.InstallDockerMapAsync(Maps[0], Ct);
 
         var error = (await act.Should().ThrowAsync<IptablesCommandException>()).Which;
+        if (transport == IptablesTransport.PerRule)
+        {
+            error.Arguments.Should().ContainInConsecutiveOrder("-t", "filter", "-A", "NATMAP");
+        }
+        else
+        {
+            error.Arguments.Should().Contain("--noflush");
+            error.FailedInputLine.Should().StartWith("-A NATMAP -d ").And.EndWith("-j ACCEPT");
+        }
+
         error.ExitCode.Should().NotBe(0);
-        error.Arguments.Should().ContainInConsecutiveOrder("-t", "filter", "-A", "NATMAP");
         (await ns.SaveAsync()).Should().Be(broken, "the DNAT that went in first was taken out again");
         before.Should().NotBe(broken);
     }

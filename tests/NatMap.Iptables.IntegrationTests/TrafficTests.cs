@@ -6,32 +6,32 @@ namespace NatMap.Iptables.IntegrationTests;
 
 /// <summary>
 /// The path matrix: real TCP and UDP through the library's rules on the real kernel, with default options, for both
-/// backends and both families. The host's FORWARD policy is DROP, as on a host running Docker or ufw.
+/// backends, both transports and both families. The host's FORWARD policy is DROP, as on a host running Docker or ufw.
 /// </summary>
 public sealed class TrafficTests
 {
-    public static TheoryData<string> Backends => Kernel.Backends;
+    public static TheoryData<string, IptablesTransport> Backends => Kernel.BackendsAndTransports;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private static DockerPortMap Map(string host, string container, TransportProtocol protocol = TransportProtocol.Tcp, string id = "web") =>
         new(id, IPEndPoint.Parse(host), IPEndPoint.Parse(container), protocol);
 
-    private static async Task<(Topology Net, IptablesManager Manager)> StartAsync(string backend, params int[] ports)
+    private static async Task<(Topology Net, IptablesManager Manager)> StartAsync(string backend, IptablesTransport transport, params int[] ports)
     {
         var net = await Topology.CreateAsync(backend, ports);
         await net.ExecAsync(net.Host, $"iptables-{backend}", "-P", "FORWARD", "DROP");
         await net.ExecAsync(net.Host, $"ip6tables-{backend}", "-P", "FORWARD", "DROP");
-        var manager = net.Manager();
+        var manager = net.Manager(o => o.Transport = transport);
         await manager.SetupAsync(Ct);
         return (net, manager);
     }
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public async Task ExternalClient_ReachesTheContainer_TcpAndUdpIndependent_BothFamilies(string backend)
+    public async Task ExternalClient_ReachesTheContainer_TcpAndUdpIndependent_BothFamilies(string backend, IptablesTransport transport)
     {
-        var (net, manager) = await StartAsync(backend, 80);
+        var (net, manager) = await StartAsync(backend, transport, 80);
         await using var _ = net;
         await manager.InstallDockerMapAsync(Map($"0.0.0.0:8080", $"{C1v4}:80"), Ct);
         await manager.InstallDockerMapAsync(Map($"0.0.0.0:8080", $"{C2v4}:80", TransportProtocol.Udp), Ct);
@@ -46,9 +46,9 @@ public sealed class TrafficTests
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public async Task Host_ReachesTheContainer_ThroughLoopbackAndEachOwnAddress(string backend)
+    public async Task Host_ReachesTheContainer_ThroughLoopbackAndEachOwnAddress(string backend, IptablesTransport transport)
     {
-        var (net, manager) = await StartAsync(backend, 80);
+        var (net, manager) = await StartAsync(backend, transport, 80);
         await using var _ = net;
         await manager.InstallDockerMapAsync(Map("0.0.0.0:8080", $"{C1v4}:80"), Ct);
         await manager.InstallDockerMapAsync(Map("[::]:8080", $"[{C1v6}]:80"), Ct);
@@ -69,9 +69,9 @@ public sealed class TrafficTests
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public async Task Container_ReachesItselfAndASiblingThroughTheHostAddress(string backend)
+    public async Task Container_ReachesItselfAndASiblingThroughTheHostAddress(string backend, IptablesTransport transport)
     {
-        var (net, manager) = await StartAsync(backend, 80);
+        var (net, manager) = await StartAsync(backend, transport, 80);
         await using var _ = net;
         await manager.InstallDockerMapAsync(Map("0.0.0.0:8080", $"{C1v4}:80"), Ct);
         await manager.InstallDockerMapAsync(Map("[::]:8080", $"[{C1v6}]:80"), Ct);
@@ -88,9 +88,9 @@ public sealed class TrafficTests
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public async Task BoundMapping_AnswersOnlyOnItsAddress(string backend)
+    public async Task BoundMapping_AnswersOnlyOnItsAddress(string backend, IptablesTransport transport)
     {
-        var (net, manager) = await StartAsync(backend, 80);
+        var (net, manager) = await StartAsync(backend, transport, 80);
         await using var _ = net;
         await manager.InstallDockerMapAsync(Map($"{HostA4}:8080", $"{C1v4}:80"), Ct);
         await manager.InstallDockerMapAsync(Map($"[{HostA6}]:8080", $"[{C1v6}]:80"), Ct);
@@ -107,9 +107,9 @@ public sealed class TrafficTests
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public async Task LoopbackMapping_IsUnreachableFromOutside_EvenForPacketsAddressedTo127(string backend)
+    public async Task LoopbackMapping_IsUnreachableFromOutside_EvenForPacketsAddressedTo127(string backend, IptablesTransport transport)
     {
-        var (net, manager) = await StartAsync(backend, 80);
+        var (net, manager) = await StartAsync(backend, transport, 80);
         await using var _ = net;
         await manager.InstallDockerMapAsync(Map("127.0.0.1:8080", $"{C1v4}:80"), Ct);
         await manager.InstallDockerMapAsync(Map("[::1]:8080", $"[{C1v6}]:80"), Ct);
@@ -133,9 +133,9 @@ public sealed class TrafficTests
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public async Task ContainerToUnrelatedServerOnTheMappedPort_IsNotRedirected(string backend)
+    public async Task ContainerToUnrelatedServerOnTheMappedPort_IsNotRedirected(string backend, IptablesTransport transport)
     {
-        var (net, manager) = await StartAsync(backend, 8080);
+        var (net, manager) = await StartAsync(backend, transport, 8080);
         await using var _ = net;
         await manager.InstallDockerMapAsync(Map("0.0.0.0:8080", $"{C2v4}:8080"), Ct);
         await manager.InstallDockerMapAsync(Map("[::]:8080", $"[{C2v6}]:8080"), Ct);
@@ -148,9 +148,9 @@ public sealed class TrafficTests
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public async Task RemovingOneMapping_LeavesTheOthersWorking(string backend)
+    public async Task RemovingOneMapping_LeavesTheOthersWorking(string backend, IptablesTransport transport)
     {
-        var (net, manager) = await StartAsync(backend, 80);
+        var (net, manager) = await StartAsync(backend, transport, 80);
         await using var _ = net;
         var tcp8080 = Map("0.0.0.0:8080", $"{C1v4}:80");
         await manager.InstallDockerMapAsync(tcp8080, Ct);
@@ -168,14 +168,14 @@ public sealed class TrafficTests
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public async Task SetupTwice_KeepsEverythingWorking(string backend)
+    public async Task SetupTwice_KeepsEverythingWorking(string backend, IptablesTransport transport)
     {
-        var (net, manager) = await StartAsync(backend, 80);
+        var (net, manager) = await StartAsync(backend, transport, 80);
         await using var _ = net;
         await manager.InstallDockerMapAsync(Map("0.0.0.0:8080", $"{C1v4}:80"), Ct);
 
         await manager.SetupAsync(Ct);
-        await net.Manager().SetupAsync(Ct);
+        await net.Manager(o => o.Transport = transport).SetupAsync(Ct);
 
         (await net.ProbeAsync(net.Ext, TransportProtocol.Tcp, HostA4, 8080)).Should().Be("c1");
         (await net.ProbeAsync(net.Host, TransportProtocol.Tcp, "127.0.0.1", 8080)).Should().Be("c1");
@@ -183,13 +183,13 @@ public sealed class TrafficTests
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public async Task FlushAll_RestoresTheRulesetAndTheSetting(string backend)
+    public async Task FlushAll_RestoresTheRulesetAndTheSetting(string backend, IptablesTransport transport)
     {
         var net = await Topology.CreateAsync(backend, 80);
         await using var _ = net;
         await net.AddForeignRulesAsync();
         var before = (V4: await net.SaveAsync(false), V6: await net.SaveAsync(true), Localnet: (await net.ExecAsync(net.Host, "sysctl", "-n", NatMapDefaults.RouteLocalnetSetting)).Trim());
-        var manager = net.Manager();
+        var manager = net.Manager(o => o.Transport = transport);
         await manager.SetupAsync(Ct);
         await manager.InstallDockerMapAsync(Map("0.0.0.0:8080", $"{C1v4}:80"), Ct);
         (await net.ProbeAsync(net.Ext, TransportProtocol.Tcp, HostA4, 8080)).Should().Be("c1");
@@ -204,9 +204,9 @@ public sealed class TrafficTests
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public async Task StaticDnat_SinglePortMultiportRangeAndInterface(string backend)
+    public async Task StaticDnat_SinglePortMultiportRangeAndInterface(string backend, IptablesTransport transport)
     {
-        var (net, manager) = await StartAsync(backend, 9000, 9001, 9002, 9100, 9101, 22);
+        var (net, manager) = await StartAsync(backend, transport, 9000, 9001, 9002, 9100, 9101, 22);
         await using var _ = net;
         await manager.InstallDnatAsync(new DnatConfig(IPAddress.Parse(HostA4), IPAddress.Parse(C1v4), 9000), Ct);
         await manager.InstallDnatAsync(new DnatConfig(IPAddress.Parse(HostA4), IPAddress.Parse(C1v4), PortSet.Parse("9001,9002"), ExternalInterface: "eth0"), Ct);
@@ -228,9 +228,9 @@ public sealed class TrafficTests
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public async Task StaticSnat_TheOutsideSeesTheTranslatedSource(string backend)
+    public async Task StaticSnat_TheOutsideSeesTheTranslatedSource(string backend, IptablesTransport transport)
     {
-        var (net, manager) = await StartAsync(backend, 80);
+        var (net, manager) = await StartAsync(backend, transport, 80);
         await using var _ = net;
         await net.AllowContainersOutAsync();
         (await net.SeenSourceAsync(net.C1, net.Ext, Ext4, 7000)).Should().Be(C1v4, "without SNAT the outside sees the container");
@@ -245,9 +245,9 @@ public sealed class TrafficTests
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public async Task Hairpin_LanClientReachesTheServerThroughTheExternalAddress(string backend)
+    public async Task Hairpin_LanClientReachesTheServerThroughTheExternalAddress(string backend, IptablesTransport transport)
     {
-        var (net, manager) = await StartAsync(backend, 80);
+        var (net, manager) = await StartAsync(backend, transport, 80);
         await using var _ = net;
         await net.AllowContainersOutAsync();
         (await net.ProbeAsync(net.C2, TransportProtocol.Tcp, HostB4, 80)).Should().BeNull("nothing listens on the host");

@@ -41,7 +41,7 @@ public sealed class NatMapServiceCollectionExtensionsTests
 
             await provider.GetRequiredService<IIptablesManager>().InstallDockerMapAsync(Map(), Ct);
 
-            provider.GetFakeCommandRunner().LatestCommand.Arguments.Should().Contain("MASQUERADE");
+            provider.GetFakeCommandRunner().Commands.Should().Contain(c => c.Arguments.Contains("MASQUERADE"));
             provider.GetRequiredService<ICommandRunner>().Should().BeSameAs(provider.GetFakeCommandRunner());
         }
     }
@@ -56,7 +56,7 @@ public sealed class NatMapServiceCollectionExtensionsTests
 
         await provider.GetRequiredService<IIptablesManager>().SetupAsync(Ct);
 
-        provider.GetFakeCommandRunner().Commands.Where(c => c.FileName != "sysctl").Should().OnlyContain(c => c.FileName == "iptables-nft")
+        provider.GetFakeCommandRunner().Commands.Where(c => c.FileName != "sysctl").Should().OnlyContain(c => c.FileName.StartsWith("iptables-nft", StringComparison.Ordinal))
             .And.Contain(c => c.Arguments.Contains("EDGE"));
     }
 
@@ -85,14 +85,15 @@ public sealed class NatMapServiceCollectionExtensionsTests
     {
         var collector = new FakeLogCollector();
         using var provider = new ServiceCollection()
-            .AddLogging(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(new FakeLoggerProvider(collector)))
+            .AddLogging(b => b.SetMinimumLevel(LogLevel.Trace).AddProvider(new FakeLoggerProvider(collector)))
             .AddNatMap()
             .AddFakeCommandRunner()
             .BuildServiceProvider();
 
         await provider.GetRequiredService<IIptablesManager>().RemoveSnatAsync(new SnatConfig(Ip("10.0.0.2"), Ip("203.0.113.5"), "eth0"), Ct);
 
-        collector.GetSnapshot().Should().Contain(r => r.Level == LogLevel.Debug && r.Message.StartsWith("Running iptables -w 10 -t nat -D POSTROUTING -s 10.0.0.2/32", StringComparison.Ordinal));
+        collector.GetSnapshot().Should().Contain(r => r.Level == LogLevel.Debug && r.Message.StartsWith("Running iptables-restore --noflush -w 10", StringComparison.Ordinal))
+            .And.Contain(r => r.Level == LogLevel.Trace && r.Message.Contains("-D POSTROUTING -s 10.0.0.2/32", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -23,12 +23,19 @@ internal sealed class CommandScript
     public void Clear() => _entries.Clear();
 
     /// <summary>Finds the response for <paramref name="command"/>; the caller holds the fake's lock.</summary>
-    public bool TryRespond(CommandSpec command, out CommandResult result)
+    public bool TryRespond(CommandSpec command, out CommandResult result) => TryRespond(command, [command], out result);
+
+    /// <summary>
+    /// Answers a process: a script matches when its predicate matches the process itself or one of its per-rule
+    /// views (the lines of an <c>iptables-restore</c> batch), and its responder gets the command that matched.
+    /// </summary>
+    public bool TryRespond(CommandSpec process, IReadOnlyList<CommandSpec> views, out CommandResult result)
     {
         for (var i = _entries.Count - 1; i >= 0; i--)
         {
             var entry = _entries[i];
-            if (!entry.Predicate(command))
+            var matched = entry.Predicate(process) ? process : views.FirstOrDefault(entry.Predicate);
+            if (matched is null)
             {
                 continue;
             }
@@ -45,7 +52,7 @@ internal sealed class CommandScript
                 }
             }
 
-            result = entry.Responder(command) ?? throw new InvalidOperationException("A scripted responder returned null.");
+            result = entry.Responder(matched) ?? throw new InvalidOperationException("A scripted responder returned null.");
             return true;
         }
 

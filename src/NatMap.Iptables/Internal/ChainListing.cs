@@ -8,11 +8,16 @@ namespace NatMap.Iptables.Internal;
 /// </summary>
 internal sealed class ChainListing
 {
+    private Dictionary<string, int>? _index;
+
     private ChainListing(HashSet<string> chains, List<ListedRule> rules)
     {
         Chains = chains;
         Rules = rules;
     }
+
+    /// <summary>A listing of a table that holds nothing, for a table the save output did not show.</summary>
+    public static ChainListing Empty => new([], []);
 
     public IReadOnlySet<string> Chains { get; }
 
@@ -54,6 +59,29 @@ internal sealed class ChainListing
     }
 
     public IEnumerable<ListedRule> InChain(string chain) => Rules.Where(r => r.Chain == chain);
+
+    /// <summary>Whether <paramref name="chain"/> holds a rule with exactly this specification.</summary>
+    public bool Contains(string chain, IReadOnlyList<string> specification) => Count(chain, specification) > 0;
+
+    /// <summary>How many rules of <paramref name="chain"/> have exactly this specification.</summary>
+    public int Count(string chain, IReadOnlyList<string> specification)
+    {
+        _index ??= Rules.GroupBy(static r => Key(r.Chain, r.Specification), StringComparer.Ordinal)
+            .ToDictionary(static g => g.Key, static g => g.Count(), StringComparer.Ordinal);
+        return _index.GetValueOrDefault(Key(chain, specification));
+    }
+
+    /// <summary>A key that identifies a rule by chain and specification: tokens never hold a line break.</summary>
+    public static string Key(string chain, IReadOnlyList<string> specification)
+    {
+        var builder = new StringBuilder(chain);
+        foreach (var token in specification)
+        {
+            _ = builder.Append('\n').Append(token);
+        }
+
+        return builder.ToString();
+    }
 
     /// <summary>Splits a listed rule into arguments, undoing the double quotes and backslash escapes iptables adds.</summary>
     public static List<string> Tokenize(string line)

@@ -22,8 +22,22 @@ internal sealed class IptablesCommandFactory(NatMapOptions options)
     public CommandSpec RoutesMatching(System.Net.IPAddress address) =>
         Wrap(options.IpPath, ["-o", address.AddressFamily == AddressFamily.InterNetworkV6 ? "-6" : "-4", "route", "show", "match", address.ToString()]);
 
-    /// <summary><c>iptables-save -t TABLE</c> for the family's program (<c>iptables-nft</c> gives <c>iptables-nft-save</c>).</summary>
-    public CommandSpec Save(AddressFamily family, string table) => Wrap(Program(family) + "-save", ["-t", table]);
+    /// <summary>
+    /// <c>iptables-save [-t TABLE]</c> for the family's program (<c>iptables-nft</c> gives <c>iptables-nft-save</c>);
+    /// without a table, every table the kernel has.
+    /// </summary>
+    public CommandSpec Save(AddressFamily family, string? table = null) => Wrap(Program(family) + "-save", table is null ? [] : ["-t", table]);
+
+    /// <summary><c>iptables-restore --noflush [-w N]</c> for the family's program, fed <paramref name="input"/> on standard input.</summary>
+    public CommandSpec Restore(AddressFamily family, string input) =>
+        Wrap(Program(family) + "-restore", ["--noflush", .. _lockWait]) with { StandardInput = input };
+
+    /// <summary>One change as a per-rule command: <c>iptables [-w N] -t TABLE ARGUMENTS</c>.</summary>
+    public CommandSpec ForChange(RuleChange change) => Create(change.Family, ["-t", change.Table, .. change.Arguments]);
+
+    /// <summary>Every route of the family's main table, one per line.</summary>
+    public CommandSpec Routes(AddressFamily family) =>
+        Wrap(options.IpPath, ["-o", family == AddressFamily.InterNetworkV6 ? "-6" : "-4", "route", "show"]);
 
     public CommandSpec ReadSysctl(string setting) => Wrap(options.SysctlPath, ["-n", setting]);
 

@@ -8,6 +8,9 @@ internal static partial class Log
     [LoggerMessage(1, LogLevel.Debug, "Running {Command}")]
     public static partial void Running(ILogger logger, CommandSpec command);
 
+    [LoggerMessage(7, LogLevel.Trace, "Standard input of {Command}:\n{StandardInput}")]
+    public static partial void Input(ILogger logger, CommandSpec command, string standardInput);
+
     [LoggerMessage(2, LogLevel.Debug, "{Command} exited with code {ExitCode}")]
     public static partial void Exited(ILogger logger, CommandSpec command, int exitCode);
 

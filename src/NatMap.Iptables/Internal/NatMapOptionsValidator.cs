@@ -52,6 +52,11 @@ internal sealed class NatMapOptionsValidator : IValidateOptions<NatMapOptions>
             yield return (nameof(options.XtablesLockWait), $"{wait} is outside 1 second to 1 hour; use null to pass no -w.");
         }
 
+        if (!Enum.IsDefined(options.Transport))
+        {
+            yield return (nameof(options.Transport), $"{options.Transport} is not an {nameof(IptablesTransport)} value.");
+        }
+
         if (options.CommandTimeout <= TimeSpan.Zero)
         {
             yield return (nameof(options.CommandTimeout), $"{options.CommandTimeout} must be greater than zero.");

@@ -112,9 +112,9 @@ public sealed record IptablesRule(
         var copy = specification.ToArray();
         foreach (var argument in copy)
         {
-            if (argument is null || argument.AsSpan().IndexOfAnyInRange('\0', '\x1f') >= 0 || argument.Contains('\x7f', StringComparison.Ordinal))
+            if (string.IsNullOrEmpty(argument) || argument.AsSpan().IndexOfAnyInRange('\0', '\x1f') >= 0 || argument.Contains('\x7f', StringComparison.Ordinal))
             {
-                throw new ArgumentException("Rule arguments must not be null or contain control characters.", paramName);
+                throw new ArgumentException("Rule arguments must not be null or empty or contain control characters.", paramName);
             }
         }
 

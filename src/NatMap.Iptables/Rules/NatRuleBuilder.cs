@@ -75,6 +75,19 @@ public sealed class NatRuleBuilder
             RulePosition.Top);
 
     /// <summary>
+    /// Returns the IPv4 rule that lets host connections to 127.0.0.1 reach containers: nat <c>POSTROUTING</c>
+    /// masquerades translated connections (<c>--ctstate DNAT</c>) whose source is on 127.0.0.0/8 and that leave
+    /// through any interface but <c>lo</c>, so the container answers the host address instead of a loopback address
+    /// it would keep to itself. One shared rule serves every mapping that admits 127.0.0.1 (with
+    /// <c>route_localnet</c>, see <see cref="BuildLoopbackGuard"/>). It goes to the top of the chain.
+    /// </summary>
+    /// <returns>The rule.</returns>
+    public IptablesRule BuildLoopbackMasquerade() =>
+        new(AddressFamily.InterNetwork, "nat", "POSTROUTING",
+            ["-s", "127.0.0.0/8", "!", "-o", "lo", "-m", "conntrack", "--ctstate", "DNAT", .. CommentArgs(SetupComment), "-j", "MASQUERADE"],
+            RulePosition.Top);
+
+    /// <summary>
     /// Returns the jumps into the library's chains: nat <c>PREROUTING</c> and <c>OUTPUT</c> for packets addressed to a
     /// local address (<c>-m addrtype --dst-type LOCAL</c>, so traffic passing through is never redirected), and
     /// filter <c>DOCKER-USER</c>. Each goes to the top of its chain.
@@ -114,10 +127,9 @@ public sealed class NatRuleBuilder
     /// <returns>
     /// In order: the DNAT in the nat chain (reached only for local destinations); the ACCEPT in the filter chain;
     /// the MASQUERADE in nat <c>POSTROUTING</c> of translated connections (<c>! --ctorigdst CONTAINER</c>) from the
-    /// container itself (hairpin); for IPv4
-    /// bindings that admit 127.0.0.1, the MASQUERADE of loopback sources toward the container (with
-    /// <c>route_localnet</c>, see <see cref="BuildLoopbackGuard"/>). IPv6 has no equivalent: the kernel never routes
-    /// <c>::1</c> to another interface, so host traffic to <c>[::1]:port</c> cannot reach a container.
+    /// container itself (hairpin). Host connections to 127.0.0.1 are carried by Setup's shared
+    /// <see cref="BuildLoopbackMasquerade"/> rule for IPv4 bindings that admit 127.0.0.1. IPv6 has no equivalent: the
+    /// kernel never routes <c>::1</c> to another interface, so host traffic to <c>[::1]:port</c> cannot reach a container.
     /// </returns>
     /// <exception cref="ArgumentNullException"><paramref name="map"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">The map is invalid, or its comment would exceed <see cref="NatMapLimits.MaxCommentLength"/>.</exception>
@@ -155,8 +167,8 @@ public sealed class NatRuleBuilder
             ? Tokens.Network(lan)
             : containerHost;
 
-        var rules = new List<IptablesRule>(4)
-        {
+        return
+        [
             new(family, "nat", ChainName,
             [
                 .. bound ? (string[])["-d", Tokens.Host(host.Address)] : [],
@@ -168,15 +180,7 @@ public sealed class NatRuleBuilder
                 ["-d", containerHost, "-p", protocol, "-m", protocol, "--dport", containerPort, .. CommentArgs(comment), "-j", "ACCEPT"]),
             new(family, "nat", "POSTROUTING",
                 ["-s", hairpinSources, "-d", containerHost, "-p", protocol, "-m", protocol, "--dport", containerPort, "-m", "conntrack", "!", "--ctorigdst", container.Address.ToString(), .. CommentArgs(comment), "-j", "MASQUERADE"]),
-        };
-
-        if (AdmitsIpv4Loopback(host))
-        {
-            rules.Add(new(family, "nat", "POSTROUTING",
-                ["-s", "127.0.0.0/8", "-d", containerHost, "-p", protocol, "-m", protocol, "--dport", containerPort, .. CommentArgs(comment), "-j", "MASQUERADE"]));
-        }
-
-        return rules;
+        ];
     }
 
     /// <summary>Returns the rules of a static DNAT: the DNAT in nat <c>PREROUTING</c>, then the ACCEPT in filter <c>FORWARD</c>.</summary>

@@ -8,6 +8,15 @@ internal static class Kernel
     /// <summary>Gets the two iptables backends of Debian's iptables package.</summary>
     public static TheoryData<string> Backends => new() { "nft", "legacy" };
 
+    /// <summary>Gets both backends with both transports: the default batches and one process per rule.</summary>
+    public static TheoryData<string, IptablesTransport> BackendsAndTransports => new()
+    {
+        { "nft", IptablesTransport.Batch },
+        { "legacy", IptablesTransport.Batch },
+        { "nft", IptablesTransport.PerRule },
+        { "legacy", IptablesTransport.PerRule },
+    };
+
     /// <summary>
     /// Skips the test when it cannot run here (not root, tools missing). Under CI=true, which runs as root, a test
     /// that cannot run fails instead: a skipped kernel test in CI is a failure, not a pass.

@@ -50,6 +50,9 @@ internal sealed partial class TestNamespace : IAsyncDisposable
 
     public IptablesManager Manager(Action<NatMapOptions>? configure = null) => new(Runner, Options(configure));
 
+    /// <summary>A manager whose commands go through <paramref name="wrap"/> around the real runner, to observe them.</summary>
+    public IptablesManager Manager(Func<ICommandRunner, ICommandRunner> wrap, Action<NatMapOptions>? configure = null) => new(wrap(Runner), Options(configure));
+
     /// <summary>Runs a command inside the namespace and returns its result, whatever the exit code.</summary>
     public Task<CommandResult> RunAsync(string program, params string[] arguments) =>
         Runner.RunAsync(new CommandSpec("ip", ["netns", "exec", Name, program, .. arguments]), TestContext.Current.CancellationToken);

@@ -25,12 +25,31 @@ public sealed class CliAppTests
         const string c = "natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80";
         output.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries).Should().Equal(
             "ip -o -4 route show match 172.17.0.2",
+            "iptables-save",
+            "iptables-restore --noflush -w 10 <<'EOF'",
+            "*nat",
+            $"-A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment {c} -j DNAT --to-destination 172.17.0.2:80",
+            $"-A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {c} -j MASQUERADE",
+            "COMMIT",
+            "*filter",
+            $"-A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {c} -j ACCEPT",
+            "COMMIT",
+            "EOF");
+    }
+
+    [Fact]
+    public async Task PlanDocker_PerRule_PrintsOneCommandPerRule()
+    {
+        var (code, output, _) = await Run("plan docker --container web --host 0.0.0.0:8080 --target 172.17.0.2:80 --per-rule");
+
+        code.Should().Be(0);
+        output.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries).Should().Equal(
+            "ip -o -4 route show match 172.17.0.2",
             "iptables -w 10 -t nat -S",
             "iptables -w 10 -t filter -S",
-            $"iptables -w 10 -t nat -A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment {c} -j DNAT --to-destination 172.17.0.2:80",
-            $"iptables -w 10 -t filter -A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {c} -j ACCEPT",
-            $"iptables -w 10 -t nat -A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {c} -j MASQUERADE",
-            $"iptables -w 10 -t nat -A POSTROUTING -s 127.0.0.0/8 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {c} -j MASQUERADE");
+            "iptables -w 10 -t nat -A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j DNAT --to-destination 172.17.0.2:80",
+            "iptables -w 10 -t nat -A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j MASQUERADE",
+            "iptables -w 10 -t filter -A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j ACCEPT");
     }
 
     [Fact]
@@ -43,17 +62,22 @@ public sealed class CliAppTests
 
         code.Should().Be(0);
         output.Should().BeEmpty();
-        fake.Commands.Select(c => c.ToString()).Should().Equal(dry.Out.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries));
+        var printed = dry.Out.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);
+        printed[1].Should().Be("ip6tables-restore --noflush -w 10 <<'EOF'");
+        fake.Processes.Select(c => c.ToString()).Should().Equal(printed[0], "ip6tables-restore --noflush -w 10 <<< (" + fake.Processes[1].StandardInput!.Length + " characters)");
+        fake.Processes[1].StandardInput!.Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().Equal(printed[2..^1]);
         fake.Commands.Skip(1).Should().OnlyContain(c => c.FileName == "ip6tables" && c.Arguments.Contains("-D"));
     }
 
     [Theory]
-    [InlineData("plan setup --no-ipv6 --netns lab1 --iptables iptables-legacy", "ip netns exec lab1 iptables-legacy -w 10 -t filter -N DOCKER-USER")]
-    [InlineData("plan flush --chain EDGE", "ip6tables -w 10 -t filter -S")]
-    [InlineData("plan dnat --external 203.0.113.5 --internal 10.0.0.2 --ports 80,443 --in-interface eth0", "iptables -w 10 -t nat -A PREROUTING -d 203.0.113.5/32 -i eth0 -p tcp -m multiport --dports 80,443 -m comment --comment natmap:dnat:tcp:203.0.113.5:80,443:10.0.0.2:if=eth0 -j DNAT --to-destination 10.0.0.2")]
-    [InlineData("plan dnat --external 203.0.113.5 --internal 10.0.0.2 --ports 2222 --internal-port 22", "iptables -w 10 -t filter -A FORWARD -d 10.0.0.2/32 -p tcp -m tcp --dport 22 -m comment --comment natmap:dnat:tcp:203.0.113.5:2222:10.0.0.2:22 -j ACCEPT")]
-    [InlineData("plan snat --internal 10.0.0.2 --external 203.0.113.5 --out-interface eth0", "iptables -w 10 -t nat -A POSTROUTING -s 10.0.0.2/32 -o eth0 -m comment --comment natmap:snat:10.0.0.2:203.0.113.5:eth0 -j SNAT --to-source 203.0.113.5")]
-    [InlineData("plan hairpin --external 203.0.113.5 --internal 192.168.1.20 --ports 80 --lan 192.168.1.0/24 --udp", "iptables -w 10 -t nat -A POSTROUTING -s 192.168.1.0/24 -d 192.168.1.20/32 -p udp -m udp --dport 80 -m comment --comment natmap:hairpin:udp:203.0.113.5:80:192.168.1.20:lan=192.168.1.0/24 -j MASQUERADE")]
+    [InlineData("plan setup --no-ipv6 --netns lab1 --iptables iptables-legacy --per-rule", "ip netns exec lab1 iptables-legacy -w 10 -t filter -N DOCKER-USER")]
+    [InlineData("plan setup --no-ipv6 --netns lab1 --iptables iptables-legacy", "ip netns exec lab1 iptables-legacy-restore --noflush -w 10 <<'EOF'")]
+    [InlineData("plan flush --chain EDGE", "ip6tables-save")]
+    [InlineData("plan flush --chain EDGE --per-rule", "ip6tables -w 10 -t filter -S")]
+    [InlineData("plan dnat --external 203.0.113.5 --internal 10.0.0.2 --ports 80,443 --in-interface eth0", "-A PREROUTING -d 203.0.113.5/32 -i eth0 -p tcp -m multiport --dports 80,443 -m comment --comment natmap:dnat:tcp:203.0.113.5:80,443:10.0.0.2:if=eth0 -j DNAT --to-destination 10.0.0.2")]
+    [InlineData("plan dnat --external 203.0.113.5 --internal 10.0.0.2 --ports 2222 --internal-port 22", "-A FORWARD -d 10.0.0.2/32 -p tcp -m tcp --dport 22 -m comment --comment natmap:dnat:tcp:203.0.113.5:2222:10.0.0.2:22 -j ACCEPT")]
+    [InlineData("plan snat --internal 10.0.0.2 --external 203.0.113.5 --out-interface eth0", "-A POSTROUTING -s 10.0.0.2/32 -o eth0 -m comment --comment natmap:snat:10.0.0.2:203.0.113.5:eth0 -j SNAT --to-source 203.0.113.5")]
+    [InlineData("plan hairpin --external 203.0.113.5 --internal 192.168.1.20 --ports 80 --lan 192.168.1.0/24 --udp", "-A POSTROUTING -s 192.168.1.0/24 -d 192.168.1.20/32 -p udp -m udp --dport 80 -m comment --comment natmap:hairpin:udp:203.0.113.5:80:192.168.1.20:lan=192.168.1.0/24 -j MASQUERADE")]
     public async Task Plan_EachKind_PrintsItsCommands(string commandLine, string expectedLine)
     {
         var (code, output, _) = await Run(commandLine);
@@ -94,7 +118,7 @@ public sealed class CliAppTests
         var (code, _, error) = await Run("plan setup --apply", fake);
 
         code.Should().Be(1);
-        error.Should().Contain("exited with code 4").And.Contain("Command: iptables -w 10 -t filter -S").And.Contain("xtables lock");
+        error.Should().Contain("exited with code 4").And.Contain("Command: sysctl -n net.ipv4.conf.all.route_localnet").And.Contain("xtables lock");
     }
 
     [Fact]

@@ -15,15 +15,14 @@ public sealed class NatRuleBuilderTests
         rules.Select(r => $"{(r.Family == AddressFamily.InterNetworkV6 ? "6" : "4")} {string.Join(' ', r.ToArguments(RuleAction.Add))}");
 
     [Fact]
-    public void BuildDockerMap_UnboundIpv4_DnatAcceptHairpinAndLoopbackMasquerade()
+    public void BuildDockerMap_UnboundIpv4_DnatAcceptAndHairpin()
     {
         const string c = "natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80";
 
         Render(Builder.BuildDockerMap(Map())).Should().Equal(
             $"4 -t nat -A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment {c} -j DNAT --to-destination 172.17.0.2:80",
             $"4 -t filter -A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {c} -j ACCEPT",
-            $"4 -t nat -A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {c} -j MASQUERADE",
-            $"4 -t nat -A POSTROUTING -s 127.0.0.0/8 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {c} -j MASQUERADE");
+            $"4 -t nat -A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {c} -j MASQUERADE");
     }
 
     [Fact]
@@ -38,15 +37,21 @@ public sealed class NatRuleBuilderTests
     }
 
     [Fact]
-    public void BuildDockerMap_LoopbackIpv4_MasqueradesLoopbackSources()
+    public void BuildDockerMap_LoopbackIpv4_LeavesLoopbackSourcesToTheSharedSetupRule()
     {
         const string c = "natmap:docker:db:tcp:127.0.0.1:5432:172.17.0.4:5432";
 
         Render(Builder.BuildDockerMap(Map("127.0.0.1:5432", "172.17.0.4:5432", id: "db"))).Should().Equal(
             $"4 -t nat -A NATMAP -d 127.0.0.1/32 -p tcp -m tcp --dport 5432 -m comment --comment {c} -j DNAT --to-destination 172.17.0.4:5432",
             $"4 -t filter -A NATMAP -d 172.17.0.4/32 -p tcp -m tcp --dport 5432 -m comment --comment {c} -j ACCEPT",
-            $"4 -t nat -A POSTROUTING -s 172.17.0.4/32 -d 172.17.0.4/32 -p tcp -m tcp --dport 5432 -m conntrack ! --ctorigdst 172.17.0.4 -m comment --comment {c} -j MASQUERADE",
-            $"4 -t nat -A POSTROUTING -s 127.0.0.0/8 -d 172.17.0.4/32 -p tcp -m tcp --dport 5432 -m comment --comment {c} -j MASQUERADE");
+            $"4 -t nat -A POSTROUTING -s 172.17.0.4/32 -d 172.17.0.4/32 -p tcp -m tcp --dport 5432 -m conntrack ! --ctorigdst 172.17.0.4 -m comment --comment {c} -j MASQUERADE");
+    }
+
+    [Fact]
+    public void BuildLoopbackMasquerade_MasqueradesTranslatedLoopbackSourcesLeavingLo()
+    {
+        Render([Builder.BuildLoopbackMasquerade()]).Should().Equal(
+            "4 -t nat -I POSTROUTING -s 127.0.0.0/8 ! -o lo -m conntrack --ctstate DNAT -m comment --comment natmap:setup -j MASQUERADE");
     }
 
     [Fact]

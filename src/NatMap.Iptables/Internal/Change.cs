@@ -1,0 +1,69 @@
+using System.Net.Sockets;
+using NatMap.Iptables.Rules;
+
+namespace NatMap.Iptables.Internal;
+
+/// <summary>One step of an operation's plan: a rule or chain change, or a host command such as a sysctl write.</summary>
+internal abstract record Change;
+
+/// <summary>A host command run between rule changes, with the command that undoes it.</summary>
+internal sealed record HostChange(CommandSpec Command, CommandSpec? Undo) : Change;
+
+/// <summary>
+/// One change to one table: the iptables arguments after <c>-t TABLE</c> (<c>-A CHAIN …</c>, <c>-N CHAIN</c>, …),
+/// the arguments that undo it, or <see langword="null"/> when it is not undone, and whether a per-rule run may find
+/// the rule or chain already gone.
+/// </summary>
+internal sealed record RuleChange(AddressFamily Family, string Table, string[] Arguments, string[]? Undo, bool TolerateMissing = false) : Change
+{
+    public string Verb => Arguments[0];
+
+    public string Chain => Arguments[1];
+
+    public IReadOnlyList<string> Specification => new ArraySegment<string>(Arguments, 2, Arguments.Length - 2);
+
+    public static RuleChange Add(IptablesRule rule)
+    {
+        var add = Args(rule.Position == RulePosition.Top ? "-I" : "-A", rule.Chain, rule.Specification);
+        return new(rule.Family, rule.Table, add, Args("-D", rule.Chain, rule.Specification));
+    }
+
+    /// <summary>Deletes a rule by its specification; undone by appending it again.</summary>
+    public static RuleChange Delete(AddressFamily family, string table, string chain, IReadOnlyList<string> specification, bool tolerateMissing = false) =>
+        new(family, table, Args("-D", chain, specification), Args("-A", chain, specification), tolerateMissing);
+
+    public static RuleChange NewChain(AddressFamily family, string table, string chain) =>
+        new(family, table, ["-N", chain], ["-X", chain]);
+
+    public static RuleChange FlushChain(AddressFamily family, string table, string chain) =>
+        new(family, table, ["-F", chain], null, TolerateMissing: true);
+
+    public static RuleChange DeleteChain(AddressFamily family, string table, string chain) =>
+        new(family, table, ["-X", chain], null, TolerateMissing: true);
+
+    /// <summary>The change that undoes this one, or <see langword="null"/>.</summary>
+    public RuleChange? Inverse() => Undo is null ? null : new(Family, Table, Undo, Arguments);
+
+    /// <summary>Whether the change has taken effect, judged from a fresh listing of its table.</summary>
+    public bool IsVisibleIn(ChainListing listing) => Verb switch
+    {
+        "-A" or "-I" => listing.Contains(Chain, Specification),
+        "-D" => !listing.Contains(Chain, Specification),
+        "-N" => listing.Chains.Contains(Chain),
+        "-X" => !listing.Chains.Contains(Chain),
+        _ => false,
+    };
+
+    private static string[] Args(string verb, string chain, IReadOnlyList<string> specification)
+    {
+        var arguments = new string[2 + specification.Count];
+        arguments[0] = verb;
+        arguments[1] = chain;
+        for (var i = 0; i < specification.Count; i++)
+        {
+            arguments[2 + i] = specification[i];
+        }
+
+        return arguments;
+    }
+}

@@ -1,0 +1,168 @@
+using System.Net.Sockets;
+using NatMap.Iptables.Internal;
+
+namespace NatMap.Iptables;
+
+public sealed partial class IptablesManager
+{
+    /// <summary>
+    /// Reads tables of one family: one <c>iptables-save</c> for all of them in batch mode (with <c>-t</c> when only
+    /// one is wanted), one <c>iptables -t TABLE -S</c> per table in per-rule mode. A table the kernel does not have
+    /// reads as empty.
+    /// </summary>
+    private async Task<Dictionary<string, ChainListing>> ReadAsync(AddressFamily family, string[] tables, CancellationToken cancellationToken)
+    {
+        var listings = new Dictionary<string, ChainListing>(StringComparer.Ordinal);
+        if (_options.Transport == IptablesTransport.Batch)
+        {
+            var result = await RunCheckedAsync(_commands.Save(family, tables.Length == 1 ? tables[0] : null), cancellationToken).ConfigureAwait(false);
+            var saved = SaveListing.Parse(result.StandardOutput);
+            foreach (var table in tables)
+            {
+                listings[table] = saved.GetValueOrDefault(table) ?? ChainListing.Empty;
+            }
+        }
+        else
+        {
+            foreach (var table in tables)
+            {
+                var result = await RunCheckedAsync(_commands.Create(family, ["-t", table, "-S"]), cancellationToken).ConfigureAwait(false);
+                listings[table] = ChainListing.Parse(result.StandardOutput);
+            }
+        }
+
+        return listings;
+    }
+
+    /// <summary>
+    /// Applies a plan in order. Consecutive rule changes form a segment, run family by family and, within a family,
+    /// table by table: in batch mode as one <c>iptables-restore</c> per family, in per-rule mode as one command per
+    /// change. Host changes (sysctl writes) run between segments. Every applied step leaves its undo in the journal.
+    /// </summary>
+    private async Task ApplyAsync(UndoJournal journal, IReadOnlyList<Change> plan, CancellationToken cancellationToken)
+    {
+        var segment = new List<RuleChange>();
+        foreach (var change in plan)
+        {
+            if (change is RuleChange rule)
+            {
+                segment.Add(rule);
+                continue;
+            }
+
+            await ApplySegmentAsync(journal, segment, cancellationToken).ConfigureAwait(false);
+            segment.Clear();
+            var host = (HostChange)change;
+            await journal.ApplyAsync(host.Command, host.Undo, cancellationToken).ConfigureAwait(false);
+        }
+
+        await ApplySegmentAsync(journal, segment, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task ApplySegmentAsync(UndoJournal journal, List<RuleChange> segment, CancellationToken cancellationToken)
+    {
+        foreach (var family in segment.GroupBy(static c => c.Family))
+        {
+            var changes = RestoreScript.GroupByTable(family).SelectMany(static t => t).ToList();
+            if (_options.Transport == IptablesTransport.Batch)
+            {
+                await ApplyBatchAsync(journal, family.Key, changes, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            foreach (var change in changes)
+            {
+                var undo = change.Inverse() is { } inverse ? _commands.ForChange(inverse) : null;
+                await journal.ApplyAsync(_commands.ForChange(change), undo, cancellationToken, change.TolerateMissing).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Applies one family's changes in one restore; throws <see cref="IptablesCommandException"/> when it fails.</summary>
+    private async Task ApplyBatchAsync(UndoJournal journal, AddressFamily family, List<RuleChange> changes, CancellationToken cancellationToken)
+    {
+        if (await RunBatchAsync(journal, family, changes, cancellationToken).ConfigureAwait(false) is { } failure)
+        {
+            throw failure;
+        }
+    }
+
+    /// <summary>
+    /// Runs one family's changes as one <c>iptables-restore --noflush</c>. On success the journal gets the inverse
+    /// restore. On failure or cancellation it finds out what took effect, because each table commits on its own and
+    /// the tables before the failing one are already in: it reads the tables again and journals the inverse of exactly
+    /// the changes it can see.
+    /// </summary>
+    /// <returns><see langword="null"/> on success, else the failure, not thrown.</returns>
+    /// <param name="journal">The operation's journal.</param>
+    /// <param name="family">The family of every change.</param>
+    /// <param name="changes">The changes, in table order.</param>
+    /// <param name="cancellationToken">Cancels the restore.</param>
+    /// <param name="journalPartial">
+    /// <see langword="false"/> for a speculative batch whose changes may not all have been possible (a removal's
+    /// deletes), where what a failed batch left is judged by the caller instead.
+    /// </param>
+    private async Task<IptablesCommandException?> RunBatchAsync(UndoJournal journal, AddressFamily family, List<RuleChange> changes, CancellationToken cancellationToken, bool journalPartial = true)
+    {
+        if (changes.Count == 0)
+        {
+            return null;
+        }
+
+        var command = _commands.Restore(family, RestoreScript.Render(changes));
+        CommandResult result;
+        try
+        {
+            result = await journal.RunAsync(command, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (journalPartial)
+        {
+            await JournalVisibleAsync(journal, family, changes).ConfigureAwait(false);
+            throw;
+        }
+
+        if (result.IsSuccess)
+        {
+            JournalInverse(journal, family, changes);
+            return null;
+        }
+
+        if (journalPartial)
+        {
+            await JournalVisibleAsync(journal, family, changes).ConfigureAwait(false);
+        }
+
+        return new IptablesCommandException(command, result);
+    }
+
+    private void JournalInverse(UndoJournal journal, AddressFamily family, IEnumerable<RuleChange> applied)
+    {
+        var inverse = applied.Reverse().Select(static c => c.Inverse()).OfType<RuleChange>().ToList();
+        if (inverse.Count > 0)
+        {
+            journal.Push(_commands.Restore(family, RestoreScript.Render(inverse)));
+        }
+    }
+
+    private async Task JournalVisibleAsync(UndoJournal journal, AddressFamily family, List<RuleChange> changes)
+    {
+        var undoable = changes.Where(static c => c.Undo is not null).ToList();
+        if (undoable.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            // Not cancellable: without this read, rollback could not know which tables committed.
+            var listings = await ReadAsync(family, [.. undoable.Select(static c => c.Table).Distinct()], CancellationToken.None).ConfigureAwait(false);
+            JournalInverse(journal, family, undoable.Where(c => c.IsVisibleIn(listings[c.Table])));
+        }
+#pragma warning disable CA1031 // The failure being reported is the restore's; this read only narrows the rollback.
+        catch (Exception exception)
+#pragma warning restore CA1031
+        {
+            Log.RollbackFailed(_logger, journal.Operation, _commands.Save(family), -1, exception.Message);
+        }
+    }
+}
