@@ -57,6 +57,21 @@ public class RuleBuildingBenchmarks
     [Benchmark(Description = "build rules + argv, 10k IPv4 maps")]
     public int BuildRulesAndArguments() => CountArguments(_maps);
 
+    [Benchmark(Description = "build rules + restore payload, 10k IPv4 maps")]
+    public int BuildRestorePayload()
+    {
+        var changes = new List<Internal.RuleChange>(3 * Mappings);
+        foreach (var map in _maps)
+        {
+            foreach (var rule in _builder.BuildDockerMap(map))
+            {
+                changes.Add(Internal.RuleChange.Add(rule));
+            }
+        }
+
+        return Internal.RestoreScript.Render(changes).Length;
+    }
+
     [Benchmark(Description = "build rules + argv, 10k IPv6 maps")]
     public int BuildRulesAndArgumentsIpv6() => CountArguments(_maps6);
 

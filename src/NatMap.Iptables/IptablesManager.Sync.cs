@@ -16,19 +16,31 @@ public sealed partial class IptablesManager
         var journal = new UndoJournal(this, "Sync");
         try
         {
-            var plan = new List<Change>();
-            var turnOnRouteLocalnet = await RouteLocalnetNeededAsync(cancellationToken).ConfigureAwait(false);
-            foreach (var family in Families)
+            // The reads are independent, so they run side by side: a sync's fixed cost is one read's time, not the sum.
+            var families = Families.ToArray();
+            var turnOn = RouteLocalnetNeededAsync(cancellationToken);
+            var reads = new List<Task<Dictionary<string, ChainListing>>>();
+            var routes = new List<Task<IReadOnlyList<IPNetwork>>>();
+            foreach (var family in families)
             {
-                var listings = await ReadAsync(family, SetupTables(family), cancellationToken).ConfigureAwait(false);
-                var maps = desired.DockerMaps.Where(m => m.HostEndpoint.AddressFamily == family).ToList();
-                var wanted = staticRules.Where(r => r.Family == family).ToList();
-                if (maps.Count > 0)
-                {
-                    var networks = await OnLinkNetworksAsync(family, cancellationToken).ConfigureAwait(false);
-                    wanted.AddRange(maps.SelectMany(m => RuleBuilder.BuildDockerMap(m, RouteListing.Longest(networks, m.ContainerEndpoint.Address))));
-                }
+                reads.Add(ReadAsync(family, SetupTables(family), cancellationToken));
+                routes.Add(desired.DockerMaps.Any(m => m.HostEndpoint.AddressFamily == family)
+                    ? OnLinkNetworksAsync(family, cancellationToken)
+                    : Task.FromResult<IReadOnlyList<IPNetwork>>([]));
+            }
 
+            await Task.WhenAll([turnOn, .. reads, .. routes]).ConfigureAwait(false);
+            var turnOnRouteLocalnet = await turnOn.ConfigureAwait(false);
+            var plan = new List<Change>();
+            for (var i = 0; i < families.Length; i++)
+            {
+                var family = families[i];
+                var listings = await reads[i].ConfigureAwait(false);
+                var networks = await routes[i].ConfigureAwait(false);
+                var wanted = staticRules.Where(r => r.Family == family).ToList();
+                wanted.AddRange(desired.DockerMaps
+                    .Where(m => m.HostEndpoint.AddressFamily == family)
+                    .SelectMany(m => RuleBuilder.BuildDockerMap(m, RouteListing.Longest(networks, m.ContainerEndpoint.Address))));
                 plan.AddRange(SetupChanges(family, listings, turnOnRouteLocalnet));
                 plan.AddRange(ObjectChanges(family, listings, wanted));
             }

@@ -8,21 +8,42 @@ namespace NatMap.Iptables.Internal;
 /// </summary>
 internal static class RestoreScript
 {
+    private static readonly System.Buffers.SearchValues<char> NeedsQuotes = System.Buffers.SearchValues.Create(" \t\"\\'");
+
     /// <summary>
     /// The input for a set of changes of one family: one <c>*TABLE … COMMIT</c> block per table, in the order the
     /// tables first appear, each holding its changes in their original order. Every line is a plain iptables command
     /// (<c>-N</c>, <c>-A</c>, <c>-I</c>, <c>-D</c>, <c>-F</c>, <c>-X</c>); chains are never declared with
     /// <c>:CHAIN</c>, which under <c>--noflush</c> would flush an existing chain.
     /// </summary>
-    public static string Render(IEnumerable<RuleChange> changes)
+    public static string Render(IReadOnlyList<RuleChange> changes)
     {
-        var builder = new StringBuilder();
-        foreach (var table in GroupByTable(changes))
+        var tables = new List<string>(3);
+        var capacity = 0;
+        foreach (var change in changes)
         {
-            _ = builder.Append('*').Append(table.Key).Append('\n');
-            foreach (var change in table)
+            if (!tables.Contains(change.Table))
             {
-                AppendLine(builder, change.Arguments);
+                tables.Add(change.Table);
+            }
+
+            foreach (var argument in change.Arguments)
+            {
+                capacity += argument.Length + 1;
+            }
+        }
+
+        // Sized up front: a large batch is one allocation, not a chain of growing chunks.
+        var builder = new StringBuilder(capacity + (tables.Count * 24) + 16);
+        foreach (var table in tables)
+        {
+            _ = builder.Append('*').Append(table).Append('\n');
+            foreach (var change in changes)
+            {
+                if (change.Table == table)
+                {
+                    AppendLine(builder, change.Arguments);
+                }
             }
 
             _ = builder.Append("COMMIT\n");
@@ -134,7 +155,7 @@ internal static class RestoreScript
     /// </summary>
     private static void AppendToken(StringBuilder builder, string token)
     {
-        if (token.Length > 0 && token.AsSpan().IndexOfAny(" \t\"\\'") < 0)
+        if (token.Length > 0 && token.AsSpan().IndexOfAny(NeedsQuotes) < 0)
         {
             _ = builder.Append(token);
             return;

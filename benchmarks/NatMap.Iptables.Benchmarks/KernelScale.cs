@@ -1,0 +1,233 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using NatMap.Iptables;
+
+namespace NatMap.Iptables.Benchmarks;
+
+/// <summary>
+/// Kernel-scale benchmark, as root: each case runs in a fresh network namespace against the real iptables (nft backend
+/// by default), through the public API, and prints one table with the ratios.
+/// </summary>
+internal static class KernelScale
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var sizes = Option(args, "--sizes", "100,1000,2000,5000").Split(',').Select(s => int.Parse(s, Inv)).ToArray();
+        var perRuleMax = int.Parse(Option(args, "--per-rule-max", "5000"), Inv);
+        var backend = Option(args, "--backend", "nft");
+        var repeats = int.Parse(Option(args, "--repeats", "5"), Inv);
+        Console.WriteLine($"# kernel scale: iptables-{backend}, IPv4 Docker mappings (3 rules each), median of {repeats} runs (per-rule: 1 run)");
+        Console.WriteLine($"# {Environment.ProcessorCount} CPUs, {Environment.OSVersion}, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+        Console.WriteLine();
+        Console.WriteLine("| N | per-rule apply | batch apply (SyncAsync) | raw iptables-restore | batch / raw | per-rule / batch | remove one | processes (remove one) | no-op sync | processes (no-op) | full sync (replace all N) |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var n in sizes)
+        {
+            var maps = Maps(n, 0);
+            var perRule = n <= perRuleMax ? await TimeApplyAsync(backend, maps, IptablesTransport.PerRule, 1) : (TimeSpan?)null;
+            var batch = await TimeApplyAsync(backend, maps, IptablesTransport.Batch, repeats);
+            var raw = await TimeRawRestoreAsync(backend, maps, repeats);
+            var (remove, removeProcesses) = await TimeRemoveOneAsync(backend, maps, repeats);
+            var (noop, noopProcesses) = await TimeNoOpSyncAsync(backend, maps, repeats);
+            var full = await TimeFullSyncAsync(backend, maps, Maps(n, 1), repeats);
+            Console.WriteLine(string.Create(Inv,
+                $"| {n} | {Ms(perRule)} | {Ms(batch)} | {Ms(raw)} | {batch / raw:0.00}× | {(perRule is { } p ? $"{p / batch:0}×" : "–")} | {Ms(remove)} | {removeProcesses} | {Ms(noop)} | {noopProcesses} | {Ms(full)} |"));
+        }
+
+        return 0;
+    }
+
+    private static string Option(string[] args, string name, string fallback)
+    {
+        var index = Array.IndexOf(args, name);
+        return index >= 0 && index + 1 < args.Length ? args[index + 1] : fallback;
+    }
+
+    private static string Ms(TimeSpan? time) => time is { } t ? string.Create(Inv, $"{t.TotalMilliseconds:0} ms") : "–";
+
+    /// <summary>N mappings; <paramref name="generation"/> 1 gives N different ones (other ids and ports) for a full replacement.</summary>
+    private static DockerPortMap[] Maps(int n, int generation) =>
+        [.. Enumerable.Range(0, n).Select(i => new DockerPortMap(
+            $"c{generation}x{i}",
+            new IPEndPoint(IPAddress.Any, 10_000 + (generation * 20_000) + i),
+            new IPEndPoint(new IPAddress([172, (byte)(17 + generation), (byte)(i / 250), (byte)((i % 250) + 2)]), 80)))];
+
+    private static async Task<TimeSpan> TimeApplyAsync(string backend, DockerPortMap[] maps, IptablesTransport transport, int repeats)
+    {
+        var times = new List<TimeSpan>();
+        for (var r = 0; r < repeats; r++)
+        {
+            await using var ns = await Namespace.CreateAsync();
+            var manager = ns.Manager(backend, transport, new CountingRunner());
+            await manager.SetupAsync();
+            var watch = Stopwatch.StartNew();
+            await manager.SyncAsync(new NatMapState { DockerMaps = maps });
+            times.Add(watch.Elapsed);
+        }
+
+        return Median(times);
+    }
+
+    /// <summary>The physical floor: the identical ruleset, fed to one iptables-restore by hand.</summary>
+    private static async Task<TimeSpan> TimeRawRestoreAsync(string backend, DockerPortMap[] maps, int repeats)
+    {
+        string payload;
+        await using (var source = await Namespace.CreateAsync())
+        {
+            var recorder = new CountingRunner();
+            var manager = source.Manager(backend, IptablesTransport.Batch, recorder);
+            await manager.SetupAsync();
+            recorder.Clear();
+            await manager.SyncAsync(new NatMapState { DockerMaps = maps });
+            payload = recorder.LastInput ?? throw new InvalidOperationException("The sync wrote nothing.");
+        }
+
+        var times = new List<TimeSpan>();
+        for (var r = 0; r < repeats; r++)
+        {
+            await using var ns = await Namespace.CreateAsync();
+            var runner = new CliWrapCommandRunner(TimeSpan.FromMinutes(5));
+            await ns.Manager(backend, IptablesTransport.Batch, runner).SetupAsync();
+            var watch = Stopwatch.StartNew();
+            var result = await runner.RunAsync(new CommandSpec("ip", ["netns", "exec", ns.Name, $"iptables-{backend}-restore", "--noflush", "-w", "10"], payload));
+            times.Add(watch.Elapsed);
+            if (!result.IsSuccess)
+            {
+                throw new InvalidOperationException(result.StandardError);
+            }
+        }
+
+        return Median(times);
+    }
+
+    private static async Task<(TimeSpan Time, int Processes)> TimeRemoveOneAsync(string backend, DockerPortMap[] maps, int repeats)
+    {
+        await using var ns = await Namespace.CreateAsync();
+        var runner = new CountingRunner();
+        var manager = ns.Manager(backend, IptablesTransport.Batch, runner);
+        await manager.SyncAsync(new NatMapState { DockerMaps = maps });
+        var times = new List<TimeSpan>();
+        var processes = 0;
+        for (var r = 0; r < repeats; r++)
+        {
+            var victim = maps[(maps.Length / 2) + r];
+            runner.Clear();
+            var watch = Stopwatch.StartNew();
+            await manager.RemoveDockerMapAsync(victim);
+            times.Add(watch.Elapsed);
+            processes = Math.Max(processes, runner.Count);
+        }
+
+        return (Median(times), processes);
+    }
+
+    private static async Task<(TimeSpan Time, int Processes)> TimeNoOpSyncAsync(string backend, DockerPortMap[] maps, int repeats)
+    {
+        await using var ns = await Namespace.CreateAsync();
+        var runner = new CountingRunner();
+        var manager = ns.Manager(backend, IptablesTransport.Batch, runner);
+        var desired = new NatMapState { DockerMaps = maps };
+        await manager.SyncAsync(desired);
+        var times = new List<TimeSpan>();
+        for (var r = 0; r < repeats; r++)
+        {
+            runner.Clear();
+            var watch = Stopwatch.StartNew();
+            await manager.SyncAsync(desired);
+            times.Add(watch.Elapsed);
+            if (runner.LastInput is not null)
+            {
+                throw new InvalidOperationException("A no-op sync wrote to the tables.");
+            }
+        }
+
+        return (Median(times), runner.Count);
+    }
+
+    private static async Task<TimeSpan> TimeFullSyncAsync(string backend, DockerPortMap[] maps, DockerPortMap[] others, int repeats)
+    {
+        var times = new List<TimeSpan>();
+        for (var r = 0; r < repeats; r++)
+        {
+            await using var ns = await Namespace.CreateAsync();
+            var manager = ns.Manager(backend, IptablesTransport.Batch, new CountingRunner());
+            await manager.SyncAsync(new NatMapState { DockerMaps = maps });
+            var watch = Stopwatch.StartNew();
+            await manager.SyncAsync(new NatMapState { DockerMaps = others });
+            times.Add(watch.Elapsed);
+        }
+
+        return Median(times);
+    }
+
+    private static TimeSpan Median(List<TimeSpan> times)
+    {
+        times.Sort();
+        return times[times.Count / 2];
+    }
+
+    /// <summary>Runs commands for real and counts them; remembers the last batch's input.</summary>
+    private sealed class CountingRunner : ICommandRunner
+    {
+        private readonly CliWrapCommandRunner _inner = new(TimeSpan.FromMinutes(10));
+
+        public int Count { get; private set; }
+
+        public string? LastInput { get; private set; }
+
+        public void Clear()
+        {
+            Count = 0;
+            LastInput = null;
+        }
+
+        public Task<CommandResult> RunAsync(CommandSpec command, CancellationToken cancellationToken = default)
+        {
+            Count++;
+            LastInput = command.StandardInput ?? LastInput;
+            return _inner.RunAsync(command, cancellationToken);
+        }
+    }
+
+    /// <summary>A throwaway network namespace with loopback up.</summary>
+    private sealed class Namespace : IAsyncDisposable
+    {
+        private static readonly CliWrapCommandRunner Shell = new(TimeSpan.FromMinutes(1));
+
+        private Namespace(string name) => Name = name;
+
+        public string Name { get; }
+
+        public static async Task<Namespace> CreateAsync()
+        {
+            var ns = new Namespace("nmbench-" + Guid.NewGuid().ToString("N")[..8]);
+            await RunAsync("ip", "netns", "add", ns.Name);
+            await RunAsync("ip", "netns", "exec", ns.Name, "ip", "link", "set", "lo", "up");
+            return ns;
+        }
+
+        public IptablesManager Manager(string backend, IptablesTransport transport, ICommandRunner runner) => new(runner, new NatMapOptions
+        {
+            NetworkNamespace = Name,
+            IptablesPath = $"iptables-{backend}",
+            Ip6tablesPath = $"ip6tables-{backend}",
+            EnableIpv6 = false,
+            Transport = transport,
+            CommandTimeout = TimeSpan.FromMinutes(5),
+        });
+
+        public async ValueTask DisposeAsync() => await RunAsync("ip", "netns", "del", Name);
+
+        private static async Task RunAsync(string program, params string[] arguments)
+        {
+            var result = await Shell.RunAsync(new CommandSpec(program, arguments));
+            if (!result.IsSuccess)
+            {
+                throw new InvalidOperationException($"{program} {string.Join(' ', arguments)}: {result.StandardError}");
+            }
+        }
+    }
+}
