@@ -17,8 +17,6 @@ internal sealed class IptablesCommandFactory(NatMapOptions options)
     public CommandSpec Create(AddressFamily family, IReadOnlyList<string> arguments) =>
         Wrap(Program(family), [.. _lockWait, .. arguments]);
 
-    public CommandSpec ForRule(IptablesRule rule, RuleAction action) => Create(rule.Family, rule.ToArguments(action));
-
     public CommandSpec RoutesMatching(System.Net.IPAddress address) =>
         Wrap(options.IpPath, ["-o", address.AddressFamily == AddressFamily.InterNetworkV6 ? "-6" : "-4", "route", "show", "match", address.ToString()]);
 
