@@ -78,6 +78,7 @@ internal sealed class Topology : IAsyncDisposable
     public async Task<string?> ProbeAsync(string ns, TransportProtocol protocol, string address, int port)
     {
         var target = Target(protocol, address, port);
+        var failures = new List<string>();
         for (var attempt = 0; attempt < 3; attempt++)
         {
             var result = await Runner.RunAsync(
@@ -87,6 +88,20 @@ internal sealed class Topology : IAsyncDisposable
             if (result.ExitCode == 0 && answer.Length > 0)
             {
                 return answer;
+            }
+
+            failures.Add($"attempt {attempt + 1}: exit {result.ExitCode}, stdout '{answer}', stderr '{result.StandardError.Trim()}'");
+        }
+
+        // A failing test shows what the probe saw and which rules packets hit, for paths that were expected to work.
+        var output = TestContext.Current.TestOutputHelper;
+        output?.WriteLine($"probe [{ns}] {protocol} {address}:{port} got no answer:{Environment.NewLine}{string.Join(Environment.NewLine, failures)}");
+        if (output is not null && Environment.GetEnvironmentVariable("NATMAP_PROBE_DIAG") == "1")
+        {
+            foreach (var program in new[] { $"iptables-{Backend}-save", $"ip6tables-{Backend}-save" })
+            {
+                var save = await Runner.RunAsync(new CommandSpec("ip", ["netns", "exec", Host, program, "-c"]), TestContext.Current.CancellationToken);
+                output.WriteLine(save.StandardOutput);
             }
         }
 
@@ -210,9 +225,12 @@ internal sealed class Topology : IAsyncDisposable
             var name = ns == Ext ? "ext" : ns == C1 ? "c1" : "c2";
             foreach (var port in ports)
             {
+                // The TCP server drains its input after answering: with a bare "echo", the probe's line could reach a
+                // child whose echo had already exited, and socat then dropped the connection without the answer
+                // (about 1 probe in 300 on a local path).
                 foreach (var listen in new[] { "TCP4-LISTEN", "TCP6-LISTEN" })
                 {
-                    _servers.Add(Start(ns, "socat", $"{listen}:{port},fork,reuseaddr{(listen == "TCP6-LISTEN" ? ",ipv6only=1" : string.Empty)}", $"EXEC:echo {name}"));
+                    _servers.Add(Start(ns, "socat", $"{listen}:{port},fork,reuseaddr{(listen == "TCP6-LISTEN" ? ",ipv6only=1" : string.Empty)}", $"SYSTEM:echo {name}; exec cat >/dev/null"));
                 }
 
                 foreach (var listen in new[] { "UDP4-RECVFROM", "UDP6-RECVFROM" })
