@@ -19,7 +19,8 @@ internal static class KernelScale
         var perRuleMax = int.Parse(Option(args, "--per-rule-max", "5000"), Inv);
         var backend = Option(args, "--backend", "nft");
         var repeats = int.Parse(Option(args, "--repeats", "5"), Inv);
-        Console.WriteLine($"# kernel scale: iptables-{backend}, IPv4 Docker mappings (3 rules each), median of {repeats} runs (per-rule: 1 run)");
+        var warmup = int.Parse(Option(args, "--warmup", "2"), Inv);
+        Console.WriteLine($"# kernel scale: iptables-{backend}, IPv4 Docker mappings (3 rules each), median of {repeats} runs (per-rule: 1 run); batch / raw is the median ratio of {repeats} back-to-back pairs, after {warmup} warm-up pairs per N");
         Console.WriteLine($"# {Environment.ProcessorCount} CPUs, {Environment.OSVersion}, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         Console.WriteLine();
         Console.WriteLine("| N | per-rule apply | batch apply (SyncAsync) | raw iptables-restore | batch / raw | per-rule / batch | remove one | processes (remove one) | no-op sync | processes (no-op) | full sync (replace all N) |");
@@ -28,13 +29,12 @@ internal static class KernelScale
         {
             var maps = Maps(n, 0);
             var perRule = n <= perRuleMax ? await TimeApplyAsync(backend, maps, IptablesTransport.PerRule, 1) : (TimeSpan?)null;
-            var batch = await TimeApplyAsync(backend, maps, IptablesTransport.Batch, repeats);
-            var raw = await TimeRawRestoreAsync(backend, maps, repeats);
+            var (batch, raw, ratio) = await TimeBatchAgainstRawAsync(backend, maps, repeats, warmup);
             var (remove, removeProcesses) = await TimeRemoveOneAsync(backend, maps, repeats);
             var (noop, noopProcesses) = await TimeNoOpSyncAsync(backend, maps, repeats);
             var full = await TimeFullSyncAsync(backend, maps, Maps(n, 1), repeats);
             Console.WriteLine(string.Create(Inv,
-                $"| {n} | {Ms(perRule)} | {Ms(batch)} | {Ms(raw)} | {batch / raw:0.00}× | {(perRule is { } p ? $"{p / batch:0}×" : "–")} | {Ms(remove)} | {removeProcesses} | {Ms(noop)} | {noopProcesses} | {Ms(full)} |"));
+                $"| {n} | {Ms(perRule)} | {Ms(batch)} | {Ms(raw)} | {ratio:0.00}× | {(perRule is { } p ? $"{p / batch:0}×" : "–")} | {Ms(remove)} | {removeProcesses} | {Ms(noop)} | {noopProcesses} | {Ms(full)} |"));
         }
 
         return 0;
@@ -60,19 +60,30 @@ internal static class KernelScale
         var times = new List<TimeSpan>();
         for (var r = 0; r < repeats; r++)
         {
-            await using var ns = await Namespace.CreateAsync();
-            var manager = ns.Manager(backend, transport, new CountingRunner());
-            await manager.SetupAsync();
-            var watch = Stopwatch.StartNew();
-            await manager.SyncAsync(new NatMapState { DockerMaps = maps });
-            times.Add(watch.Elapsed);
+            times.Add(await TimeApplyOnceAsync(backend, maps, transport));
         }
 
         return Median(times);
     }
 
-    /// <summary>The physical floor: the identical ruleset, fed to one iptables-restore by hand.</summary>
-    private static async Task<TimeSpan> TimeRawRestoreAsync(string backend, DockerPortMap[] maps, int repeats)
+    /// <summary>Setup in a fresh namespace, then the timed SyncAsync of every mapping.</summary>
+    private static async Task<TimeSpan> TimeApplyOnceAsync(string backend, DockerPortMap[] maps, IptablesTransport transport)
+    {
+        await using var ns = await Namespace.CreateAsync();
+        var manager = ns.Manager(backend, transport, new CountingRunner());
+        await manager.SetupAsync();
+        var watch = Stopwatch.StartNew();
+        await manager.SyncAsync(new NatMapState { DockerMaps = maps });
+        return watch.Elapsed;
+    }
+
+    /// <summary>
+    /// The batch apply against the physical floor, the identical ruleset fed to one iptables-restore by hand. The two
+    /// run in pairs, one right after the other, so a slow spell of the machine weighs on both: the ratio is the median
+    /// of the pairs' ratios. The first <paramref name="warmup"/> pairs are not counted: they include the JIT compiling
+    /// the library's code for the first time.
+    /// </summary>
+    private static async Task<(TimeSpan Batch, TimeSpan Raw, double Ratio)> TimeBatchAgainstRawAsync(string backend, DockerPortMap[] maps, int repeats, int warmup)
     {
         string payload;
         await using (var source = await Namespace.CreateAsync())
@@ -85,22 +96,36 @@ internal static class KernelScale
             payload = recorder.LastInput ?? throw new InvalidOperationException("The sync wrote nothing.");
         }
 
-        var times = new List<TimeSpan>();
-        for (var r = 0; r < repeats; r++)
+        var batches = new List<TimeSpan>();
+        var raws = new List<TimeSpan>();
+        var ratios = new List<double>();
+        for (var r = -warmup; r < repeats; r++)
         {
-            await using var ns = await Namespace.CreateAsync();
-            var runner = new CliWrapCommandRunner(TimeSpan.FromMinutes(5));
-            await ns.Manager(backend, IptablesTransport.Batch, runner).SetupAsync();
-            var watch = Stopwatch.StartNew();
-            var result = await runner.RunAsync(new CommandSpec("ip", ["netns", "exec", ns.Name, $"iptables-{backend}-restore", "--noflush", "-w", "10"], payload));
-            times.Add(watch.Elapsed);
-            if (!result.IsSuccess)
+            var batch = await TimeApplyOnceAsync(backend, maps, IptablesTransport.Batch);
+            var raw = await TimeRawOnceAsync(backend, payload);
+            if (r < 0)
             {
-                throw new InvalidOperationException(result.StandardError);
+                continue;
             }
+
+            batches.Add(batch);
+            raws.Add(raw);
+            ratios.Add(batch / raw);
         }
 
-        return Median(times);
+        ratios.Sort();
+        return (Median(batches), Median(raws), ratios[ratios.Count / 2]);
+    }
+
+    private static async Task<TimeSpan> TimeRawOnceAsync(string backend, string payload)
+    {
+        await using var ns = await Namespace.CreateAsync();
+        var runner = new CliWrapCommandRunner(TimeSpan.FromMinutes(5));
+        await ns.Manager(backend, IptablesTransport.Batch, runner).SetupAsync();
+        var watch = Stopwatch.StartNew();
+        var result = await runner.RunAsync(new CommandSpec("ip", ["netns", "exec", ns.Name, $"iptables-{backend}-restore", "--noflush", "-w", "10"], payload));
+        var elapsed = watch.Elapsed;
+        return result.IsSuccess ? elapsed : throw new InvalidOperationException(result.StandardError);
     }
 
     private static async Task<(TimeSpan Time, int Processes)> TimeRemoveOneAsync(string backend, DockerPortMap[] maps, int repeats)

@@ -51,7 +51,7 @@ public sealed partial class IptablesManager
             plan.Insert(0, new HostChange(_commands.WriteSysctl(NatMapDefaults.RouteLocalnetSetting, "0"), null));
         }
 
-        plan.AddRange(ours.Select(r => RuleChange.Delete(family, table, r.Chain, r.Specification, tolerateMissing: true) with { Undo = null }));
+        plan.AddRange(ours.Select(r => RuleChange.Delete(family, table, r.Chain, r.Specification, tolerateMissing: true) with { UndoVerb = null }));
         if (listing.Chains.Contains(chain))
         {
             plan.Add(RuleChange.FlushChain(family, table, chain));

@@ -7,7 +7,8 @@ public sealed partial class IptablesManager
     /// <summary>Runs the commands of one operation and remembers how to undo each, so a failure leaves nothing half-done.</summary>
     private sealed class UndoJournal(IptablesManager manager, string operation)
     {
-        private readonly Stack<CommandSpec> _undo = new();
+        // Each undo is made when it is needed: a large batch's inverse is only rendered if the operation rolls back.
+        private readonly Stack<Func<CommandSpec>> _undo = new();
 
         public int Commands { get; private set; }
 
@@ -21,8 +22,8 @@ public sealed partial class IptablesManager
             return manager.RunAsync(command, cancellationToken);
         }
 
-        /// <summary>Records how to undo a step that has taken effect.</summary>
-        public void Push(CommandSpec undo) => _undo.Push(undo);
+        /// <summary>Records how to undo a step that has taken effect; <paramref name="undo"/> runs only on rollback.</summary>
+        public void Push(Func<CommandSpec> undo) => _undo.Push(undo);
 
         public async Task ApplyAsync(CommandSpec command, CommandSpec? undo, CancellationToken cancellationToken, bool tolerateMissing = false)
         {
@@ -33,7 +34,7 @@ public sealed partial class IptablesManager
             {
                 if (undo is not null)
                 {
-                    _undo.Push(undo);
+                    _undo.Push(() => undo);
                 }
 
                 return;
@@ -56,8 +57,9 @@ public sealed partial class IptablesManager
                 ? $"{new CommandSpec(failed.FileName, failed.Arguments)} exited with code {failed.ExitCode}"
                 : cause.GetType().Name;
             Log.RollingBack(manager._logger, operation, reason, _undo.Count);
-            while (_undo.TryPop(out var undo))
+            while (_undo.TryPop(out var makeUndo))
             {
+                var undo = makeUndo();
                 // Rollback must finish even when the operation was cancelled, and one failed undo must not stop the rest.
                 try
                 {

@@ -11,7 +11,7 @@ public sealed partial class IptablesManager
     public async Task SyncAsync(NatMapState desired, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(desired);
-        var staticRules = StaticRules(desired); // validates every object before any command runs
+        var (staticRules, maps) = DesiredObjects(desired); // validates every object before any command runs
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         var journal = new UndoJournal(this, "Sync");
         try
@@ -24,7 +24,7 @@ public sealed partial class IptablesManager
             foreach (var family in families)
             {
                 reads.Add(ReadAsync(family, SetupTables(family), cancellationToken));
-                routes.Add(desired.DockerMaps.Any(m => m.HostEndpoint.AddressFamily == family)
+                routes.Add(maps.Any(m => m.HostEndpoint.AddressFamily == family)
                     ? OnLinkNetworksAsync(family, cancellationToken)
                     : Task.FromResult<IReadOnlyList<IPNetwork>>([]));
             }
@@ -38,9 +38,14 @@ public sealed partial class IptablesManager
                 var listings = await reads[i].ConfigureAwait(false);
                 var networks = await routes[i].ConfigureAwait(false);
                 var wanted = staticRules.Where(r => r.Family == family).ToList();
-                wanted.AddRange(desired.DockerMaps
-                    .Where(m => m.HostEndpoint.AddressFamily == family)
-                    .SelectMany(m => RuleBuilder.BuildDockerMap(m, RouteListing.Longest(networks, m.ContainerEndpoint.Address))));
+                foreach (var map in maps)
+                {
+                    if (map.HostEndpoint.AddressFamily == family)
+                    {
+                        wanted.AddRange(RuleBuilder.BuildDockerMap(map, RouteListing.Longest(networks, map.ContainerEndpoint.Address)));
+                    }
+                }
+
                 plan.AddRange(SetupChanges(family, listings, turnOnRouteLocalnet));
                 plan.AddRange(ObjectChanges(family, listings, wanted));
             }
@@ -60,19 +65,31 @@ public sealed partial class IptablesManager
         }
     }
 
-    /// <summary>The rules of every object but the Docker mappings, whose rules depend on the routes; validates all.</summary>
-    private List<IptablesRule> StaticRules(NatMapState desired)
+    /// <summary>
+    /// Validates every object of <paramref name="desired"/> and drops repeated ones: the rules of every object but the
+    /// Docker mappings, and the distinct mappings, whose rules depend on the routes and are built after the lookup.
+    /// </summary>
+    private (List<IptablesRule> StaticRules, List<DockerPortMap> Maps) DesiredObjects(NatMapState desired)
     {
         ArgumentNullException.ThrowIfNull(desired.DockerMaps, nameof(NatMapState.DockerMaps));
         ArgumentNullException.ThrowIfNull(desired.Dnats, nameof(NatMapState.Dnats));
         ArgumentNullException.ThrowIfNull(desired.Snats, nameof(NatMapState.Snats));
         ArgumentNullException.ThrowIfNull(desired.Hairpins, nameof(NatMapState.Hairpins));
-        var rules = new List<IptablesRule>();
+
+        // A mapping validated itself when it was made; what remains is its family and the length of its comment. The
+        // comment names every field, so equal comments mean the same mapping.
+        var maps = new List<DockerPortMap>(desired.DockerMaps.Count);
+        var comments = new HashSet<string>(desired.DockerMaps.Count, StringComparer.Ordinal);
         foreach (var map in desired.DockerMaps)
         {
-            EnsureFamilyEnabled(RuleBuilder.BuildDockerMap(NotNull(map, nameof(NatMapState.DockerMaps))));
+            EnsureFamilyEnabled(NotNull(map, nameof(NatMapState.DockerMaps)).IsIPv6);
+            if (comments.Add(RuleBuilder.DockerMapComment(map)))
+            {
+                maps.Add(map);
+            }
         }
 
+        var rules = new List<IptablesRule>();
         foreach (var config in desired.Dnats)
         {
             rules.AddRange(RuleBuilder.BuildDnat(NotNull(config, nameof(NatMapState.Dnats))));
@@ -89,7 +106,7 @@ public sealed partial class IptablesManager
         }
 
         EnsureFamilyEnabled(rules);
-        return rules;
+        return ([.. rules.Distinct()], maps);
     }
 
     private static T NotNull<T>(T? item, string paramName)
@@ -97,47 +114,57 @@ public sealed partial class IptablesManager
         item ?? throw new ArgumentException("The list holds a null entry.", paramName);
 
     /// <summary>
-    /// What turns the owned object rules of one family into exactly <paramref name="wanted"/>: deletes of every owned
-    /// rule (by comment) that no wanted rule matches, then adds of the wanted rules that are missing. Setup's own rules
-    /// are left to <see cref="SetupChanges"/>; a rule present twice loses the extra copy.
+    /// What turns the owned object rules of one family into exactly <paramref name="wanted"/> (which holds no rule
+    /// twice): deletes of every owned rule (by comment) that no wanted rule takes, then adds of the wanted rules that
+    /// are missing. Setup's own rules are left to <see cref="SetupChanges"/>; a rule present twice loses the extra copy.
     /// </summary>
     private List<Change> ObjectChanges(AddressFamily family, Dictionary<string, ChainListing> listings, List<IptablesRule> wanted)
     {
-        var wantedKeys = new HashSet<string>(StringComparer.Ordinal);
-        var adds = new List<Change>();
-        foreach (var rule in wanted)
-        {
-            if (wantedKeys.Add(Key(rule.Table, rule.Chain, rule.Specification))
-                && !listings[rule.Table].Contains(rule.Chain, rule.Specification))
-            {
-                adds.Add(RuleChange.Add(rule));
-            }
-        }
-
-        var deletes = new List<Change>();
-        var kept = new HashSet<string>(StringComparer.Ordinal);
+        // The owned rules the tables hold, with how many copies of each no wanted rule has taken yet.
+        var owned = new List<(string Table, ListedRule Rule, RuleKey Key)>();
+        var untaken = new Dictionary<RuleKey, int>();
         foreach (var (table, listing) in listings)
         {
             foreach (var rule in listing.Rules)
             {
-                if (!IsObjectComment(rule.Comment))
+                if (IsObjectComment(rule.Comment))
                 {
+                    var key = new RuleKey(table, rule.Chain, rule.Specification);
+                    owned.Add((table, rule, key));
+                    untaken[key] = untaken.GetValueOrDefault(key) + 1;
+                }
+            }
+        }
+
+        var adds = new List<Change>(wanted.Count);
+        foreach (var rule in wanted)
+        {
+            // Tables holding no owned rule (the first sync after a start) need no lookups at all.
+            if (untaken.Count > 0)
+            {
+                var key = new RuleKey(rule.Table, rule.Chain, rule.Specification);
+                if (untaken.TryGetValue(key, out var copies) && copies > 0)
+                {
+                    untaken[key] = copies - 1;
                     continue;
                 }
+            }
 
-                var key = Key(table, rule.Chain, rule.Specification);
-                if (!wantedKeys.Contains(key) || !kept.Add(key))
-                {
-                    deletes.Add(RuleChange.Delete(family, table, rule.Chain, rule.Specification));
-                }
+            adds.Add(RuleChange.Add(rule));
+        }
+
+        var deletes = new List<Change>();
+        foreach (var (table, rule, key) in owned)
+        {
+            if (untaken[key] is > 0 and var copies)
+            {
+                untaken[key] = copies - 1;
+                deletes.Add(RuleChange.Delete(family, table, rule.Chain, rule.Specification));
             }
         }
 
         return [.. deletes, .. adds];
     }
-
-    private static string Key(string table, string chain, IReadOnlyList<string> specification) =>
-        table + "\n" + ChainListing.Key(chain, specification);
 
     /// <summary>Whether a comment marks a rule of an object the library owns (not one of Setup's rules).</summary>
     private bool IsObjectComment(string? comment) =>

@@ -135,18 +135,20 @@ public sealed partial class IptablesManager
         return new IptablesCommandException(command, result);
     }
 
-    private void JournalInverse(UndoJournal journal, AddressFamily family, IEnumerable<RuleChange> applied)
+    /// <summary>Journals the restore that undoes <paramref name="applied"/>, rendered only if the operation rolls back.</summary>
+    private void JournalInverse(UndoJournal journal, AddressFamily family, IReadOnlyList<RuleChange> applied)
     {
-        var inverse = applied.Reverse().Select(static c => c.Inverse()).OfType<RuleChange>().ToList();
-        if (inverse.Count > 0)
+        if (applied.Any(static c => c.UndoVerb is not null))
         {
-            journal.Push(_commands.Restore(family, RestoreScript.Render(inverse)));
+            journal.Push(() => _commands.Restore(
+                family,
+                RestoreScript.Render([.. applied.Reverse().Select(static c => c.Inverse()).OfType<RuleChange>()])));
         }
     }
 
     private async Task JournalVisibleAsync(UndoJournal journal, AddressFamily family, List<RuleChange> changes)
     {
-        var undoable = changes.Where(static c => c.Undo is not null).ToList();
+        var undoable = changes.Where(static c => c.UndoVerb is not null).ToList();
         if (undoable.Count == 0)
         {
             return;
@@ -156,7 +158,7 @@ public sealed partial class IptablesManager
         {
             // Not cancellable: without this read, rollback could not know which tables committed.
             var listings = await ReadAsync(family, [.. undoable.Select(static c => c.Table).Distinct()], CancellationToken.None).ConfigureAwait(false);
-            JournalInverse(journal, family, undoable.Where(c => c.IsVisibleIn(listings[c.Table])));
+            JournalInverse(journal, family, [.. undoable.Where(c => c.IsVisibleIn(listings[c.Table]))]);
         }
 #pragma warning disable CA1031 // The failure being reported is the restore's; this read only narrows the rollback.
         catch (Exception exception)

@@ -275,6 +275,21 @@ public sealed class IptablesManagerBatchTests
     }
 
     [Fact]
+    public async Task Sync_ObjectListedTwice_InstalledOnce()
+    {
+        var once = new NatMapState { DockerMaps = [Map()] };
+        var twice = new NatMapState { DockerMaps = [Map(), Map()] };
+
+        await Manager(o => o.EnableIpv6 = false).SyncAsync(once, Ct);
+        var expected = _fake.Processes.Single(p => p.StandardInput is not null).StandardInput;
+        _fake.Clear();
+        await Manager(o => o.EnableIpv6 = false).SyncAsync(twice, Ct);
+
+        _fake.Processes.Single(p => p.StandardInput is not null).StandardInput.Should().Be(expected);
+        Lines().Count(l => l.Contains(WebComment, StringComparison.Ordinal)).Should().Be(3);
+    }
+
+    [Fact]
     public async Task Sync_RoutesKnown_HairpinCoversTheContainersNetwork()
     {
         _fake.OutputWhen(CommandMatch.ArgumentsContain("-4", "route", "show"), "default via 10.0.0.1 dev eth0\n172.17.0.0/16 dev docker0 proto kernel scope link src 172.17.0.1\n");

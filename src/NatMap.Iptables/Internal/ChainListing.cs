@@ -8,7 +8,7 @@ namespace NatMap.Iptables.Internal;
 /// </summary>
 internal sealed class ChainListing
 {
-    private Dictionary<string, int>? _index;
+    private Dictionary<RuleKey, int>? _index;
 
     private ChainListing(HashSet<string> chains, List<ListedRule> rules)
     {
@@ -66,21 +66,19 @@ internal sealed class ChainListing
     /// <summary>How many rules of <paramref name="chain"/> have exactly this specification.</summary>
     public int Count(string chain, IReadOnlyList<string> specification)
     {
-        _index ??= Rules.GroupBy(static r => Key(r.Chain, r.Specification), StringComparer.Ordinal)
-            .ToDictionary(static g => g.Key, static g => g.Count(), StringComparer.Ordinal);
-        return _index.GetValueOrDefault(Key(chain, specification));
-    }
-
-    /// <summary>A key that identifies a rule by chain and specification: tokens never hold a line break.</summary>
-    public static string Key(string chain, IReadOnlyList<string> specification)
-    {
-        var builder = new StringBuilder(chain);
-        foreach (var token in specification)
+        if (_index is null)
         {
-            _ = builder.Append('\n').Append(token);
+            var index = new Dictionary<RuleKey, int>(Rules.Count);
+            foreach (var rule in Rules)
+            {
+                var key = new RuleKey(string.Empty, rule.Chain, rule.Specification);
+                index[key] = index.GetValueOrDefault(key) + 1;
+            }
+
+            _index = index;
         }
 
-        return builder.ToString();
+        return _index.GetValueOrDefault(new RuleKey(string.Empty, chain, specification));
     }
 
     /// <summary>Splits a listed rule into arguments, undoing the double quotes and backslash escapes iptables adds.</summary>

@@ -11,10 +11,11 @@ internal sealed record HostChange(CommandSpec Command, CommandSpec? Undo) : Chan
 
 /// <summary>
 /// One change to one table: the iptables arguments after <c>-t TABLE</c> (<c>-A CHAIN …</c>, <c>-N CHAIN</c>, …),
-/// the arguments that undo it, or <see langword="null"/> when it is not undone, and whether a per-rule run may find
-/// the rule or chain already gone.
+/// the verb that undoes it with the same arguments (<c>-D</c> for an add, <c>-A</c> for a delete, <c>-X</c> for a
+/// new chain), or <see langword="null"/> when it is not undone, and whether a per-rule run may find the rule or chain
+/// already gone.
 /// </summary>
-internal sealed record RuleChange(AddressFamily Family, string Table, string[] Arguments, string[]? Undo, bool TolerateMissing = false) : Change
+internal sealed record RuleChange(AddressFamily Family, string Table, string[] Arguments, string? UndoVerb, bool TolerateMissing = false) : Change
 {
     public string Verb => Arguments[0];
 
@@ -22,18 +23,15 @@ internal sealed record RuleChange(AddressFamily Family, string Table, string[] A
 
     public IReadOnlyList<string> Specification => new ArraySegment<string>(Arguments, 2, Arguments.Length - 2);
 
-    public static RuleChange Add(IptablesRule rule)
-    {
-        var add = Args(rule.Position == RulePosition.Top ? "-I" : "-A", rule.Chain, rule.Specification);
-        return new(rule.Family, rule.Table, add, Args("-D", rule.Chain, rule.Specification));
-    }
+    public static RuleChange Add(IptablesRule rule) =>
+        new(rule.Family, rule.Table, Args(rule.Position == RulePosition.Top ? "-I" : "-A", rule.Chain, rule.Specification), "-D");
 
     /// <summary>Deletes a rule by its specification; undone by appending it again.</summary>
     public static RuleChange Delete(AddressFamily family, string table, string chain, IReadOnlyList<string> specification, bool tolerateMissing = false) =>
-        new(family, table, Args("-D", chain, specification), Args("-A", chain, specification), tolerateMissing);
+        new(family, table, Args("-D", chain, specification), "-A", tolerateMissing);
 
     public static RuleChange NewChain(AddressFamily family, string table, string chain) =>
-        new(family, table, ["-N", chain], ["-X", chain]);
+        new(family, table, ["-N", chain], "-X");
 
     public static RuleChange FlushChain(AddressFamily family, string table, string chain) =>
         new(family, table, ["-F", chain], null, TolerateMissing: true);
@@ -42,7 +40,17 @@ internal sealed record RuleChange(AddressFamily Family, string Table, string[] A
         new(family, table, ["-X", chain], null, TolerateMissing: true);
 
     /// <summary>The change that undoes this one, or <see langword="null"/>.</summary>
-    public RuleChange? Inverse() => Undo is null ? null : new(Family, Table, Undo, Arguments);
+    public RuleChange? Inverse()
+    {
+        if (UndoVerb is null)
+        {
+            return null;
+        }
+
+        var arguments = (string[])Arguments.Clone();
+        arguments[0] = UndoVerb;
+        return new(Family, Table, arguments, Verb);
+    }
 
     /// <summary>Whether the change has taken effect, judged from a fresh listing of its table.</summary>
     public bool IsVisibleIn(ChainListing listing) => Verb switch
