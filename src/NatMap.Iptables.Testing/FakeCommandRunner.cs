@@ -130,6 +130,7 @@ public sealed class FakeCommandRunner : ICommandRunner
         {
             _commands.Clear();
             _processes.Clear();
+            _script.ResetCount();
         }
     }
 
@@ -193,17 +194,66 @@ public sealed class FakeCommandRunner : ICommandRunner
     public FakeCommandRunner OutputWhen(Func<CommandSpec, bool> predicate, string standardOutput, int? times = null) =>
         RespondTo(predicate, new CommandResult(0, standardOutput ?? string.Empty, string.Empty), times);
 
+    /// <summary>
+    /// Fails the <paramref name="processNumber"/>th process this runner runs, counting from 1 since it was made or last
+    /// cleared (a restore batch is one process), once.
+    /// </summary>
+    /// <param name="processNumber">Which process, from 1.</param>
+    /// <param name="exitCode">The exit code to report; not zero.</param>
+    /// <param name="standardError">The error output to report.</param>
+    /// <returns>This instance, for chaining.</returns>
+    public FakeCommandRunner FailAt(int processNumber, int exitCode = 1, string standardError = "FakeCommandRunner: scripted failure")
+    {
+        lock (_lock)
+        {
+            _script.AddFailureAt(processNumber, exitCode, standardError);
+        }
+
+        return this;
+    }
+
+    /// <summary>
+    /// Holds the processes <paramref name="predicate"/> matches for <paramref name="delay"/> before answering them, as a
+    /// slow or hung program would; cancellation during the delay cancels the command.
+    /// </summary>
+    /// <param name="predicate">Which commands; see <see cref="CommandMatch"/>.</param>
+    /// <param name="delay">How long to hold each.</param>
+    /// <param name="times">How many commands to hold; <see langword="null"/> for all.</param>
+    /// <returns>This instance, for chaining.</returns>
+    public FakeCommandRunner DelayWhen(Func<CommandSpec, bool> predicate, TimeSpan delay, int? times = null)
+    {
+        lock (_lock)
+        {
+            _script.AddDelay(predicate, delay, times);
+        }
+
+        return this;
+    }
+
     /// <inheritdoc/>
-    public Task<CommandResult> RunAsync(CommandSpec command, CancellationToken cancellationToken = default)
+    public async Task<CommandResult> RunAsync(CommandSpec command, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(command);
         cancellationToken.ThrowIfCancellationRequested();
         var views = command.ToPerRuleCommands();
+        TimeSpan delay;
+        int number;
         lock (_lock)
         {
             _processes.Add(command);
             _commands.AddRange(views);
-            return Task.FromResult(_script.TryRespond(command, views, out var result) ? result : DefaultResult);
+            number = _script.Begin();
+            delay = _script.DelayFor(command, views);
+        }
+
+        if (delay > TimeSpan.Zero)
+        {
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+        }
+
+        lock (_lock)
+        {
+            return _script.TryRespond(command, views, number, out var result) ? result : DefaultResult;
         }
     }
 }

@@ -1,0 +1,266 @@
+using System.Net;
+using System.Net.Sockets;
+using NatMap.Iptables.Testing.Internal;
+using NatMap.Iptables.Testing.Internal.Emulation;
+
+namespace NatMap.Iptables.Testing;
+
+/// <summary>
+/// An in-memory iptables: the <c>raw</c>, <c>nat</c>, <c>filter</c> and <c>mangle</c> tables of both families, changed
+/// and read by the same commands the real programs take. Plug it in wherever an <see cref="ICommandRunner"/> goes, and
+/// the library's operations (and anything else that lists, checks or removes rules) run against it as against a host.
+/// </summary>
+/// <remarks>
+/// <para>
+/// It runs <c>iptables</c>/<c>ip6tables</c> (plain, <c>-nft</c> or <c>-legacy</c>, by name or path) with <c>-t</c>,
+/// <c>-w</c>, <c>-N -X -F -A -I -D -C -S -L -P -Z</c>; <c>iptables-save</c> (with <c>-t</c>); <c>iptables-restore</c>
+/// with and without <c>--noflush</c>, including chain declarations; <c>sysctl</c> (<c>-n</c>, <c>-w</c>); and
+/// <c>ip route show</c>. Behind <c>ip netns exec NAME</c> each namespace has its own state, made on first use.
+/// </para>
+/// <para>
+/// It fails as iptables 1.8.9 fails, with the same exit codes and messages: a missing chain, deleting a referenced or
+/// non-empty chain, deleting a rule that does not exist, a jump to a missing chain, a bad restore line (its table is
+/// left unchanged, earlier tables stay committed). Rules are kept in the form <c>iptables -S</c> prints them
+/// (<c>-m tcp</c>, <c>/32</c>, header options first). The <c>-L</c> listing shows each rule in that form rather than in
+/// columns.
+/// </para>
+/// <para>Scripts take precedence: a command a script answers or fails changes nothing. The instance is thread-safe.</para>
+/// </remarks>
+public sealed class FakeIptables : ICommandRunner
+{
+    private readonly object _lock = new();
+    private readonly Dictionary<string, EmulatedHost> _hosts = new(StringComparer.Ordinal);
+    private readonly List<CommandSpec> _processes = [];
+    private readonly CommandScript _script = new();
+
+    /// <summary>Gets which backend's messages, exit codes and table creation to imitate; <see cref="FakeIptablesBackend.Nft"/> by default.</summary>
+    public FakeIptablesBackend Backend { get; init; } = FakeIptablesBackend.Nft;
+
+    /// <summary>Gets every process run so far, in order, as it was run (a restore batch is one process).</summary>
+    public IReadOnlyList<CommandSpec> Processes
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _processes.ToArray();
+            }
+        }
+    }
+
+    /// <summary>Returns what <c>iptables-save</c> (or <c>ip6tables-save</c>) would print, less its comment lines and counters.</summary>
+    /// <param name="ipv6"><see langword="true"/> for the IPv6 tables.</param>
+    /// <param name="networkNamespace">The namespace, as given to <c>ip netns exec</c>; <see langword="null"/> for the host's own.</param>
+    /// <returns>One <c>*table … COMMIT</c> block per table in use, by table name; empty when no table is.</returns>
+    public string Save(bool ipv6 = false, string? networkNamespace = null)
+    {
+        lock (_lock)
+        {
+            return Host(networkNamespace).State(ipv6 ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork).Save(null, decorated: false);
+        }
+    }
+
+    /// <summary>Gives the emulated host an address, which also makes its on-link route (as <c>ip addr add</c> does).</summary>
+    /// <param name="device">The interface, for example <c>docker0</c>.</param>
+    /// <param name="address">The address.</param>
+    /// <param name="prefixLength">The on-link network's prefix length, for example 16.</param>
+    /// <param name="networkNamespace">The namespace; <see langword="null"/> for the host's own.</param>
+    /// <returns>This instance, for chaining.</returns>
+    public FakeIptables AddAddress(string device, IPAddress address, int prefixLength, string? networkNamespace = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(device);
+        ArgumentNullException.ThrowIfNull(address);
+        ArgumentOutOfRangeException.ThrowIfNegative(prefixLength);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(prefixLength, address.AddressFamily == AddressFamily.InterNetworkV6 ? 128 : 32);
+        lock (_lock)
+        {
+            Host(networkNamespace).Addresses.Add((device, address, prefixLength));
+        }
+
+        return this;
+    }
+
+    /// <summary>Returns a sysctl's value, as <c>sysctl -n</c> would.</summary>
+    /// <param name="name">For example <c>net.ipv4.conf.all.route_localnet</c> (<c>0</c> until set).</param>
+    /// <param name="networkNamespace">The namespace; <see langword="null"/> for the host's own.</param>
+    /// <returns>The value, or <see langword="null"/> when the emulated host does not have the setting.</returns>
+    public string? GetSysctl(string name, string? networkNamespace = null)
+    {
+        lock (_lock)
+        {
+            return Host(networkNamespace).Sysctls.GetValueOrDefault(name);
+        }
+    }
+
+    /// <summary>Sets (or adds) a sysctl, as <c>sysctl -w</c> would.</summary>
+    /// <param name="name">The setting.</param>
+    /// <param name="value">Its value.</param>
+    /// <param name="networkNamespace">The namespace; <see langword="null"/> for the host's own.</param>
+    /// <returns>This instance, for chaining.</returns>
+    public FakeIptables SetSysctl(string name, string value, string? networkNamespace = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(value);
+        lock (_lock)
+        {
+            Host(networkNamespace).Sysctls[name] = value;
+        }
+
+        return this;
+    }
+
+    /// <summary>Answers the commands <paramref name="predicate"/> matches with <paramref name="result"/>, changing nothing.</summary>
+    /// <param name="predicate">Which commands (a restore batch also matches through any of its lines); see <see cref="CommandMatch"/>.</param>
+    /// <param name="result">The result.</param>
+    /// <param name="times">How many commands to answer; <see langword="null"/> for all.</param>
+    /// <returns>This instance, for chaining.</returns>
+    public FakeIptables RespondTo(Func<CommandSpec, bool> predicate, CommandResult result, int? times = null)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        return RespondUsing(predicate, _ => result, times);
+    }
+
+    /// <summary>Answers the commands <paramref name="predicate"/> matches with what <paramref name="responder"/> returns, changing nothing.</summary>
+    /// <param name="predicate">Which commands; see <see cref="CommandMatch"/>.</param>
+    /// <param name="responder">Makes the result from the command that matched.</param>
+    /// <param name="times">How many commands to answer; <see langword="null"/> for all.</param>
+    /// <returns>This instance, for chaining.</returns>
+    public FakeIptables RespondUsing(Func<CommandSpec, bool> predicate, Func<CommandSpec, CommandResult> responder, int? times = null)
+    {
+        lock (_lock)
+        {
+            _script.Add(predicate, responder, times);
+        }
+
+        return this;
+    }
+
+    /// <summary>Fails the commands <paramref name="predicate"/> matches, changing nothing.</summary>
+    /// <param name="predicate">Which commands; see <see cref="CommandMatch"/>.</param>
+    /// <param name="exitCode">The exit code to report; not zero.</param>
+    /// <param name="standardError">The error output to report.</param>
+    /// <param name="times">How many commands to fail; <see langword="null"/> for all.</param>
+    /// <returns>This instance, for chaining.</returns>
+    public FakeIptables FailWhen(Func<CommandSpec, bool> predicate, int exitCode = 1, string standardError = "FakeIptables: scripted failure", int? times = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(exitCode);
+        return RespondTo(predicate, new CommandResult(exitCode, string.Empty, standardError ?? string.Empty), times);
+    }
+
+    /// <summary>Fails the <paramref name="processNumber"/>th process, counting from 1 since this instance was made or cleared, once; it changes nothing.</summary>
+    /// <param name="processNumber">Which process, from 1.</param>
+    /// <param name="exitCode">The exit code to report; not zero.</param>
+    /// <param name="standardError">The error output to report.</param>
+    /// <returns>This instance, for chaining.</returns>
+    public FakeIptables FailAt(int processNumber, int exitCode = 1, string standardError = "FakeIptables: scripted failure")
+    {
+        lock (_lock)
+        {
+            _script.AddFailureAt(processNumber, exitCode, standardError);
+        }
+
+        return this;
+    }
+
+    /// <summary>Holds the commands <paramref name="predicate"/> matches for <paramref name="delay"/> before running them; cancellation during the delay cancels the command, which then changes nothing.</summary>
+    /// <param name="predicate">Which commands; see <see cref="CommandMatch"/>.</param>
+    /// <param name="delay">How long to hold each.</param>
+    /// <param name="times">How many commands to hold; <see langword="null"/> for all.</param>
+    /// <returns>This instance, for chaining.</returns>
+    public FakeIptables DelayWhen(Func<CommandSpec, bool> predicate, TimeSpan delay, int? times = null)
+    {
+        lock (_lock)
+        {
+            _script.AddDelay(predicate, delay, times);
+        }
+
+        return this;
+    }
+
+    /// <summary>Removes every script (responses, failures and delays). The tables stay as they are.</summary>
+    public void ClearResponses()
+    {
+        lock (_lock)
+        {
+            _script.Clear();
+        }
+    }
+
+    /// <summary>Forgets the recorded processes and counts processes from 1 again. The tables and scripts stay.</summary>
+    public void Clear()
+    {
+        lock (_lock)
+        {
+            _processes.Clear();
+            _script.ResetCount();
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task<CommandResult> RunAsync(CommandSpec command, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        cancellationToken.ThrowIfCancellationRequested();
+        var views = command.ToPerRuleCommands();
+        TimeSpan delay;
+        int number;
+        lock (_lock)
+        {
+            _processes.Add(command);
+            number = _script.Begin();
+            delay = _script.DelayFor(command, views);
+        }
+
+        if (delay > TimeSpan.Zero)
+        {
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+        }
+
+        lock (_lock)
+        {
+            return _script.TryRespond(command, views, number, out var scripted) ? scripted : Emulate(command);
+        }
+    }
+
+    private CommandResult Emulate(CommandSpec command)
+    {
+        string[] arguments = [command.FileName, .. command.Arguments];
+        string? networkNamespace = null;
+        if (Path.GetFileName(arguments[0]) == "ip" && arguments.Length > 4 && arguments[1] == "netns" && arguments[2] == "exec")
+        {
+            networkNamespace = arguments[3];
+            arguments = arguments[4..];
+        }
+
+        var host = Host(networkNamespace);
+        var program = Path.GetFileName(arguments[0]);
+        var rest = arguments[1..];
+        var family = program.StartsWith("ip6tables", StringComparison.Ordinal) ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork;
+        var baseName = program.Replace("-nft", string.Empty, StringComparison.Ordinal).Replace("-legacy", string.Empty, StringComparison.Ordinal);
+        return baseName switch
+        {
+            "iptables" or "ip6tables" => host.Iptables(family, rest),
+            "iptables-save" or "ip6tables-save" => host.Save(family, rest),
+            "iptables-restore" or "ip6tables-restore" => host.Restore(family, RestoreName(family), rest, command.StandardInput),
+            "sysctl" => host.Sysctl(rest),
+            "ip" => host.Ip(rest),
+            _ => new CommandResult(127, string.Empty, $"FakeIptables: {program}: command not found\n"),
+        };
+    }
+
+    /// <summary>How the restore program names itself in its messages: the nft one with its backend, the legacy one plainly.</summary>
+    private string RestoreName(AddressFamily family) =>
+        (family == AddressFamily.InterNetworkV6 ? "ip6tables" : "iptables") + (Backend == FakeIptablesBackend.Nft ? "-nft-restore" : "-restore");
+
+    private EmulatedHost Host(string? networkNamespace)
+    {
+        var key = networkNamespace ?? string.Empty;
+        if (!_hosts.TryGetValue(key, out var host))
+        {
+            host = new EmulatedHost(Backend);
+            _hosts[key] = host;
+        }
+
+        return host;
+    }
+}
