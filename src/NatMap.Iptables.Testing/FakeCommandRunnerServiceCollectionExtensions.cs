@@ -19,7 +19,7 @@ public static class FakeCommandRunnerServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         runner ??= new FakeCommandRunner();
-        _ = services.RemoveAll<ICommandRunner>().RemoveAll<FakeCommandRunner>();
+        _ = services.RemoveAll<ICommandRunner>().RemoveAll<FakeCommandRunner>().RemoveAll<FakeIptables>();
         services.AddSingleton(runner);
         services.AddSingleton<ICommandRunner>(runner);
         return services;

@@ -123,4 +123,29 @@ public sealed class FakeCommandRunnerTests
 
         FluentActions.Invoking(() => provider.GetFakeCommandRunner()).Should().Throw<InvalidOperationException>().WithMessage("*AddFakeCommandRunner*");
     }
+
+    [Fact]
+    public async Task FailAt_FailsOnlyThatProcess_CountingFromTheLastClear()
+    {
+        var fake = new FakeCommandRunner().FailAt(2, 4, "lock");
+
+        (await fake.RunAsync(NatList, Ct)).ExitCode.Should().Be(0);
+        (await fake.RunAsync(NatList, Ct)).Should().Be(new CommandResult(4, "", "lock"));
+        (await fake.RunAsync(NatList, Ct)).ExitCode.Should().Be(0);
+        fake.Clear();
+        fake.FailAt(1);
+        (await fake.RunAsync(FilterList, Ct)).ExitCode.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task DelayWhen_HoldsTheCommand_AndHonoursCancellation()
+    {
+        var fake = new FakeCommandRunner().DelayWhen(CommandMatch.ArgumentsContain("nat"), TimeSpan.FromSeconds(30), times: 1);
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(50));
+
+        var slow = () => fake.RunAsync(NatList, cts.Token);
+
+        await slow.Should().ThrowAsync<OperationCanceledException>();
+        (await fake.RunAsync(NatList, Ct)).ExitCode.Should().Be(0, "the delay was used up");
+    }
 }
