@@ -109,6 +109,28 @@ public sealed class FakeIptables : ICommandRunner
         return this;
     }
 
+    /// <summary>
+    /// Simulates the first packet of a connection through the emulated tables: raw <c>PREROUTING</c> (or
+    /// <c>OUTPUT</c> for a locally generated packet), nat <c>PREROUTING</c> (or <c>OUTPUT</c>), the routing decision
+    /// (the host's own addresses, added with <see cref="AddAddress"/>, and their on-link networks), filter
+    /// <c>INPUT</c>, <c>FORWARD</c> or <c>OUTPUT</c>, then nat <c>POSTROUTING</c>. It also applies the kernel's own
+    /// rules for loopback addresses: <c>127.0.0.0/8</c> from another interface only with <c>route_localnet</c>, and
+    /// never <c>::1</c>.
+    /// </summary>
+    /// <param name="packet">The packet.</param>
+    /// <param name="networkNamespace">The namespace; <see langword="null"/> for the host's own.</param>
+    /// <returns>The rules that matched, where the packet ends up and whether its source was rewritten.</returns>
+    /// <exception cref="ArgumentException">The packet's addresses are of different families, or a packet from the network has no interface.</exception>
+    /// <exception cref="NotSupportedException">A rule the packet meets uses a match or target the trace does not know; the message names it.</exception>
+    public PacketTrace Trace(SimulatedPacket packet, string? networkNamespace = null)
+    {
+        ArgumentNullException.ThrowIfNull(packet);
+        lock (_lock)
+        {
+            return new PacketWalker(Host(networkNamespace), packet).Run();
+        }
+    }
+
     /// <summary>Answers the commands <paramref name="predicate"/> matches with <paramref name="result"/>, changing nothing.</summary>
     /// <param name="predicate">Which commands (a restore batch also matches through any of its lines); see <see cref="CommandMatch"/>.</param>
     /// <param name="result">The result.</param>
