@@ -38,6 +38,12 @@ internal sealed class EmulatedHost(FakeIptablesBackend backend)
         }
         catch (EmulatedFailure failure)
         {
+            // The legacy backend loads the table before it runs the command, so even a failed command leaves it there.
+            if (state.Backend == FakeIptablesBackend.Legacy && work.TableUsed is { } used && XtablesTable.Exists(used))
+            {
+                _ = state.Read(used);
+            }
+
             return new CommandResult(failure.ExitCode, string.Empty, Messages.ForCommand(state.Backend, state.Program, failure));
         }
     }

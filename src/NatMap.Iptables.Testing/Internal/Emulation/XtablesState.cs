@@ -20,6 +20,9 @@ internal sealed class XtablesState(AddressFamily family, FakeIptablesBackend bac
 
     public AddressFamily Family { get; } = family;
 
+    /// <summary>Gets the table the last command named, whether or not it succeeded.</summary>
+    public string? TableUsed { get; private set; }
+
     public FakeIptablesBackend Backend { get; } = backend;
 
     public XtablesState Clone() => new(Family, Backend)
@@ -69,12 +72,31 @@ internal sealed class XtablesState(AddressFamily family, FakeIptablesBackend bac
             throw new EmulatedFailure(2, "no command specified");
         }
 
+        // Checked while the arguments are parsed, before the table is opened (so the legacy backend loads nothing).
+        if (command is "-A" or "-I" or "-D" or "-C" && operands.Count > 1)
+        {
+            CheckInterfaces(operands[0], operands);
+        }
+
+        TableUsed = tableName;
         if (!XtablesTable.Exists(tableName))
         {
             throw new EmulatedFailure(3, $"can't initialize {Program} table `{tableName}': Table does not exist (do you need to insmod?)", FailureShape.Versioned);
         }
 
         return Run(command, tableName, operands);
+    }
+
+    /// <summary>iptables refuses an input interface on the output hooks and an output interface on the input hooks, by chain name.</summary>
+    private static void CheckInterfaces(string chain, List<string> operands)
+    {
+        foreach (var (option, chains) in new[] { ("-i", new[] { "OUTPUT", "POSTROUTING" }), ("-o", new[] { "PREROUTING", "INPUT" }) })
+        {
+            if (Array.IndexOf(chains, chain) >= 0 && operands.Skip(1).Any(t => t == option || t == (option == "-i" ? "--in-interface" : "--out-interface")))
+            {
+                throw new EmulatedFailure(2, $"Can't use {option} with {chain}\n");
+            }
+        }
     }
 
     /// <summary>Whether reading <paramref name="table"/> brings it into being: the legacy backend loads its module.</summary>
@@ -143,37 +165,43 @@ internal sealed class XtablesState(AddressFamily family, FakeIptablesBackend bac
 
         // Checking or deleting a rule reads the table; only the legacy backend brings it into being by reading.
         var table = command is "-C" or "-D" ? Read(tableName) ?? XtablesTable.Create(tableName) : (XtablesTable)Table(tableName);
-        var chain = Chain(table, Required(chainName, command));
+        var name = Required(chainName, command);
         var rest = operands.Skip(1).ToList();
         int? number = rest.Count > 0 && int.TryParse(rest[0], NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null;
+        if (command == "-D" && number is { } index && rest.Count == 1)
+        {
+            var numbered = Chain(table, name);
+            if (index < 1 || index > numbered.Rules.Count)
+            {
+                throw EmulatedFailure.Plain(Messages.DeletionIndex);
+            }
+
+            numbered.Rules.RemoveAt(index - 1);
+            return string.Empty;
+        }
+
+        // iptables parses the rule, target included, before it looks for the chain.
+        var rule = CheckedRule(table, command == "-I" && number is not null ? rest.Skip(1).ToList() : rest);
+        var chain = Chain(table, name);
         switch (command)
         {
             case "-A":
-                chain.Rules.Add(CheckedRule(table, rest));
+                chain.Rules.Add(rule);
                 break;
             case "-I":
                 var position = number ?? 1;
-                var inserted = CheckedRule(table, number is null ? rest : rest.Skip(1).ToList());
                 if (position < 1 || position > chain.Rules.Count + 1)
                 {
                     throw EmulatedFailure.Plain(Messages.InsertionIndex);
                 }
 
-                chain.Rules.Insert(position - 1, inserted);
-                break;
-            case "-D" when number is { } index && rest.Count == 1:
-                if (index < 1 || index > chain.Rules.Count)
-                {
-                    throw EmulatedFailure.Plain(Messages.DeletionIndex);
-                }
-
-                chain.Rules.RemoveAt(index - 1);
+                chain.Rules.Insert(position - 1, rule);
                 break;
             case "-D":
-                chain.Rules.RemoveAt(IndexOf(table, chain, rest));
+                chain.Rules.RemoveAt(IndexOf(chain, rule));
                 break;
             case "-C":
-                _ = IndexOf(table, chain, rest);
+                _ = IndexOf(chain, rule);
                 break;
         }
 
@@ -261,9 +289,8 @@ internal sealed class XtablesState(AddressFamily family, FakeIptablesBackend bac
         return rule;
     }
 
-    private int IndexOf(XtablesTable table, XtablesChain chain, IReadOnlyList<string> specification)
+    private static int IndexOf(XtablesChain chain, string[] rule)
     {
-        var rule = CheckedRule(table, specification);
         var index = chain.Rules.FindIndex(r => r.AsSpan().SequenceEqual(rule));
         return index >= 0 ? index : throw EmulatedFailure.Plain(Messages.BadRule);
     }
