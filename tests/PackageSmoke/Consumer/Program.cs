@@ -37,4 +37,34 @@ catch (ArgumentException e) when (e.ParamName == "ContainerId")
 {
 }
 
-Console.WriteLine($"package smoke on {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription} ({AppContext.TargetFrameworkName}): OK ({fake.Commands.Count} commands recorded, DNAT argv as expected)");
+// The emulator: install, list, check the tables as iptables-save would print them, remove.
+var emulated = new ServiceCollection();
+emulated.AddNatMap(o => o.EnableIpv6 = false);
+emulated.AddFakeIptables();
+using (var emulatedProvider = emulated.BuildServiceProvider())
+{
+    var onEmulator = emulatedProvider.GetRequiredService<IIptablesManager>();
+    var iptables = emulatedProvider.GetFakeIptables();
+    await onEmulator.SetupAsync();
+    var afterSetup = iptables.Save();
+    await onEmulator.InstallDockerMapAsync(map);
+    const string rule = "-A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment \"natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80\" -j DNAT --to-destination 172.17.0.2:80";
+    if (!iptables.Save().Contains(rule, StringComparison.Ordinal))
+    {
+        throw new InvalidOperationException("The emulated nat table lacks the DNAT rule:\n" + iptables.Save());
+    }
+
+    var listed = await onEmulator.ListAsync();
+    if (listed.DockerMaps.Count != 1 || listed.DockerMaps[0] != map)
+    {
+        throw new InvalidOperationException($"ListAsync read back {listed.DockerMaps.Count} mappings.");
+    }
+
+    await onEmulator.RemoveDockerMapAsync(map);
+    if (iptables.Save() != afterSetup)
+    {
+        throw new InvalidOperationException("Removing the mapping left rules behind:\n" + iptables.Save());
+    }
+}
+
+Console.WriteLine($"package smoke on {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription} ({AppContext.TargetFrameworkName}): OK ({fake.Commands.Count} commands recorded, DNAT argv as expected; FakeIptables install, list and remove as expected)");
