@@ -130,17 +130,15 @@ public sealed class FakeCommandRunner : ICommandRunner
         {
             _commands.Clear();
             _processes.Clear();
-            _script.ResetCount();
         }
+
+        _script.ResetCount();
     }
 
     /// <summary>Removes every script; unmatched commands get <see cref="DefaultResult"/> again.</summary>
     public void ClearResponses()
     {
-        lock (_lock)
-        {
-            _script.Clear();
-        }
+        _script.Clear();
     }
 
     /// <summary>Answers the commands <paramref name="predicate"/> matches with <paramref name="result"/>.</summary>
@@ -165,11 +163,7 @@ public sealed class FakeCommandRunner : ICommandRunner
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="times"/> is zero or negative.</exception>
     public FakeCommandRunner RespondUsing(Func<CommandSpec, bool> predicate, Func<CommandSpec, CommandResult> responder, int? times = null)
     {
-        lock (_lock)
-        {
-            _script.Add(predicate, responder, times);
-        }
-
+        _script.Add(predicate, responder, times);
         return this;
     }
 
@@ -182,8 +176,8 @@ public sealed class FakeCommandRunner : ICommandRunner
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="exitCode"/> is 0.</exception>
     public FakeCommandRunner FailWhen(Func<CommandSpec, bool> predicate, int exitCode = 1, string standardError = "FakeCommandRunner: scripted failure", int? times = null)
     {
-        ArgumentOutOfRangeException.ThrowIfZero(exitCode);
-        return RespondTo(predicate, new CommandResult(exitCode, string.Empty, standardError ?? string.Empty), times);
+        _script.AddFailure(predicate, exitCode, standardError, times);
+        return this;
     }
 
     /// <summary>Makes the commands <paramref name="predicate"/> matches print <paramref name="standardOutput"/> and succeed.</summary>
@@ -204,11 +198,7 @@ public sealed class FakeCommandRunner : ICommandRunner
     /// <returns>This instance, for chaining.</returns>
     public FakeCommandRunner FailAt(int processNumber, int exitCode = 1, string standardError = "FakeCommandRunner: scripted failure")
     {
-        lock (_lock)
-        {
-            _script.AddFailureAt(processNumber, exitCode, standardError);
-        }
-
+        _script.AddFailureAt(processNumber, exitCode, standardError);
         return this;
     }
 
@@ -222,38 +212,22 @@ public sealed class FakeCommandRunner : ICommandRunner
     /// <returns>This instance, for chaining.</returns>
     public FakeCommandRunner DelayWhen(Func<CommandSpec, bool> predicate, TimeSpan delay, int? times = null)
     {
-        lock (_lock)
-        {
-            _script.AddDelay(predicate, delay, times);
-        }
-
+        _script.AddDelay(predicate, delay, times);
         return this;
     }
 
     /// <inheritdoc/>
-    public async Task<CommandResult> RunAsync(CommandSpec command, CancellationToken cancellationToken = default)
+    public Task<CommandResult> RunAsync(CommandSpec command, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(command);
         cancellationToken.ThrowIfCancellationRequested();
         var views = command.ToPerRuleCommands();
-        TimeSpan delay;
-        int number;
         lock (_lock)
         {
             _processes.Add(command);
             _commands.AddRange(views);
-            number = _script.Begin();
-            delay = _script.DelayFor(command, views);
         }
 
-        if (delay > TimeSpan.Zero)
-        {
-            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-        }
-
-        lock (_lock)
-        {
-            return _script.TryRespond(command, views, number, out var result) ? result : DefaultResult;
-        }
+        return _script.RunAsync(command, views, _ => DefaultResult, cancellationToken);
     }
 }

@@ -149,11 +149,7 @@ public sealed class FakeIptables : ICommandRunner
     /// <returns>This instance, for chaining.</returns>
     public FakeIptables RespondUsing(Func<CommandSpec, bool> predicate, Func<CommandSpec, CommandResult> responder, int? times = null)
     {
-        lock (_lock)
-        {
-            _script.Add(predicate, responder, times);
-        }
-
+        _script.Add(predicate, responder, times);
         return this;
     }
 
@@ -165,8 +161,8 @@ public sealed class FakeIptables : ICommandRunner
     /// <returns>This instance, for chaining.</returns>
     public FakeIptables FailWhen(Func<CommandSpec, bool> predicate, int exitCode = 1, string standardError = "FakeIptables: scripted failure", int? times = null)
     {
-        ArgumentOutOfRangeException.ThrowIfZero(exitCode);
-        return RespondTo(predicate, new CommandResult(exitCode, string.Empty, standardError ?? string.Empty), times);
+        _script.AddFailure(predicate, exitCode, standardError, times);
+        return this;
     }
 
     /// <summary>Fails the <paramref name="processNumber"/>th process, counting from 1 since this instance was made or cleared, once; it changes nothing.</summary>
@@ -176,11 +172,7 @@ public sealed class FakeIptables : ICommandRunner
     /// <returns>This instance, for chaining.</returns>
     public FakeIptables FailAt(int processNumber, int exitCode = 1, string standardError = "FakeIptables: scripted failure")
     {
-        lock (_lock)
-        {
-            _script.AddFailureAt(processNumber, exitCode, standardError);
-        }
-
+        _script.AddFailureAt(processNumber, exitCode, standardError);
         return this;
     }
 
@@ -191,21 +183,14 @@ public sealed class FakeIptables : ICommandRunner
     /// <returns>This instance, for chaining.</returns>
     public FakeIptables DelayWhen(Func<CommandSpec, bool> predicate, TimeSpan delay, int? times = null)
     {
-        lock (_lock)
-        {
-            _script.AddDelay(predicate, delay, times);
-        }
-
+        _script.AddDelay(predicate, delay, times);
         return this;
     }
 
     /// <summary>Removes every script (responses, failures and delays). The tables stay as they are.</summary>
     public void ClearResponses()
     {
-        lock (_lock)
-        {
-            _script.Clear();
-        }
+        _script.Clear();
     }
 
     /// <summary>Forgets the recorded processes and counts processes from 1 again. The tables and scripts stay.</summary>
@@ -214,37 +199,33 @@ public sealed class FakeIptables : ICommandRunner
         lock (_lock)
         {
             _processes.Clear();
-            _script.ResetCount();
         }
+
+        _script.ResetCount();
     }
 
     /// <inheritdoc/>
-    public async Task<CommandResult> RunAsync(CommandSpec command, CancellationToken cancellationToken = default)
+    public Task<CommandResult> RunAsync(CommandSpec command, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(command);
         cancellationToken.ThrowIfCancellationRequested();
-        var views = command.ToPerRuleCommands();
-        TimeSpan delay;
-        int number;
         lock (_lock)
         {
             _processes.Add(command);
-            number = _script.Begin();
-            delay = _script.DelayFor(command, views);
         }
 
-        if (delay > TimeSpan.Zero)
-        {
-            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-        }
-
-        lock (_lock)
-        {
-            return _script.TryRespond(command, views, number, out var scripted) ? scripted : Emulate(command);
-        }
+        return _script.RunAsync(command, command.ToPerRuleCommands(), Emulate, cancellationToken);
     }
 
     private CommandResult Emulate(CommandSpec command)
+    {
+        lock (_lock)
+        {
+            return EmulateLocked(command);
+        }
+    }
+
+    private CommandResult EmulateLocked(CommandSpec command)
     {
         string[] arguments = [command.FileName, .. command.Arguments];
         string? networkNamespace = null;

@@ -82,58 +82,7 @@ internal sealed class ChainListing
     }
 
     /// <summary>Splits a listed rule into arguments, undoing the double quotes and backslash escapes iptables adds.</summary>
-    public static List<string> Tokenize(string line)
-    {
-        var tokens = new List<string>();
-        var current = new StringBuilder();
-        var inToken = false;
-        var quoted = false;
-        for (var i = 0; i < line.Length; i++)
-        {
-            var c = line[i];
-            if (quoted)
-            {
-                if (c == '\\' && i + 1 < line.Length)
-                {
-                    _ = current.Append(line[++i]);
-                }
-                else if (c == '"')
-                {
-                    quoted = false;
-                }
-                else
-                {
-                    _ = current.Append(c);
-                }
-            }
-            else if (c == '"')
-            {
-                quoted = true;
-                inToken = true;
-            }
-            else if (c == ' ')
-            {
-                if (inToken)
-                {
-                    tokens.Add(current.ToString());
-                    _ = current.Clear();
-                    inToken = false;
-                }
-            }
-            else
-            {
-                _ = current.Append(c);
-                inToken = true;
-            }
-        }
-
-        if (inToken)
-        {
-            tokens.Add(current.ToString());
-        }
-
-        return tokens;
-    }
+    public static List<string> Tokenize(string line) => Shared.ArgumentLine.Split(line, out _);
 }
 
 /// <summary>A rule from a listing: its chain and the arguments after <c>-A CHAIN</c>.</summary>

@@ -29,63 +29,11 @@ internal static class RuleText
         "--dport", "--sport", "--destination-port", "--source-port", "--syn", "--tcp-flags", "--tcp-option",
     };
 
-    /// <summary>Splits one restore line at spaces and tabs; a double-quoted part may hold them, and <c>\</c> escapes inside quotes.</summary>
+    /// <summary>Splits one restore line as iptables-restore does; an unterminated quote is a parameter problem.</summary>
     public static List<string> Split(string line)
     {
-        var tokens = new List<string>();
-        var current = new StringBuilder();
-        var inToken = false;
-        var quoted = false;
-        for (var i = 0; i < line.Length; i++)
-        {
-            var c = line[i];
-            if (quoted)
-            {
-                if (c == '\\' && i + 1 < line.Length)
-                {
-                    _ = current.Append(line[++i]);
-                }
-                else if (c == '"')
-                {
-                    quoted = false;
-                }
-                else
-                {
-                    _ = current.Append(c);
-                }
-            }
-            else if (c == '"')
-            {
-                quoted = true;
-                inToken = true;
-            }
-            else if (c is ' ' or '\t')
-            {
-                if (inToken)
-                {
-                    tokens.Add(current.ToString());
-                    _ = current.Clear();
-                    inToken = false;
-                }
-            }
-            else
-            {
-                _ = current.Append(c);
-                inToken = true;
-            }
-        }
-
-        if (quoted)
-        {
-            throw new EmulatedFailure(2, "Bad argument: unterminated quote");
-        }
-
-        if (inToken)
-        {
-            tokens.Add(current.ToString());
-        }
-
-        return tokens;
+        var tokens = Shared.ArgumentLine.Split(line, out var unterminated);
+        return unterminated ? throw new EmulatedFailure(2, "Bad argument: unterminated quote") : tokens;
     }
 
     /// <summary>
@@ -238,14 +186,7 @@ internal static class RuleText
             }
         }
 
-        var bytes = address.GetAddressBytes();
-        for (var i = 0; i < bytes.Length; i++)
-        {
-            var keep = Math.Clamp(prefix - (i * 8), 0, 8);
-            bytes[i] &= (byte)(0xFF << (8 - keep));
-        }
-
-        return $"{new IPAddress(bytes)}/{prefix}";
+        return $"{EmulatedHost.Mask(address, prefix)}/{prefix}";
     }
 
     private static int BitOperations(byte value) => System.Numerics.BitOperations.PopCount(value);
