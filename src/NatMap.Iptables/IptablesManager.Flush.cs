@@ -11,10 +11,10 @@ public sealed partial class IptablesManager
     public async Task FlushAllAsync(CancellationToken cancellationToken = default)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var journal = new UndoJournal(this, "FlushAll");
         try
         {
-            // Flushing is not undone on failure: it only removes, and running it again finishes the job.
-            var journal = new UndoJournal(this, "FlushAll");
+            // Like every operation, a failed flush is undone: each deleted rule goes back where it was.
             var plan = new List<Change>();
             foreach (var family in Families)
             {
@@ -28,6 +28,11 @@ public sealed partial class IptablesManager
             await ApplyAsync(journal, plan, cancellationToken).ConfigureAwait(false);
             Log.OperationDone(_logger, "FlushAll", journal.Commands);
         }
+        catch (Exception exception)
+        {
+            await journal.RollBackAsync(exception).ConfigureAwait(false);
+            throw;
+        }
         finally
         {
             _ = _gate.Release();
@@ -39,7 +44,9 @@ public sealed partial class IptablesManager
         var chain = _options.ChainName;
         var owned = _options.CommentPrefix + ":";
 
-        // Rules the library put in other chains, jumps included, so the library's chains are no longer referenced.
+        // Rules the library put in other chains, jumps included, so the library's chains are no longer referenced;
+        // then every rule of its own chain, which is deleted empty. Each chain is emptied from its end, so every
+        // rule's position when it goes is its position in the listing, and its undo inserts it there again.
         var ours = listing.Rules
             .Where(r => r.Chain != chain && r.Comment?.StartsWith(owned, StringComparison.Ordinal) == true)
             .Reverse()
@@ -48,14 +55,17 @@ public sealed partial class IptablesManager
         // The guard's comment records that Setup turned route_localnet on: turn it off first, while the guard still stands.
         if (ours.Any(r => r.Comment == RuleBuilder.RouteLocalnetComment))
         {
-            plan.Insert(0, new HostChange(_commands.WriteSysctl(NatMapDefaults.RouteLocalnetSetting, "0"), null));
+            plan.Insert(0, new HostChange(
+                _commands.WriteSysctl(NatMapDefaults.RouteLocalnetSetting, "0"),
+                _commands.WriteSysctl(NatMapDefaults.RouteLocalnetSetting, "1")));
         }
 
-        plan.AddRange(ours.Select(r => RuleChange.Delete(family, table, r.Chain, r.Specification, tolerateMissing: true) with { UndoVerb = null }));
+        plan.AddRange(ours.Select(r => RuleChange.DeleteAt(family, table, r.Chain, r.Specification, listing.PositionOf(r), tolerateMissing: true)));
         if (listing.Chains.Contains(chain))
         {
-            plan.Add(RuleChange.FlushChain(family, table, chain));
-            plan.Add(RuleChange.DeleteChain(family, table, chain));
+            var own = listing.InChain(chain).Reverse().ToList();
+            plan.AddRange(own.Select(r => RuleChange.DeleteAt(family, table, chain, r.Specification, listing.PositionOf(r), tolerateMissing: true)));
+            plan.Add(RuleChange.DeleteChain(family, table, chain) with { UndoVerb = "-N" });
         }
 
         // DOCKER-USER goes only if the library made it (its FORWARD jump carried our comment) and nothing else uses it.
@@ -66,7 +76,7 @@ public sealed partial class IptablesManager
             var remaining = listing.Rules.Except(ours).Where(r => r.Chain != chain).ToList();
             if (!remaining.Any(r => r.Chain == dockerUser || r.JumpTarget == dockerUser))
             {
-                plan.Add(RuleChange.DeleteChain(family, table, dockerUser));
+                plan.Add(RuleChange.DeleteChain(family, table, dockerUser) with { UndoVerb = "-N" });
             }
         }
     }

@@ -153,13 +153,15 @@ public sealed partial class IptablesManager
             adds.Add(RuleChange.Add(rule));
         }
 
+        // Deleted from the end of each chain, so each rule's undo puts it back at the position it was listed at.
         var deletes = new List<Change>();
-        foreach (var (table, rule, key) in owned)
+        for (var i = owned.Count - 1; i >= 0; i--)
         {
+            var (table, rule, key) = owned[i];
             if (untaken[key] is > 0 and var copies)
             {
                 untaken[key] = copies - 1;
-                deletes.Add(RuleChange.Delete(family, table, rule.Chain, rule.Specification));
+                deletes.Add(RuleChange.DeleteAt(family, table, rule.Chain, rule.Specification, listings[table].PositionOf(rule)));
             }
         }
 

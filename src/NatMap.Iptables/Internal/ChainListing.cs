@@ -60,6 +60,25 @@ internal sealed class ChainListing
 
     public IEnumerable<ListedRule> InChain(string chain) => Rules.Where(r => r.Chain == chain);
 
+    /// <summary>Where <paramref name="rule"/> (one of <see cref="Rules"/>) stands in its chain, from 1.</summary>
+    public int PositionOf(ListedRule rule)
+    {
+        var position = 0;
+        foreach (var listed in Rules)
+        {
+            if (listed.Chain == rule.Chain)
+            {
+                position++;
+                if (ReferenceEquals(listed, rule))
+                {
+                    return position;
+                }
+            }
+        }
+
+        throw new ArgumentException("The rule is not one of this listing's.", nameof(rule));
+    }
+
     /// <summary>Whether <paramref name="chain"/> holds a rule with exactly this specification.</summary>
     public bool Contains(string chain, IReadOnlyList<string> specification) => Count(chain, specification) > 0;
 

@@ -13,10 +13,13 @@ internal sealed record HostChange(CommandSpec Command, CommandSpec? Undo) : Chan
 /// One change to one table: the iptables arguments after <c>-t TABLE</c> (<c>-A CHAIN …</c>, <c>-N CHAIN</c>, …),
 /// the verb that undoes it with the same arguments (<c>-D</c> for an add, <c>-A</c> for a delete, <c>-X</c> for a
 /// new chain), or <see langword="null"/> when it is not undone, and whether a per-rule run may find the rule or chain
-/// already gone.
+/// already gone. <see cref="UndoArguments"/>, when set, undoes it instead: a delete put back at its position.
 /// </summary>
 internal sealed record RuleChange(AddressFamily Family, string Table, string[] Arguments, string? UndoVerb, bool TolerateMissing = false) : Change
 {
+    /// <summary>Gets the arguments that undo this change, when they are not <see cref="Arguments"/> with another verb.</summary>
+    public string[]? UndoArguments { get; init; }
+
     public string Verb => Arguments[0];
 
     public string Chain => Arguments[1];
@@ -39,12 +42,27 @@ internal sealed record RuleChange(AddressFamily Family, string Table, string[] A
     public static RuleChange DeleteChain(AddressFamily family, string table, string chain) =>
         new(family, table, ["-X", chain], null, TolerateMissing: true);
 
+    /// <summary>
+    /// Deletes a rule by its specification; undone by inserting it again at <paramref name="position"/> (from 1), where
+    /// it was when deleted.
+    /// </summary>
+    public static RuleChange DeleteAt(AddressFamily family, string table, string chain, IReadOnlyList<string> specification, int position, bool tolerateMissing = false) =>
+        Delete(family, table, chain, specification, tolerateMissing) with
+        {
+            UndoArguments = ["-I", chain, position.ToString(System.Globalization.CultureInfo.InvariantCulture), .. specification],
+        };
+
     /// <summary>The change that undoes this one, or <see langword="null"/>.</summary>
     public RuleChange? Inverse()
     {
         if (UndoVerb is null)
         {
             return null;
+        }
+
+        if (UndoArguments is not null)
+        {
+            return new(Family, Table, UndoArguments, null);
         }
 
         var arguments = (string[])Arguments.Clone();
