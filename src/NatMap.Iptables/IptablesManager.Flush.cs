@@ -26,7 +26,7 @@ public sealed partial class IptablesManager
             }
 
             await ApplyAsync(journal, plan, cancellationToken).ConfigureAwait(false);
-            Log.OperationDone(_logger, "FlushAll", journal.Commands);
+            journal.Done();
         }
         catch (Exception exception)
         {

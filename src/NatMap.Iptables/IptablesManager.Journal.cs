@@ -7,6 +7,9 @@ public sealed partial class IptablesManager
     /// <summary>Runs the commands of one operation and remembers how to undo each, so a failure leaves nothing half-done.</summary>
     private sealed class UndoJournal(IptablesManager manager, string operation)
     {
+        private readonly System.Diagnostics.Activity? _activity = Telemetry.StartOperation(operation);
+        private readonly long _startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+
         // Each undo is made when it is needed: a large batch's inverse is only rendered if the operation rolls back.
         private readonly Stack<Func<CommandSpec>> _undo = new();
 
@@ -25,7 +28,8 @@ public sealed partial class IptablesManager
         /// <summary>Records how to undo a step that has taken effect; <paramref name="undo"/> runs only on rollback.</summary>
         public void Push(Func<CommandSpec> undo) => _undo.Push(undo);
 
-        public async Task ApplyAsync(CommandSpec command, CommandSpec? undo, CancellationToken cancellationToken, bool tolerateMissing = false)
+        /// <summary>Runs one step; returns whether it took effect (a tolerated "missing" failure did not).</summary>
+        public async Task<bool> ApplyAsync(CommandSpec command, CommandSpec? undo, CancellationToken cancellationToken, bool tolerateMissing = false)
         {
             cancellationToken.ThrowIfCancellationRequested();
             Commands++;
@@ -37,16 +41,35 @@ public sealed partial class IptablesManager
                     _undo.Push(() => undo);
                 }
 
-                return;
+                return true;
             }
 
-            if (!(tolerateMissing && IsMissing(result)))
+            return tolerateMissing && IsMissing(result) ? false : throw new IptablesCommandException(command, result);
+        }
+
+        /// <summary>Ends a successful operation: logs it and records its duration.</summary>
+        public void Done()
+        {
+            Log.OperationDone(manager._logger, operation, Commands);
+            manager._telemetry.OperationDone(operation, _startedAt, failure: null, _activity);
+            _activity?.Dispose();
+        }
+
+        /// <summary>Ends a failed operation: undoes every applied step, newest first, then records the failure.</summary>
+        public async Task RollBackAsync(Exception cause)
+        {
+            try
             {
-                throw new IptablesCommandException(command, result);
+                await UndoAsync(cause).ConfigureAwait(false);
+            }
+            finally
+            {
+                manager._telemetry.OperationDone(operation, _startedAt, cause, _activity);
+                _activity?.Dispose();
             }
         }
 
-        public async Task RollBackAsync(Exception cause)
+        private async Task UndoAsync(Exception cause)
         {
             if (_undo.Count == 0)
             {

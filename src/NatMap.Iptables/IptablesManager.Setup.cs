@@ -23,7 +23,7 @@ public sealed partial class IptablesManager
 
             AddRouteLocalnet(plan, turnOnRouteLocalnet);
             await ApplyAsync(journal, plan, cancellationToken).ConfigureAwait(false);
-            Log.OperationDone(_logger, "Setup", journal.Commands);
+            journal.Done();
         }
         catch (Exception exception)
         {

@@ -53,7 +53,7 @@ public sealed partial class IptablesManager
             await ApplySegmentAsync(journal, segment, cancellationToken).ConfigureAwait(false);
             segment.Clear();
             var host = (HostChange)change;
-            await journal.ApplyAsync(host.Command, host.Undo, cancellationToken).ConfigureAwait(false);
+            _ = await journal.ApplyAsync(host.Command, host.Undo, cancellationToken).ConfigureAwait(false);
         }
 
         await ApplySegmentAsync(journal, segment, cancellationToken).ConfigureAwait(false);
@@ -73,7 +73,10 @@ public sealed partial class IptablesManager
             foreach (var change in changes)
             {
                 var undo = change.Inverse() is { } inverse ? _commands.ForChange(inverse) : null;
-                await journal.ApplyAsync(_commands.ForChange(change), undo, cancellationToken, change.TolerateMissing).ConfigureAwait(false);
+                if (await journal.ApplyAsync(_commands.ForChange(change), undo, cancellationToken, change.TolerateMissing).ConfigureAwait(false))
+                {
+                    _telemetry.RulesChanged(family.Key, [change]);
+                }
             }
         }
     }
@@ -124,6 +127,7 @@ public sealed partial class IptablesManager
         if (result.IsSuccess)
         {
             JournalInverse(journal, family, changes);
+            _telemetry.RulesChanged(family, changes);
             return null;
         }
 

@@ -21,16 +21,22 @@ public sealed partial class IptablesManager : IIptablesManager
     private readonly IptablesCommandFactory _commands;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly Telemetry _telemetry;
 
     /// <summary>Initializes a new instance.</summary>
     /// <param name="runner">Runs the commands.</param>
     /// <param name="options">The settings; copied, so later changes have no effect. <see langword="null"/> for the defaults.</param>
     /// <param name="logger">Receives each command at Debug level; <see langword="null"/> for none.</param>
+    /// <param name="meterFactory">
+    /// Creates the <see cref="NatMapTelemetry.Name"/> meter (as a DI container's does); <see langword="null"/> for a
+    /// meter shared by every manager of the process.
+    /// </param>
     /// <exception cref="ArgumentNullException"><paramref name="runner"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">An option is invalid; the exception names it.</exception>
-    public IptablesManager(ICommandRunner runner, NatMapOptions? options = null, ILogger<IptablesManager>? logger = null)
+    public IptablesManager(ICommandRunner runner, NatMapOptions? options = null, ILogger<IptablesManager>? logger = null, System.Diagnostics.Metrics.IMeterFactory? meterFactory = null)
     {
         ArgumentNullException.ThrowIfNull(runner);
+        _telemetry = new Telemetry(meterFactory);
         options ??= new NatMapOptions();
         NatMapOptionsValidator.ThrowIfInvalid(options);
         _runner = runner;
@@ -136,7 +142,7 @@ public sealed partial class IptablesManager : IIptablesManager
             }
 
             await ApplyAsync(journal, changes, cancellationToken).ConfigureAwait(false);
-            Log.OperationDone(_logger, operation, journal.Commands);
+            journal.Done();
         }
         catch (Exception exception)
         {
@@ -180,7 +186,7 @@ public sealed partial class IptablesManager : IIptablesManager
                 await ApplyAsync(journal, [.. leftovers], cancellationToken).ConfigureAwait(false);
             }
 
-            Log.OperationDone(_logger, operation, journal.Commands);
+            journal.Done();
         }
         catch (Exception exception)
         {
@@ -234,7 +240,19 @@ public sealed partial class IptablesManager : IIptablesManager
             Log.Input(_logger, command, input);
         }
 
-        var result = await _runner.RunAsync(command, cancellationToken).ConfigureAwait(false);
+        using var activity = Telemetry.StartCommand(command);
+        CommandResult result;
+        try
+        {
+            result = await _runner.RunAsync(command, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            _telemetry.CommandDone(command, -1, activity);
+            throw;
+        }
+
+        _telemetry.CommandDone(command, result.ExitCode, activity);
         Log.Exited(_logger, command, result.ExitCode);
         return result;
     }

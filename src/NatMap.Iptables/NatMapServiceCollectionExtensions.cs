@@ -40,7 +40,8 @@ public static class NatMapServiceCollectionExtensions
         services.TryAddSingleton<IIptablesManager>(static sp => new IptablesManager(
             sp.GetRequiredService<ICommandRunner>(),
             sp.GetRequiredService<IOptions<NatMapOptions>>().Value,
-            sp.GetService<ILoggerFactory>()?.CreateLogger<IptablesManager>()));
+            sp.GetService<ILoggerFactory>()?.CreateLogger<IptablesManager>(),
+            sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         return services;
     }
 }

@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using NatMap.Iptables.Testing;
+
+namespace NatMap.Iptables.Tests.Reliability;
+
+public sealed class TelemetryTests
+{
+    private static readonly DockerPortMap Web = new("web", IPEndPoint.Parse("0.0.0.0:8080"), IPEndPoint.Parse("172.17.0.2:80"));
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static ServiceProvider Services(FakeIptables fake) =>
+        new ServiceCollection().AddMetrics().AddNatMap(o => o.EnableIpv6 = false).AddFakeIptables(fake).BuildServiceProvider();
+
+    private static MetricCollector<T> Collect<T>(IServiceProvider services, string instrument)
+        where T : struct =>
+        new(services.GetRequiredService<IMeterFactory>(), NatMapTelemetry.Name, instrument);
+
+    [Fact]
+    public async Task Operations_ReportCommandsRuleChangesAndDurations()
+    {
+        var fake = new FakeIptables();
+        await using var services = Services(fake);
+        using var commands = Collect<long>(services, NatMapTelemetry.CommandsInstrument);
+        using var rules = Collect<long>(services, NatMapTelemetry.RuleChangesInstrument);
+        using var durations = Collect<double>(services, NatMapTelemetry.OperationDurationInstrument);
+        var manager = services.GetRequiredService<IIptablesManager>();
+
+        await manager.SetupAsync(Ct);
+        await manager.InstallDockerMapAsync(Web, Ct);
+        await manager.RemoveDockerMapAsync(Web, Ct);
+
+        commands.GetMeasurementSnapshot().Sum(m => m.Value).Should().Be(fake.Processes.Count);
+        commands.GetMeasurementSnapshot().Should().Contain(m => (string?)m.Tags["natmap.program"] == "iptables-restore" && (string?)m.Tags["natmap.exit_code"] == "0");
+        var added = rules.GetMeasurementSnapshot().Where(m => (string?)m.Tags["natmap.change"] == "add").ToList();
+        added.Should().OnlyContain(m => (string?)m.Tags["natmap.family"] == "ipv4");
+        rules.GetMeasurementSnapshot().Where(m => (string?)m.Tags["natmap.change"] == "delete").Sum(m => m.Value).Should().Be(3, "a mapping is three rules");
+        added.Sum(m => m.Value).Should().Be(3 + fake.Save().Split('\n').Count(l => l.Contains("natmap:setup", StringComparison.Ordinal)));
+        durations.GetMeasurementSnapshot().Select(m => ((string?)m.Tags["natmap.operation"], (string?)m.Tags["natmap.outcome"]))
+            .Should().Equal(("Setup", "success"), ("InstallDockerMap", "success"), ("RemoveDockerMap", "success"));
+        durations.GetMeasurementSnapshot().Should().OnlyContain(m => m.Value >= 0);
+    }
+
+    [Fact]
+    public async Task FailedCommand_IsCountedByExitCode_AndTheOperationAsAFailure()
+    {
+        var fake = new FakeIptables();
+        await using var services = Services(fake);
+        using var failures = Collect<long>(services, NatMapTelemetry.CommandFailuresInstrument);
+        using var durations = Collect<double>(services, NatMapTelemetry.OperationDurationInstrument);
+        var manager = services.GetRequiredService<IIptablesManager>();
+        await manager.SetupAsync(Ct);
+        fake.FailWhen(CommandMatch.Program("iptables-restore"), 4, "Another app is currently holding the xtables lock.", times: 1);
+
+        var install = () => manager.InstallDockerMapAsync(Web, Ct);
+
+        await install.Should().ThrowAsync<IptablesCommandException>();
+        failures.GetMeasurementSnapshot().Should().ContainSingle()
+            .Which.Tags.Should().Contain(new KeyValuePair<string, object?>("natmap.exit_code", "4"))
+            .And.Contain(new KeyValuePair<string, object?>("natmap.program", "iptables-restore"));
+        durations.LastMeasurement!.Tags.Should().Contain(new KeyValuePair<string, object?>("natmap.operation", "InstallDockerMap"))
+            .And.Contain(new KeyValuePair<string, object?>("natmap.outcome", "failure"));
+    }
+
+    [Fact]
+    public async Task Operations_AreActivities_WithAChildPerProcess()
+    {
+        var stopped = new List<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == NatMapTelemetry.Name,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = activity => { lock (stopped) { stopped.Add(activity); } },
+        };
+        ActivitySource.AddActivityListener(listener);
+        var fake = new FakeIptables();
+        var manager = new IptablesManager(fake, new NatMapOptions { EnableIpv6 = false, ChainName = "TRACED" });
+
+        await manager.SetupAsync(Ct);
+
+        List<Activity> mine;
+        lock (stopped)
+        {
+            mine = stopped.Where(a => a.OperationName == "Setup" && a.Duration > TimeSpan.Zero).ToList();
+        }
+
+        var setup = mine.Should().ContainSingle().Subject;
+        lock (stopped)
+        {
+            stopped.Where(a => a.ParentSpanId == setup.SpanId).Select(a => a.OperationName).Should().Contain(["sysctl", "iptables-save", "iptables-restore"]);
+        }
+    }
+}
