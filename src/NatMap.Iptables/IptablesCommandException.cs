@@ -78,6 +78,10 @@ public class IptablesCommandException : Exception
         return null;
     }
 
+    /// <summary>iptables exits with 4 and names the lock when its bounded wait for the xtables lock ran out.</summary>
+    private static bool IsLockTimeout(CommandResult result) =>
+        result.ExitCode == 4 && result.StandardError.Contains("xtables lock", StringComparison.Ordinal);
+
     private static string BuildMessage(CommandSpec command, CommandResult result)
     {
         ArgumentNullException.ThrowIfNull(command);
@@ -92,6 +96,13 @@ public class IptablesCommandException : Exception
         if (FindFailedLine(command.StandardInput, result.StandardError) is { } line)
         {
             _ = message.AppendLine().Append("Failed input line: ").Append(line);
+        }
+
+        if (IsLockTimeout(result))
+        {
+            _ = message.AppendLine().Append(
+                "Another program held the xtables lock for longer than the lock wait (-w, NatMapOptions.XtablesLockWait); " +
+                "nothing was changed. Retry, or raise the wait if the other program is known to hold the lock this long.");
         }
 
         return message.ToString();

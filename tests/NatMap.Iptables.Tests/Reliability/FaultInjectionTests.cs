@@ -140,4 +140,74 @@ public sealed class FaultInjectionTests
             State(fake).Should().Be(initial, because);
         }
     }
+
+    [Theory]
+    [MemberData(nameof(Operations))]
+    public async Task Operation_CancelledDuringEveryProcess_LeavesTheHostAsBefore(string operation, IptablesTransport transport)
+    {
+        var (before, act) = Cases[operation];
+        var (probe, probeManager) = Host(transport);
+        await before(probeManager);
+        probe.Clear();
+        await act(probeManager);
+        var processes = probe.Processes.Count;
+
+        for (var position = 1; position <= processes; position++)
+        {
+            var fake = new FakeIptables().AddAddress("docker0", Ip("172.17.0.1"), 16).AddAddress("docker0", Ip("fd00::1"), 64);
+            using var cancellation = new CancellationTokenSource();
+            var runner = new CancelAt(fake, position, cancellation);
+            var manager = new IptablesManager(runner, new NatMapOptions { Transport = transport });
+            await before(manager);
+            var initial = State(fake);
+            runner.Arm();
+            var because = $"{operation} ({transport}) cancelled during process {position} of {processes}";
+
+            var cancelled = () => RunWith(operation, manager, cancellation.Token);
+
+            await cancelled.Should().ThrowAsync<OperationCanceledException>(because);
+            State(fake).Should().Be(initial, because);
+        }
+    }
+
+    /// <summary>The operation of <see cref="Cases"/>, with a token of the test's choosing.</summary>
+    private static Task RunWith(string operation, IptablesManager m, CancellationToken token) => operation switch
+    {
+        "Setup" => m.SetupAsync(token),
+        "InstallDockerMap v4" => m.InstallDockerMapAsync(Web, token),
+        "InstallDockerMap loopback" => m.InstallDockerMapAsync(Db, token),
+        "InstallDockerMap v6" => m.InstallDockerMapAsync(Web6, token),
+        "InstallDnat" => m.InstallDnatAsync(Dnat, token),
+        "InstallSnat" => m.InstallSnatAsync(Snat, token),
+        "InstallHairpin" => m.InstallHairpinAsync(Hairpin, token),
+        "RemoveDockerMap" => m.RemoveDockerMapAsync(Web, token),
+        "RemoveDockerMap v6" => m.RemoveDockerMapAsync(Web6, token),
+        "RemoveDnat" => m.RemoveDnatAsync(Dnat, token),
+        "RemoveSnat" => m.RemoveSnatAsync(Snat, token),
+        "RemoveHairpin" => m.RemoveHairpinAsync(Hairpin, token),
+        "FlushAll" => m.FlushAllAsync(token),
+        "SyncAsync from empty" => m.SyncAsync(Everything, token),
+        _ => m.SyncAsync(Other, token),
+    };
+
+    /// <summary>
+    /// Cancels the operation's token while its n-th process (counted once armed) is running: that process is
+    /// cancelled too and takes no effect, as a killed iptables would not commit.
+    /// </summary>
+    private sealed class CancelAt(FakeIptables inner, int position, CancellationTokenSource cancellation) : ICommandRunner
+    {
+        private int _seen = int.MinValue;
+
+        public void Arm() => _seen = 0;
+
+        public Task<CommandResult> RunAsync(CommandSpec command, CancellationToken cancellationToken = default)
+        {
+            if (++_seen == position)
+            {
+                cancellation.Cancel();
+            }
+
+            return inner.RunAsync(command, cancellationToken);
+        }
+    }
 }
