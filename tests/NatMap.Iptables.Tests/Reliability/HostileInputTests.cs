@@ -1,0 +1,275 @@
+using System.Net;
+using System.Net.Sockets;
+using FsCheck;
+using FsCheck.Fluent;
+using NatMap.Iptables.Rules;
+using NatMap.Iptables.Testing;
+
+namespace NatMap.Iptables.Tests.Reliability;
+
+/// <summary>
+/// Hostile input, property-based: 12,000 cases a run over every string field (container id, interface, comment
+/// prefix, chain name) and every number (ports, port ranges, prefix lengths), with quotes, line breaks, NUL, <c>\r</c>,
+/// leading <c>-</c>, <c>!</c>, <c>#</c>, spaces, unicode, 300-character strings and IPv4-mapped IPv6 addresses.
+/// Each case either throws an <see cref="ArgumentException"/> naming the field before any command runs, or installs
+/// exactly the rules the builder gives: no extra rule, no restore line the model did not intend, and no program but
+/// iptables-restore, ip and sysctl (never a shell).
+/// </summary>
+public sealed class HostileInputTests
+{
+    private const int CasesPerProperty = 3_000;
+
+    private static readonly string[] Fragments =
+    [
+        "web", "a", "-", "--", "-j", "ACCEPT", "!", "#", " ", "\t", "\"", "'", "\\", "\n", "\r", "\0", "\u0085", "\u2028",
+        "é", "容器", "🐳", ":", ",", "/", "*nat", "COMMIT", "-A NATMAP -j ACCEPT", "$(reboot)", "`id`", ";", "|", "&",
+        new string('x', 300), "natmap", "NATMAP", "eth0", "wan+", "0", "9",
+    ];
+
+    private static readonly string[] Addresses =
+    [
+        "0.0.0.0", "127.0.0.1", "10.0.0.5", "172.17.0.2", "255.255.255.255", "::", "::1", "fd00::2", "2001:db8::5",
+        "::ffff:10.0.0.5", "::ffff:127.0.0.1", "fe80::1",
+    ];
+
+    private static readonly string[] AllowedPrograms = ["iptables-restore", "ip6tables-restore", "iptables-save", "ip6tables-save", "ip", "sysctl"];
+
+    /// <summary>Benign values of every string field, so that many cases pass validation and reach the install.</summary>
+    private static readonly string[] Benign = ["web", "db1", "a-b_c.d", "eth0", "wan+", "br-1a2b", "NATMAP", "MY_CHAIN", "natmap", "acme.io"];
+
+    private static Gen<string> HostileString() =>
+        Gen.Frequency(
+            (2, Gen.Elements(Benign)),
+            (1, Gen.Elements(Fragments)),
+            (2, Gen.Choose(1, 5).SelectMany(n => Gen.Elements(Fragments).ArrayOf(n)).Select(parts => string.Concat(parts))));
+
+    private static Gen<int> HostileNumber() =>
+        Gen.Frequency(
+            (3, Gen.Choose(1, 65_535)),
+            (1, Gen.Choose(-2, 70_000)),
+            (1, Gen.Elements(0, 1, 65_535, 65_536, int.MinValue, int.MaxValue, -1)));
+
+    private static Gen<IPAddress> Address() => Gen.Elements(Addresses).Select(IPAddress.Parse);
+
+    /// <summary>Mostly two addresses of one family (the valid case), sometimes of two.</summary>
+    private static Gen<(IPAddress First, IPAddress Second)> AddressPair() =>
+        Gen.Frequency(
+            (3, from first in Address()
+                from second in Address().Where(a => a.AddressFamily == first.AddressFamily)
+                select (first, second)),
+            (1, from first in Address() from second in Address() select (first, second)));
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    // Outcomes of the running property (xunit runs a class's tests one at a time), so a property that refused or
+    // accepted everything would be noticed.
+    private static int _installed;
+    private static int _refused;
+
+    private static void ResetOutcomes() => (_installed, _refused) = (0, 0);
+
+    private static void ShouldHaveSeenBothOutcomes()
+    {
+        _installed.Should().BeGreaterThan(CasesPerProperty / 50, "some cases must be accepted and installed");
+        _refused.Should().BeGreaterThan(CasesPerProperty / 50, "some cases must be refused");
+        (_installed + _refused).Should().BeGreaterThanOrEqualTo(CasesPerProperty);
+    }
+
+    /// <summary>
+    /// Runs an install on a recording fake and checks it: only allowed programs, and the rule lines of every restore
+    /// equal, in number and text, the rules the builder makes for the object.
+    /// </summary>
+    private static bool InstallsExactly(IReadOnlyList<IptablesRule> expected, Func<IptablesManager, Task> install, NatMapOptions options)
+    {
+        var fake = new FakeCommandRunner();
+        install(new IptablesManager(fake, options)).GetAwaiter().GetResult();
+        fake.Processes.Select(p => p.FileName).Should().OnlyContain(p => AllowedPrograms.Contains(p));
+        var restores = fake.Processes.Where(p => p.StandardInput is not null).ToList();
+        var lines = restores.SelectMany(r => r.StandardInput!.Split('\n')).Where(l => l.Length > 0).ToList();
+        lines.Where(l => l[0] == '*' || l == "COMMIT").Should().HaveCount(2 * expected.Select(r => (r.Family, r.Table)).Distinct().Count());
+        var ruleLines = fake.Commands.Where(c => c.Arguments.Contains("-A") || c.Arguments.Contains("-I")).ToList();
+        ruleLines.Should().HaveCount(expected.Count);
+        foreach (var rule in expected)
+        {
+            ruleLines.Should().ContainSingle(c => c.Arguments.Skip(2).SequenceEqual(rule.ToArguments(RuleAction.Add)), $"rule {rule}");
+        }
+
+        lines.Count.Should().Be(expected.Count + (2 * expected.Select(r => (r.Family, r.Table)).Distinct().Count()), "no line but the intended rules and their table markers");
+        _installed++;
+        return true;
+    }
+
+    /// <summary>The documented refusal: an ArgumentException naming one of the model's fields, and no command run.</summary>
+    private static bool RefusedCleanly(Exception exception, FakeCommandRunner? fake, params string[] fields)
+    {
+        exception.Should().BeAssignableTo<ArgumentException>();
+        ((ArgumentException)exception).ParamName.Should().BeOneOf(fields);
+        fake?.Processes.Should().BeEmpty();
+        _refused++;
+        return true;
+    }
+
+#pragma warning disable xUnit1031 // FsCheck properties are synchronous; the fakes complete at once.
+    [Fact]
+    public void DockerMap_HostileIdsPortsAndAddresses_RefusedOrInstalledExactly()
+    {
+        ResetOutcomes();
+        var cases = from id in HostileString()
+                    from hostPort in HostileNumber()
+                    from containerPort in HostileNumber()
+                    from pair in AddressPair()
+                    select (id, hostPort, containerPort, hostAddress: pair.First, containerAddress: pair.Second);
+        Prop.ForAll(cases.ToArbitrary(), input =>
+        {
+            var (id, hostPort, containerPort, hostAddress, containerAddress) = input;
+            DockerPortMap map;
+            try
+            {
+                map = new DockerPortMap(id, new IPEndPoint(hostAddress, Math.Clamp(hostPort, 0, 65535)), new IPEndPoint(containerAddress, Math.Clamp(containerPort, 0, 65535)));
+            }
+            catch (Exception exception)
+            {
+                return RefusedCleanly(exception, null, "ContainerId", "HostEndpoint", "ContainerEndpoint");
+            }
+
+            var options = new NatMapOptions();
+            IReadOnlyList<IptablesRule> rules;
+            try
+            {
+                rules = new NatRuleBuilder(options.ChainName, options.CommentPrefix).BuildDockerMap(map);
+            }
+            catch (Exception exception)
+            {
+                var fake = new FakeCommandRunner();
+                var install = () => new IptablesManager(fake, options).InstallDockerMapAsync(map, Ct).GetAwaiter().GetResult();
+                install.Should().Throw<ArgumentException>().Which.ParamName.Should().Be(((ArgumentException)exception).ParamName);
+                return RefusedCleanly(exception, fake, "ContainerId", "HostEndpoint", "ContainerEndpoint");
+            }
+
+            rules.Should().HaveCount(3);
+            return InstallsExactly(rules, m => m.InstallDockerMapAsync(map, Ct), options);
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(CasesPerProperty));
+        ShouldHaveSeenBothOutcomes();
+    }
+
+    [Fact]
+    public void Dnat_HostileInterfacesAndPortRanges_RefusedOrInstalledExactly()
+    {
+        ResetOutcomes();
+        var cases = from nic in Gen.OneOf(HostileString(), Gen.Constant<string>(null!))
+                    from first in HostileNumber()
+                    from last in HostileNumber()
+                    from pair in AddressPair()
+                    select (nic, first, last, external: pair.First, inside: pair.Second);
+        Prop.ForAll(cases.ToArbitrary(), input =>
+        {
+            var (nic, first, last, external, inside) = input;
+            DnatConfig config;
+            try
+            {
+                config = new DnatConfig(external, inside, new PortSet(first, last), TransportProtocol.Udp, nic);
+            }
+            catch (Exception exception)
+            {
+                return RefusedCleanly(exception, null, "ExternalIp", "InternalIp", "Ports", "ExternalInterface", "first", "last", "port");
+            }
+
+            var fake = new FakeCommandRunner();
+            IReadOnlyList<IptablesRule> rules;
+            try
+            {
+                rules = NatRuleBuilder.Default.BuildDnat(config);
+            }
+            catch (Exception exception)
+            {
+                var install = () => new IptablesManager(fake).InstallDnatAsync(config, Ct).GetAwaiter().GetResult();
+                install.Should().Throw<ArgumentException>();
+                return RefusedCleanly(exception, fake, "ExternalIp", "InternalIp", "Ports", "ExternalInterface", "config");
+            }
+
+            return InstallsExactly(rules, m => m.InstallDnatAsync(config, Ct), new NatMapOptions());
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(CasesPerProperty));
+        ShouldHaveSeenBothOutcomes();
+    }
+
+    [Fact]
+    public void Options_HostileChainNamesAndCommentPrefixes_RefusedOrInstalledExactly()
+    {
+        ResetOutcomes();
+        var cases = from chain in HostileString()
+                    from prefix in HostileString()
+                    from outInterface in HostileString()
+                    from internalIp in Address()
+                    select (chain, prefix, outInterface, internalIp);
+        Prop.ForAll(cases.ToArbitrary(), input =>
+        {
+            var (chain, prefix, outInterface, internalIp) = input;
+            var options = new NatMapOptions { ChainName = chain, CommentPrefix = prefix };
+            var fake = new FakeCommandRunner();
+            IptablesManager manager;
+            try
+            {
+                manager = new IptablesManager(fake, options);
+            }
+            catch (Exception exception)
+            {
+                return RefusedCleanly(exception, fake, "ChainName", "CommentPrefix", "options");
+            }
+
+            SnatConfig snat;
+            try
+            {
+                snat = new SnatConfig(internalIp, internalIp.AddressFamily == AddressFamily.InterNetwork ? IPAddress.Parse("203.0.113.5") : IPAddress.Parse("2001:db8::5"), outInterface);
+                _ = manager.RuleBuilder.BuildSnat(snat);
+            }
+            catch (Exception exception)
+            {
+                return RefusedCleanly(exception, fake, "InternalIp", "ExternalIp", "ExternalInterface", "config");
+            }
+
+            return InstallsExactly(manager.RuleBuilder.BuildSnat(snat), m => m.InstallSnatAsync(snat, Ct), options);
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(CasesPerProperty));
+        ShouldHaveSeenBothOutcomes();
+    }
+
+    [Fact]
+    public void DockerMap_HostilePrefixLengths_RefusedOrCoveringTheNetwork()
+    {
+        ResetOutcomes();
+        var cases = from prefix in HostileNumber()
+                    from baseText in Gen.Elements("172.17.0.0", "172.16.0.0", "10.0.0.0", "0.0.0.0", "fd00::", "::ffff:172.17.0.0")
+                    select (prefix, baseText);
+        Prop.ForAll(cases.ToArbitrary(), input =>
+        {
+            var (prefix, baseText) = input;
+            var map = new DockerPortMap("web", IPEndPoint.Parse("0.0.0.0:8080"), IPEndPoint.Parse("172.17.0.2:80"));
+            IPNetwork network;
+            try
+            {
+                network = new IPNetwork(IPAddress.Parse(baseText), prefix);
+            }
+            catch (ArgumentException)
+            {
+                _refused++;
+                return true; // the BCL refuses it before it reaches the library
+            }
+
+            try
+            {
+                var rules = NatRuleBuilder.Default.BuildDockerMap(map, network);
+                network.Contains(map.ContainerEndpoint.Address).Should().BeTrue();
+                rules.Should().HaveCount(3);
+                rules[2].Specification.Should().StartWith(["-s", network.PrefixLength == 32 ? "172.17.0.2/32" : network.ToString()]);
+                _installed++;
+                return true;
+            }
+            catch (Exception exception)
+            {
+                network.Contains(map.ContainerEndpoint.Address).Should().BeFalse();
+                return RefusedCleanly(exception, null, "containerNetwork");
+            }
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(CasesPerProperty));
+        ShouldHaveSeenBothOutcomes();
+    }
+#pragma warning restore xUnit1031
+}
