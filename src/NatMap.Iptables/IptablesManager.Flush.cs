@@ -45,11 +45,9 @@ public sealed partial class IptablesManager
         var owned = _options.CommentPrefix + ":";
 
         // Rules the library put in other chains, jumps included, so the library's chains are no longer referenced;
-        // then every rule of its own chain, which is deleted empty. Each chain is emptied from its end, so every
-        // rule's position when it goes is its position in the listing, and its undo inserts it there again.
+        // then every rule of its own chain, which is deleted empty. Each deleted rule's undo puts it back where it was.
         var ours = listing.Rules
             .Where(r => r.Chain != chain && r.Comment?.StartsWith(owned, StringComparison.Ordinal) == true)
-            .Reverse()
             .ToList();
 
         // The guard's comment records that Setup turned route_localnet on: turn it off first, while the guard still stands.
@@ -60,11 +58,9 @@ public sealed partial class IptablesManager
                 _commands.WriteSysctl(NatMapDefaults.RouteLocalnetSetting, "1")));
         }
 
-        plan.AddRange(ours.Select(r => RuleChange.DeleteAt(family, table, r.Chain, r.Specification, listing.PositionOf(r), tolerateMissing: true)));
+        plan.AddRange(listing.DeletesInOrder(family, table, [.. ours, .. listing.InChain(chain)], tolerateMissing: true));
         if (listing.Chains.Contains(chain))
         {
-            var own = listing.InChain(chain).Reverse().ToList();
-            plan.AddRange(own.Select(r => RuleChange.DeleteAt(family, table, chain, r.Specification, listing.PositionOf(r), tolerateMissing: true)));
             plan.Add(RuleChange.DeleteChain(family, table, chain) with { UndoVerb = "-N" });
         }
 

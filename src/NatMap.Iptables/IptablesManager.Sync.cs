@@ -153,16 +153,20 @@ public sealed partial class IptablesManager
             adds.Add(RuleChange.Add(rule));
         }
 
-        // Deleted from the end of each chain, so each rule's undo puts it back at the position it was listed at.
         var deletes = new List<Change>();
-        for (var i = owned.Count - 1; i >= 0; i--)
+        foreach (var group in owned.GroupBy(static o => o.Table))
         {
-            var (table, rule, key) = owned[i];
-            if (untaken[key] is > 0 and var copies)
+            var extra = new List<ListedRule>();
+            foreach (var (_, rule, key) in group)
             {
-                untaken[key] = copies - 1;
-                deletes.Add(RuleChange.DeleteAt(family, table, rule.Chain, rule.Specification, listings[table].PositionOf(rule)));
+                if (untaken[key] is > 0 and var copies)
+                {
+                    untaken[key] = copies - 1;
+                    extra.Add(rule);
+                }
             }
+
+            deletes.AddRange(listings[group.Key].DeletesInOrder(family, group.Key, extra));
         }
 
         return [.. deletes, .. adds];

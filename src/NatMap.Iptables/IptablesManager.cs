@@ -178,11 +178,11 @@ public sealed partial class IptablesManager : IIptablesManager
 
                 var tables = family.Select(static r => r.Table).Distinct().ToArray();
                 var listings = await ReadAsync(family.Key, tables, cancellationToken).ConfigureAwait(false);
-                // From the end of each chain, so each rule's undo puts it back at the position it was listed at.
-                var leftovers = tables.SelectMany(table => listings[table].Rules
-                    .Where(r => r.Comment == comment || family.Any(b => b.Table == table && b.Chain == r.Chain && r.SameSpecification(b.Specification)))
-                    .Reverse()
-                    .Select(r => RuleChange.DeleteAt(family.Key, table, r.Chain, r.Specification, listings[table].PositionOf(r), tolerateMissing: true)));
+                var leftovers = tables.SelectMany(table => listings[table].DeletesInOrder(
+                    family.Key,
+                    table,
+                    listings[table].Rules.Where(r => r.Comment == comment || family.Any(b => b.Table == table && b.Chain == r.Chain && r.SameSpecification(b.Specification))),
+                    tolerateMissing: true));
                 await ApplyAsync(journal, [.. leftovers], cancellationToken).ConfigureAwait(false);
             }
 

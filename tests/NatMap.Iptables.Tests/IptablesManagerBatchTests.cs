@@ -168,8 +168,8 @@ public sealed class IptablesManagerBatchTests
             "ip -o -4 route show match 172.17.0.2", "iptables-restore --noflush -w 10 <<<", "iptables-save", "iptables-restore --noflush -w 10 <<<");
         _fake.Processes[^1].StandardInput.Should().Be(
             "*nat\n" +
-            $"-D POSTROUTING -s 172.17.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {WebComment} -j MASQUERADE\n" +
             $"-D NATMAP -p tcp -m tcp --dport 8080 -m comment --comment {WebComment} -j DNAT --to-destination 172.17.0.2:80\n" +
+            $"-D POSTROUTING -s 172.17.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {WebComment} -j MASQUERADE\n" +
             "COMMIT\n");
     }
 
@@ -269,8 +269,8 @@ public sealed class IptablesManagerBatchTests
 
         _fake.Processes.Where(p => p.StandardInput is not null).Should().ContainSingle().Which.StandardInput.Should().Be(
             "*nat\n" +
-            $"-D NATMAP -p tcp -m tcp --dport 8080 -m comment --comment {WebComment} -j DNAT --to-destination 172.17.0.2:80\n" +
             "-D NATMAP -p tcp -m tcp --dport 9090 -m comment --comment natmap:docker:old:tcp:0.0.0.0:9090:172.17.0.9:80 -j DNAT --to-destination 172.17.0.9:80\n" +
+            $"-D NATMAP -p tcp -m tcp --dport 8080 -m comment --comment {WebComment} -j DNAT --to-destination 172.17.0.2:80\n" +
             "COMMIT\n");
     }
 

@@ -279,13 +279,12 @@ public sealed class IptablesManagerTests
 
         await Manager().RemoveDockerMapAsync(Map(), Ct);
 
-        // The hairpin rule was installed when the bridge was known: it goes too, whatever its source network. Each
-        // table's rules go from the end of the listing, so an undo could put each back where it was.
+        // The hairpin rule was installed when the bridge was known: it goes too, whatever its source network.
         Lines().Should().Equal(
             "iptables -w 10 -t nat -S",
             "iptables -w 10 -t filter -S",
-            $"iptables -w 10 -t nat -D POSTROUTING -s 172.17.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {WebComment} -j MASQUERADE",
             $"iptables -w 10 -t nat -D NATMAP -p tcp -m tcp --dport 8080 -m comment --comment {WebComment} -j DNAT --to-destination 172.17.0.2:80",
+            $"iptables -w 10 -t nat -D POSTROUTING -s 172.17.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {WebComment} -j MASQUERADE",
             $"iptables -w 10 -t filter -D NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {WebComment} -j ACCEPT");
     }
 
@@ -310,8 +309,8 @@ public sealed class IptablesManagerTests
         // Each deleted rule goes back at the position it was listed at, last deleted first.
         (await act.Should().ThrowAsync<IptablesCommandException>()).Which.ExitCode.Should().Be(4);
         Lines().Skip(5).Should().Equal(
-            $"iptables -w 10 -t nat -I NATMAP 1 -p tcp -m tcp --dport 8080 -m comment --comment {WebComment} -j DNAT --to-destination 172.17.0.2:80",
-            $"iptables -w 10 -t nat -I POSTROUTING 1 -s 172.17.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {WebComment} -j MASQUERADE");
+            $"iptables -w 10 -t nat -I POSTROUTING 1 -s 172.17.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {WebComment} -j MASQUERADE",
+            $"iptables -w 10 -t nat -I NATMAP 1 -p tcp -m tcp --dport 8080 -m comment --comment {WebComment} -j DNAT --to-destination 172.17.0.2:80");
     }
 
     [Fact]
@@ -393,12 +392,12 @@ public sealed class IptablesManagerTests
             "iptables -w 10 -t raw -S",
             "iptables -w 10 -t nat -S",
             "iptables -w 10 -t filter -S",
-            "iptables -w 10 -t nat -D POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j MASQUERADE",
             "iptables -w 10 -t nat -D PREROUTING -m addrtype --dst-type LOCAL -m comment --comment natmap:setup -j NATMAP",
+            "iptables -w 10 -t nat -D POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j MASQUERADE",
             "iptables -w 10 -t nat -X NATMAP",
-            "iptables -w 10 -t filter -D DOCKER-USER -m comment --comment natmap:setup -j NATMAP",
-            "iptables -w 10 -t filter -D FORWARD -d 10.0.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment natmap:dnat:tcp:203.0.113.5:80:10.0.0.2 -j ACCEPT",
             "iptables -w 10 -t filter -D FORWARD -m comment --comment natmap:setup -j DOCKER-USER",
+            "iptables -w 10 -t filter -D FORWARD -d 10.0.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment natmap:dnat:tcp:203.0.113.5:80:10.0.0.2 -j ACCEPT",
+            "iptables -w 10 -t filter -D DOCKER-USER -m comment --comment natmap:setup -j NATMAP",
             "iptables -w 10 -t filter -D NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j ACCEPT",
             "iptables -w 10 -t filter -X NATMAP",
             "iptables -w 10 -t filter -X DOCKER-USER");

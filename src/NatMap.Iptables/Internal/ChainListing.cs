@@ -9,6 +9,7 @@ namespace NatMap.Iptables.Internal;
 internal sealed class ChainListing
 {
     private Dictionary<RuleKey, int>? _index;
+    private Dictionary<ListedRule, int>? _positions;
 
     private ChainListing(HashSet<string> chains, List<ListedRule> rules)
     {
@@ -60,23 +61,35 @@ internal sealed class ChainListing
 
     public IEnumerable<ListedRule> InChain(string chain) => Rules.Where(r => r.Chain == chain);
 
-    /// <summary>Where <paramref name="rule"/> (one of <see cref="Rules"/>) stands in its chain, from 1.</summary>
-    public int PositionOf(ListedRule rule)
+    /// <summary>
+    /// Deletes of <paramref name="rules"/> (some of this listing's, in listing order) in that order, each undone by
+    /// inserting it back where it stood when deleted: its listed position less the rules of its chain deleted before
+    /// it. Deleting front to back keeps every delete cheap (iptables-nft finds a rule by scanning its chain from the
+    /// start), and undoing back to front restores the exact order.
+    /// </summary>
+    public IEnumerable<RuleChange> DeletesInOrder(System.Net.Sockets.AddressFamily family, string table, IEnumerable<ListedRule> rules, bool tolerateMissing = false)
     {
-        var position = 0;
-        foreach (var listed in Rules)
+        if (_positions is null)
         {
-            if (listed.Chain == rule.Chain)
+            var positions = new Dictionary<ListedRule, int>(Rules.Count, ReferenceEqualityComparer.Instance);
+            var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var rule in Rules)
             {
-                position++;
-                if (ReferenceEquals(listed, rule))
-                {
-                    return position;
-                }
+                var position = counts.GetValueOrDefault(rule.Chain) + 1;
+                counts[rule.Chain] = position;
+                positions[rule] = position;
             }
+
+            _positions = positions;
         }
 
-        throw new ArgumentException("The rule is not one of this listing's.", nameof(rule));
+        var deleted = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var rule in rules)
+        {
+            var before = deleted.GetValueOrDefault(rule.Chain);
+            deleted[rule.Chain] = before + 1;
+            yield return RuleChange.DeleteAt(family, table, rule.Chain, rule.Specification, _positions[rule] - before, tolerateMissing);
+        }
     }
 
     /// <summary>Whether <paramref name="chain"/> holds a rule with exactly this specification.</summary>
