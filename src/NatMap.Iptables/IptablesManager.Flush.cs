@@ -26,6 +26,7 @@ public sealed partial class IptablesManager
             }
 
             await ApplyAsync(journal, plan, cancellationToken).ConfigureAwait(false);
+            _routeLocalnetIsOurs = false;
             journal.Done();
         }
         catch (Exception exception)

@@ -23,6 +23,7 @@ public sealed partial class IptablesManager
 
             AddRouteLocalnet(plan, turnOnRouteLocalnet);
             await ApplyAsync(journal, plan, cancellationToken).ConfigureAwait(false);
+            _routeLocalnetIsOurs |= turnOnRouteLocalnet;
             journal.Done();
         }
         catch (Exception exception)
@@ -35,6 +36,22 @@ public sealed partial class IptablesManager
             _ = _gate.Release();
         }
     }
+
+    /// <summary>How many of Setup's chains and rules are missing, over every family: one read per family.</summary>
+    internal async Task<int> SetupMissingAsync(CancellationToken cancellationToken)
+    {
+        var missing = 0;
+        foreach (var family in Families)
+        {
+            var listings = await ReadAsync(family, SetupTables(family), cancellationToken).ConfigureAwait(false);
+            missing += SetupChanges(family, listings, turnOnRouteLocalnet: false).Count;
+        }
+
+        return missing;
+    }
+
+    /// <summary>Whether this manager turned route_localnet on (and FlushAll has not turned it off since).</summary>
+    private bool _routeLocalnetIsOurs;
 
     private static string[] SetupTables(AddressFamily family) =>
         family == AddressFamily.InterNetwork ? ["filter", "nat", "raw"] : ["filter", "nat"];
@@ -91,7 +108,9 @@ public sealed partial class IptablesManager
                 r.JumpTarget == "DROP" && (r.Comment == RuleBuilder.SetupComment || r.Comment == RuleBuilder.RouteLocalnetComment));
             if (!hasGuard)
             {
-                changes.Add(RuleChange.Add(RuleBuilder.BuildLoopbackGuard(restoresRouteLocalnet: turnOnRouteLocalnet)));
+                // A guard put back after another tool flushed it keeps saying that route_localnet is the library's to
+                // turn off, when this manager turned it on: FlushAll must not leave it on without the guard.
+                changes.Add(RuleChange.Add(RuleBuilder.BuildLoopbackGuard(restoresRouteLocalnet: turnOnRouteLocalnet || _routeLocalnetIsOurs)));
             }
 
             if (!nat.InChain("POSTROUTING").Any(r => r.Comment == RuleBuilder.SetupComment && r.JumpTarget == "MASQUERADE"))

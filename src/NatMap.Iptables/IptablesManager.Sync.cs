@@ -52,6 +52,7 @@ public sealed partial class IptablesManager
 
             AddRouteLocalnet(plan, turnOnRouteLocalnet);
             await ApplyAsync(journal, plan, cancellationToken).ConfigureAwait(false);
+            _routeLocalnetIsOurs |= turnOnRouteLocalnet;
             journal.Done();
         }
         catch (Exception exception)

@@ -25,4 +25,10 @@ internal static partial class Log
 
     [LoggerMessage(5, LogLevel.Error, "Rollback of {Operation} could not undo {Command}: exit code {ExitCode}, {StandardError}")]
     public static partial void RollbackFailed(ILogger logger, string operation, CommandSpec command, int exitCode, string standardError);
+
+    [LoggerMessage(8, LogLevel.Warning, "{Missing} of Setup's chains and jumps are gone (another tool flushed the tables?); putting the desired state back")]
+    public static partial void Repairing(ILogger logger, int missing);
+
+    [LoggerMessage(9, LogLevel.Error, "The monitor's check failed; it retries at the next interval")]
+    public static partial void CheckFailed(ILogger logger, Exception exception);
 }
