@@ -104,6 +104,7 @@ public sealed class FaultInjectionTests
         var processes = probe.Processes;
         var done = State(probe);
         processes.Should().NotBeEmpty();
+        Console.WriteLine($"faults: {operation} ({transport}): failed at each of {processes.Count} processes");
 
         for (var position = 1; position <= processes.Count; position++)
         {
@@ -151,6 +152,7 @@ public sealed class FaultInjectionTests
         probe.Clear();
         await act(probeManager);
         var processes = probe.Processes.Count;
+        Console.WriteLine($"cancellations: {operation} ({transport}): cancelled during each of {processes} processes");
 
         for (var position = 1; position <= processes; position++)
         {
