@@ -36,9 +36,6 @@ internal sealed record RuleChange(AddressFamily Family, string Table, string[] A
     public static RuleChange NewChain(AddressFamily family, string table, string chain) =>
         new(family, table, ["-N", chain], "-X");
 
-    public static RuleChange FlushChain(AddressFamily family, string table, string chain) =>
-        new(family, table, ["-F", chain], null, TolerateMissing: true);
-
     public static RuleChange DeleteChain(AddressFamily family, string table, string chain) =>
         new(family, table, ["-X", chain], null, TolerateMissing: true);
 
