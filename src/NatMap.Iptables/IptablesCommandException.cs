@@ -16,7 +16,13 @@ public class IptablesCommandException : Exception
     /// <param name="innerException">An optional cause.</param>
     /// <exception cref="ArgumentNullException"><paramref name="command"/> or <paramref name="result"/> is <see langword="null"/>.</exception>
     public IptablesCommandException(CommandSpec command, CommandResult result, Exception? innerException = null)
-        : base(BuildMessage(command, result), innerException)
+        : this(command, result, FindFailedLine(command?.StandardInput, result?.StandardError ?? string.Empty), innerException)
+    {
+    }
+
+    // The failed input line is found once, for both the message and the property.
+    private IptablesCommandException(CommandSpec command, CommandResult result, string? failedInputLine, Exception? innerException)
+        : base(BuildMessage(command, result, failedInputLine), innerException)
     {
         FileName = command.FileName;
         Arguments = command.Arguments;
@@ -24,7 +30,7 @@ public class IptablesCommandException : Exception
         StandardError = result.StandardError;
         StandardOutput = result.StandardOutput;
         StandardInput = command.StandardInput;
-        FailedInputLine = FindFailedLine(command.StandardInput, result.StandardError);
+        FailedInputLine = failedInputLine;
     }
 
     /// <summary>Gets the program that was run.</summary>
@@ -82,7 +88,7 @@ public class IptablesCommandException : Exception
     private static bool IsLockTimeout(CommandResult result) =>
         result.ExitCode == 4 && result.StandardError.Contains("xtables lock", StringComparison.Ordinal);
 
-    private static string BuildMessage(CommandSpec command, CommandResult result)
+    private static string BuildMessage(CommandSpec command, CommandResult result, string? failedInputLine)
     {
         ArgumentNullException.ThrowIfNull(command);
         ArgumentNullException.ThrowIfNull(result);
@@ -93,7 +99,7 @@ public class IptablesCommandException : Exception
             .Append("Command: ").Append(command)
             .AppendLine()
             .Append("Standard error: ").Append(stderr.Length == 0 ? "(empty)" : stderr);
-        if (FindFailedLine(command.StandardInput, result.StandardError) is { } line)
+        if (failedInputLine is { } line)
         {
             _ = message.AppendLine().Append("Failed input line: ").Append(line);
         }
