@@ -10,9 +10,7 @@ public sealed partial class IptablesManager
     /// <inheritdoc/>
     public async Task FlushAllAsync(CancellationToken cancellationToken = default)
     {
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        var journal = new UndoJournal(this, "FlushAll");
-        try
+        await RunOperationAsync("FlushAll", async journal =>
         {
             // Like every operation, a failed flush is undone: each deleted rule goes back where it was.
             var plan = new List<Change>();
@@ -27,17 +25,7 @@ public sealed partial class IptablesManager
 
             await ApplyAsync(journal, plan, cancellationToken).ConfigureAwait(false);
             _routeLocalnetIsOurs = false;
-            journal.Done();
-        }
-        catch (Exception exception)
-        {
-            await journal.RollBackAsync(exception).ConfigureAwait(false);
-            throw;
-        }
-        finally
-        {
-            _ = _gate.Release();
-        }
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     private void FlushChanges(AddressFamily family, string table, ChainListing listing, List<Change> plan)

@@ -4,6 +4,30 @@ namespace NatMap.Iptables;
 
 public sealed partial class IptablesManager
 {
+    /// <summary>
+    /// Runs one mutating operation: one at a time per manager, every applied step journaled, and all of them undone,
+    /// newest first, when the operation fails or is cancelled.
+    /// </summary>
+    private async Task RunOperationAsync(string operation, Func<UndoJournal, Task> body, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var journal = new UndoJournal(this, operation);
+        try
+        {
+            await body(journal).ConfigureAwait(false);
+            journal.Done();
+        }
+        catch (Exception exception)
+        {
+            await journal.RollBackAsync(exception).ConfigureAwait(false);
+            throw;
+        }
+        finally
+        {
+            _ = _gate.Release();
+        }
+    }
+
     /// <summary>Runs the commands of one operation and remembers how to undo each, so a failure leaves nothing half-done.</summary>
     private sealed class UndoJournal(IptablesManager manager, string operation)
     {

@@ -9,9 +9,7 @@ public sealed partial class IptablesManager
     /// <inheritdoc/>
     public async Task SetupAsync(CancellationToken cancellationToken = default)
     {
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        var journal = new UndoJournal(this, "Setup");
-        try
+        await RunOperationAsync("Setup", async journal =>
         {
             var plan = new List<Change>();
             var turnOnRouteLocalnet = await RouteLocalnetNeededAsync(cancellationToken).ConfigureAwait(false);
@@ -24,17 +22,7 @@ public sealed partial class IptablesManager
             AddRouteLocalnet(plan, turnOnRouteLocalnet);
             await ApplyAsync(journal, plan, cancellationToken).ConfigureAwait(false);
             _routeLocalnetIsOurs |= turnOnRouteLocalnet;
-            journal.Done();
-        }
-        catch (Exception exception)
-        {
-            await journal.RollBackAsync(exception).ConfigureAwait(false);
-            throw;
-        }
-        finally
-        {
-            _ = _gate.Release();
-        }
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>How many of Setup's chains and rules are missing, over every family: one read per family.</summary>

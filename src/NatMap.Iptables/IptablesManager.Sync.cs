@@ -12,9 +12,7 @@ public sealed partial class IptablesManager
     {
         ArgumentNullException.ThrowIfNull(desired);
         var (staticRules, maps) = DesiredObjects(desired); // validates every object before any command runs
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        var journal = new UndoJournal(this, "Sync");
-        try
+        await RunOperationAsync("Sync", async journal =>
         {
             // The reads are independent, so they run side by side: a sync's fixed cost is one read's time, not the sum.
             var families = Families.ToArray();
@@ -53,17 +51,7 @@ public sealed partial class IptablesManager
             AddRouteLocalnet(plan, turnOnRouteLocalnet);
             await ApplyAsync(journal, plan, cancellationToken).ConfigureAwait(false);
             _routeLocalnetIsOurs |= turnOnRouteLocalnet;
-            journal.Done();
-        }
-        catch (Exception exception)
-        {
-            await journal.RollBackAsync(exception).ConfigureAwait(false);
-            throw;
-        }
-        finally
-        {
-            _ = _gate.Release();
-        }
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -129,9 +129,7 @@ public sealed partial class IptablesManager : IIptablesManager
     private async Task InstallAsync(string operation, IReadOnlyList<IptablesRule> rules, CancellationToken cancellationToken)
     {
         EnsureFamilyEnabled(rules);
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        var journal = new UndoJournal(this, operation);
-        try
+        await RunOperationAsync(operation, async journal =>
         {
             // Rules already in place are left alone, which makes every install idempotent.
             var changes = new List<Change>();
@@ -142,17 +140,7 @@ public sealed partial class IptablesManager : IIptablesManager
             }
 
             await ApplyAsync(journal, changes, cancellationToken).ConfigureAwait(false);
-            journal.Done();
-        }
-        catch (Exception exception)
-        {
-            await journal.RollBackAsync(exception).ConfigureAwait(false);
-            throw;
-        }
-        finally
-        {
-            _ = _gate.Release();
-        }
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -163,9 +151,7 @@ public sealed partial class IptablesManager : IIptablesManager
     private async Task RemoveAsync(string operation, IReadOnlyList<IptablesRule> rules, string comment, CancellationToken cancellationToken)
     {
         EnsureFamilyEnabled(rules);
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        var journal = new UndoJournal(this, operation);
-        try
+        await RunOperationAsync(operation, async journal =>
         {
             foreach (var family in rules.GroupBy(static r => r.Family))
             {
@@ -185,18 +171,7 @@ public sealed partial class IptablesManager : IIptablesManager
                     tolerateMissing: true));
                 await ApplyAsync(journal, [.. leftovers], cancellationToken).ConfigureAwait(false);
             }
-
-            journal.Done();
-        }
-        catch (Exception exception)
-        {
-            await journal.RollBackAsync(exception).ConfigureAwait(false);
-            throw;
-        }
-        finally
-        {
-            _ = _gate.Release();
-        }
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     private void EnsureFamilyEnabled(IReadOnlyList<IptablesRule> rules) =>
