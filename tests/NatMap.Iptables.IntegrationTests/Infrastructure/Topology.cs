@@ -150,6 +150,56 @@ internal sealed class Topology : IAsyncDisposable
         await ExecAsync(Ext, "ip", "route", "add", "127.0.0.1/32", "via", HostA4, "dev", "eth0");
     }
 
+    /// <summary>
+    /// Sends one UDP datagram from <paramref name="ns"/> out of a fixed <paramref name="sourcePort"/>, so that every call
+    /// belongs to the same conntrack flow, and returns who answered: a server's name, <c>refused</c> when an ICMP error
+    /// came back (nothing listens there), or <see langword="null"/> when nothing came back within the timeout.
+    /// </summary>
+    public async Task<string?> UdpFlowAsync(string ns, string address, int port, int sourcePort)
+    {
+        var target = Target(TransportProtocol.Udp, address, port) + $",sourceport={sourcePort},reuseaddr";
+        var result = await Runner.RunAsync(
+            new CommandSpec("ip", ["netns", "exec", ns, "timeout", "8", "socat", "-T", "3", "-t", "3", "-", target], "probe\n"),
+            TestContext.Current.CancellationToken);
+        var answer = result.StandardOutput.Trim();
+        if (answer.Length > 0)
+        {
+            return answer;
+        }
+
+        return result.StandardError.Contains("Connection refused", StringComparison.Ordinal) ? "refused"
+            : result.ExitCode == 0 ? null
+            : throw new InvalidOperationException($"the UDP probe failed: exit {result.ExitCode}, {result.StandardError.Trim()}");
+    }
+
+    /// <summary>
+    /// Starts UDP servers in <paramref name="ns"/> that answer <paramref name="name"/>, one bound to each of
+    /// <paramref name="addresses"/>: an unbound socket on a host with two addresses on one link could answer from the
+    /// other one, which the client's connected socket ignores.
+    /// </summary>
+    public async Task StartUdpServerAsync(string ns, string name, int port, params string[] addresses)
+    {
+        foreach (var address in addresses)
+        {
+            var v6 = address.Contains(':', StringComparison.Ordinal);
+            _servers.Add(Start(ns, "socat", "-T", "2", $"{(v6 ? "UDP6" : "UDP4")}-RECVFROM:{port},fork,reuseaddr,bind={(v6 ? $"[{address}]" : address)}", $"SYSTEM:echo {name}; exec cat >/dev/null"));
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while ((await ExecAsync(ns, "ss", "-Hlnu")).Split('\n').Count(l => l.Contains($":{port} ", StringComparison.Ordinal)) < addresses.Length)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the UDP server on {port} in {ns} did not start");
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
+    }
+
+    /// <summary>Makes ext route the container network through the host, as a LAN neighbour can: direct routing.</summary>
+    public async Task RouteContainersThroughHostAsync()
+    {
+        await ExecAsync(Ext, "ip", "route", "add", "172.30.0.0/24", "via", HostA4);
+        await ExecAsync(Ext, "ip", "-6", "route", "add", "fd30::/64", "via", HostA6);
+    }
+
     /// <summary>A socat client address: <c>TCP4:10.99.0.1:8080,connect-timeout=3</c>, <c>UDP6:[fd99::1]:53</c>.</summary>
     private static string Target(TransportProtocol protocol, string address, int port)
     {
@@ -235,7 +285,7 @@ internal sealed class Topology : IAsyncDisposable
 
                 foreach (var listen in new[] { "UDP4-RECVFROM", "UDP6-RECVFROM" })
                 {
-                    _servers.Add(Start(ns, "socat", $"{listen}:{port},fork,reuseaddr{(listen == "UDP6-RECVFROM" ? ",ipv6only=1" : string.Empty)}", $"EXEC:echo {name}"));
+                    _servers.Add(StartUdpServer(ns, name, listen, port));
                 }
             }
         }
@@ -278,6 +328,14 @@ internal sealed class Topology : IAsyncDisposable
         var result = await Runner.RunAsync(new CommandSpec(arguments[0], arguments[1..]), TestContext.Current.CancellationToken);
         Assert.True(result.ExitCode == 0, $"{string.Join(' ', arguments)} exited {result.ExitCode}: {result.StandardError}");
     }
+
+    /// <summary>
+    /// A UDP server that answers each datagram with <paramref name="name"/>. Like the TCP servers it drains its input:
+    /// with a bare "echo", the datagram could reach a child whose echo had already exited, and socat then lost the
+    /// answer to a broken pipe (seen often on a loaded machine). The child ends after 2 idle seconds.
+    /// </summary>
+    private static Process StartUdpServer(string ns, string name, string listen, int port) =>
+        Start(ns, "socat", "-T", "2", $"{listen}:{port},fork,reuseaddr{(listen == "UDP6-RECVFROM" ? ",ipv6only=1" : string.Empty)}", $"SYSTEM:echo {name}; exec cat >/dev/null");
 
     private static Process Start(string ns, params string[] arguments)
     {
