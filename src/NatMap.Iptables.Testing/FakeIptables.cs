@@ -14,7 +14,7 @@ namespace NatMap.Iptables.Testing;
 /// <para>
 /// It runs <c>iptables</c>/<c>ip6tables</c> (plain, <c>-nft</c> or <c>-legacy</c>, by name or path) with <c>-t</c>,
 /// <c>-w</c>, <c>-N -X -F -A -I -D -C -S -L -P -Z</c>; <c>iptables-save</c> (with <c>-t</c>); <c>iptables-restore</c>
-/// with and without <c>--noflush</c>, including chain declarations; <c>sysctl</c> (<c>-n</c>, <c>-w</c>); and
+/// with and without <c>--noflush</c>, including chain declarations; <c>sysctl</c> (<c>-n</c>, <c>-w</c>); <c>conntrack -D</c> (a host that tracks no flows); and
 /// <c>ip route show</c>. Behind <c>ip netns exec NAME</c> each namespace has its own state, made on first use.
 /// </para>
 /// <para>
@@ -247,6 +247,7 @@ public sealed class FakeIptables : ICommandRunner
             "iptables-restore" or "ip6tables-restore" => host.Restore(family, RestoreName(family), rest, command.StandardInput),
             "sysctl" => host.Sysctl(rest),
             "ip" => host.Ip(rest),
+            "conntrack" => EmulatedHost.Conntrack(rest),
             _ => new CommandResult(127, string.Empty, $"FakeIptables: {program}: command not found\n"),
         };
     }

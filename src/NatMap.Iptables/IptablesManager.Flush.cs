@@ -24,6 +24,7 @@ public sealed partial class IptablesManager
             }
 
             await ApplyAsync(journal, plan, cancellationToken).ConfigureAwait(false);
+            await ResetFlowsAsync(journal, plan.OfType<RuleChange>(), cancellationToken).ConfigureAwait(false);
             _routeLocalnetIsOurs = false;
         }, cancellationToken).ConfigureAwait(false);
     }

@@ -50,6 +50,7 @@ public sealed partial class IptablesManager
 
             AddRouteLocalnet(plan, turnOnRouteLocalnet);
             await ApplyAsync(journal, plan, cancellationToken).ConfigureAwait(false);
+            await ResetFlowsAsync(journal, plan.OfType<RuleChange>(), cancellationToken).ConfigureAwait(false);
             _routeLocalnetIsOurs |= turnOnRouteLocalnet;
         }, cancellationToken).ConfigureAwait(false);
     }

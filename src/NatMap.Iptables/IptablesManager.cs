@@ -54,6 +54,8 @@ public sealed partial class IptablesManager : IIptablesManager
             ManageHostSettings = options.ManageHostSettings,
             SysctlPath = options.SysctlPath,
             Transport = options.Transport,
+            ConntrackReset = options.ConntrackReset,
+            ConntrackPath = options.ConntrackPath,
         };
         _commands = new IptablesCommandFactory(_options);
         RuleBuilder = new NatRuleBuilder(_options.ChainName, _options.CommentPrefix);
@@ -140,6 +142,7 @@ public sealed partial class IptablesManager : IIptablesManager
             }
 
             await ApplyAsync(journal, changes, cancellationToken).ConfigureAwait(false);
+            await ResetFlowsAsync(journal, changes.OfType<RuleChange>(), cancellationToken).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
     }
 
@@ -171,7 +174,49 @@ public sealed partial class IptablesManager : IIptablesManager
                     tolerateMissing: true));
                 await ApplyAsync(journal, [.. leftovers], cancellationToken).ConfigureAwait(false);
             }
+
+            // Whether the rules went in one batch or by the fallback, the object's translation is gone now.
+            await ResetFlowsAsync(journal, rules.Select(static r => RuleChange.Delete(r.Family, r.Table, r.Chain, r.Specification)), cancellationToken).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Deletes the conntrack entries of the flows whose translation <paramref name="applied"/> added or removed, so
+    /// they follow the new rules at once (<see cref="NatMapOptions.ConntrackReset"/>). "0 flow entries" is no error;
+    /// without the program a warning is logged and the operation stands; any other failure fails the operation, which
+    /// then undoes its rule changes.
+    /// </summary>
+    private async Task ResetFlowsAsync(UndoJournal journal, IEnumerable<RuleChange> applied, CancellationToken cancellationToken)
+    {
+        foreach (var reset in FlowReset.For(applied, _options.ConntrackReset))
+        {
+            var command = _commands.DeleteFlows(reset);
+            CommandResult result;
+            try
+            {
+                result = await journal.RunAsync(command, cancellationToken).ConfigureAwait(false);
+            }
+            catch (System.ComponentModel.Win32Exception exception)
+            {
+                Log.ConntrackUnavailable(_logger, command, exception.Message);
+                return;
+            }
+
+            if (result.IsSuccess || (result.ExitCode == 1 && result.StandardError.Contains("flow entries have been deleted", StringComparison.Ordinal)))
+            {
+                continue;
+            }
+
+            // ip netns exec reports a program it cannot start with exit code 1 and "exec of "conntrack" failed", a shell with 127.
+            if (result.ExitCode == 127
+                || (result.StandardError.Contains("exec of", StringComparison.Ordinal) && result.StandardError.Contains("failed", StringComparison.Ordinal)))
+            {
+                Log.ConntrackUnavailable(_logger, command, result.StandardError.Trim());
+                return;
+            }
+
+            throw new IptablesCommandException(command, result);
+        }
     }
 
     private void EnsureFamilyEnabled(IReadOnlyList<IptablesRule> rules) =>

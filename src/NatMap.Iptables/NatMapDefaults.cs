@@ -21,6 +21,9 @@ public static class NatMapDefaults
     /// <summary>The procps program for kernel settings: <c>sysctl</c>.</summary>
     public const string SysctlPath = "sysctl";
 
+    /// <summary>The conntrack-tools program that deletes tracked flows: <c>conntrack</c>.</summary>
+    public const string ConntrackPath = "conntrack";
+
     /// <summary>The kernel setting that lets traffic from 127.0.0.1 be routed to a container: <c>net.ipv4.conf.all.route_localnet</c>.</summary>
     public const string RouteLocalnetSetting = "net.ipv4.conf.all.route_localnet";
 

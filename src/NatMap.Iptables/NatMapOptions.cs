@@ -63,4 +63,17 @@ public sealed class NatMapOptions
     /// reads with <c>iptables -S</c>.
     /// </summary>
     public IptablesTransport Transport { get; set; } = IptablesTransport.Batch;
+
+    /// <summary>
+    /// Gets or sets which tracked flows are deleted when an operation installs or removes a Docker mapping or static
+    /// DNAT, so that flows already in the kernel's conntrack table follow the change at once (see
+    /// <see cref="Iptables.ConntrackReset"/>). It runs <see cref="ConntrackPath"/>; on a host without that program the
+    /// rules still change, a warning is logged, and existing flows keep their old path until their entries time out.
+    /// </summary>
+    /// <value>The default is <see cref="ConntrackReset.Udp"/>.</value>
+    public ConntrackReset ConntrackReset { get; set; } = ConntrackReset.Udp;
+
+    /// <summary>Gets or sets the conntrack-tools program used for <see cref="ConntrackReset"/>.</summary>
+    /// <value>The default is <c>conntrack</c>.</value>
+    public string ConntrackPath { get; set; } = NatMapDefaults.ConntrackPath;
 }

@@ -175,7 +175,7 @@ public sealed class IptablesManagerTests
             "iptables -w 10 -t filter -S",
             $"iptables -w 10 -t nat -A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment {c} -j DNAT --to-destination 172.17.0.2:80",
             $"iptables -w 10 -t nat -A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {c} -j MASQUERADE",
-            $"iptables -w 10 -t filter -A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {c} -j ACCEPT");
+            $"iptables -w 10 -t filter -A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {c} -j ACCEPT");
     }
 
     [Fact]
@@ -268,8 +268,8 @@ public sealed class IptablesManagerTests
             "-A POSTROUTING -o eth0 -j MASQUERADE\n");
         _fake.OutputWhen(CommandMatch.ArgumentsContain("-t", "filter", "-S"),
             "-P FORWARD DROP\n-N NATMAP\n" +
-            (filterRule ? $"-A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment \"{WebComment}\" -j ACCEPT\n" : string.Empty) +
-            "-A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment \"natmap:docker:web:tcp:0.0.0.0:80:172.17.0.2:80\" -j ACCEPT\n");
+            (filterRule ? $"-A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment \"{WebComment}\" -j ACCEPT\n" : string.Empty) +
+            "-A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 80 -m comment --comment \"natmap:docker:web:tcp:0.0.0.0:80:172.17.0.2:80\" -j ACCEPT\n");
     }
 
     [Fact]
@@ -285,7 +285,7 @@ public sealed class IptablesManagerTests
             "iptables -w 10 -t filter -S",
             $"iptables -w 10 -t nat -D NATMAP -p tcp -m tcp --dport 8080 -m comment --comment {WebComment} -j DNAT --to-destination 172.17.0.2:80",
             $"iptables -w 10 -t nat -D POSTROUTING -s 172.17.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {WebComment} -j MASQUERADE",
-            $"iptables -w 10 -t filter -D NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {WebComment} -j ACCEPT");
+            $"iptables -w 10 -t filter -D NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {WebComment} -j ACCEPT");
     }
 
     [Fact]
@@ -376,10 +376,10 @@ public sealed class IptablesManagerTests
         _fake.OutputWhen(c => c.FileName == "iptables" && c.Arguments.Contains("filter"),
             "-P FORWARD ACCEPT\n-N DOCKER-USER\n-N NATMAP\n-N FOREIGN\n" +
             "-A FORWARD -m comment --comment \"natmap:setup\" -j DOCKER-USER\n" +
-            "-A FORWARD -d 10.0.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment \"natmap:dnat:tcp:203.0.113.5:80:10.0.0.2\" -j ACCEPT\n" +
+            "-A FORWARD -d 10.0.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdst 203.0.113.5 -m comment --comment \"natmap:dnat:tcp:203.0.113.5:80:10.0.0.2\" -j ACCEPT\n" +
             "-A FORWARD -m comment --comment \"natmapper:other\" -j ACCEPT\n" +
             "-A DOCKER-USER -m comment --comment \"natmap:setup\" -j NATMAP\n" +
-            "-A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment \"natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80\" -j ACCEPT\n");
+            "-A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment \"natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80\" -j ACCEPT\n");
         _fake.OutputWhen(c => c.FileName == "iptables" && c.Arguments.Contains("nat"),
             "-P PREROUTING ACCEPT\n-N NATMAP\n" +
             "-A PREROUTING -m addrtype --dst-type LOCAL -m comment --comment \"natmap:setup\" -j NATMAP\n" +
@@ -396,9 +396,9 @@ public sealed class IptablesManagerTests
             "iptables -w 10 -t nat -D POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j MASQUERADE",
             "iptables -w 10 -t nat -X NATMAP",
             "iptables -w 10 -t filter -D FORWARD -m comment --comment natmap:setup -j DOCKER-USER",
-            "iptables -w 10 -t filter -D FORWARD -d 10.0.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment natmap:dnat:tcp:203.0.113.5:80:10.0.0.2 -j ACCEPT",
+            "iptables -w 10 -t filter -D FORWARD -d 10.0.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdst 203.0.113.5 -m comment --comment natmap:dnat:tcp:203.0.113.5:80:10.0.0.2 -j ACCEPT",
             "iptables -w 10 -t filter -D DOCKER-USER -m comment --comment natmap:setup -j NATMAP",
-            "iptables -w 10 -t filter -D NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j ACCEPT",
+            "iptables -w 10 -t filter -D NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j ACCEPT",
             "iptables -w 10 -t filter -X NATMAP",
             "iptables -w 10 -t filter -X DOCKER-USER");
     }

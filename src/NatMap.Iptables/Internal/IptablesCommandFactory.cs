@@ -37,6 +37,9 @@ internal sealed class IptablesCommandFactory(NatMapOptions options)
     public CommandSpec Routes(AddressFamily family) =>
         Wrap(options.IpPath, ["-o", family == AddressFamily.InterNetworkV6 ? "-6" : "-4", "route", "show"]);
 
+    /// <summary><c>conntrack -D …</c>: deletes the tracked flows of <paramref name="reset"/>.</summary>
+    public CommandSpec DeleteFlows(FlowReset reset) => Wrap(options.ConntrackPath, reset.ToArguments());
+
     public CommandSpec ReadSysctl(string setting) => Wrap(options.SysctlPath, ["-n", setting]);
 
     public CommandSpec WriteSysctl(string setting, string value) => Wrap(options.SysctlPath, ["-q", "-w", $"{setting}={value}"]);

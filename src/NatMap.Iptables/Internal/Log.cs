@@ -31,4 +31,7 @@ internal static partial class Log
 
     [LoggerMessage(9, LogLevel.Error, "The monitor's check failed; it retries at the next interval")]
     public static partial void CheckFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(10, LogLevel.Warning, "{Command} could not run ({Reason}); flows the kernel already tracks keep their old path until they time out. Install conntrack-tools, or set NatMapOptions.ConntrackReset to None")]
+    public static partial void ConntrackUnavailable(ILogger logger, CommandSpec command, string reason);
 }

@@ -39,6 +39,7 @@ internal sealed class NatMapOptionsValidator : IValidateOptions<NatMapOptions>
             (nameof(options.Ip6tablesPath), options.Ip6tablesPath),
             (nameof(options.IpPath), options.IpPath),
             (nameof(options.SysctlPath), options.SysctlPath),
+            (nameof(options.ConntrackPath), options.ConntrackPath),
         })
         {
             if (string.IsNullOrWhiteSpace(value) || value.StartsWith('-') || value.Any(char.IsControl))
@@ -55,6 +56,11 @@ internal sealed class NatMapOptionsValidator : IValidateOptions<NatMapOptions>
         if (!Enum.IsDefined(options.Transport))
         {
             yield return (nameof(options.Transport), $"{options.Transport} is not an {nameof(IptablesTransport)} value.");
+        }
+
+        if (!Enum.IsDefined(options.ConntrackReset))
+        {
+            yield return (nameof(options.ConntrackReset), $"{options.ConntrackReset} is not a {nameof(Iptables.ConntrackReset)} value.");
         }
 
         if (options.CommandTimeout <= TimeSpan.Zero)

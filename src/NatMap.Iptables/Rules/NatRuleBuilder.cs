@@ -125,8 +125,10 @@ public sealed class NatRuleBuilder
     /// <summary>Returns the rules of a Docker-style port mapping.</summary>
     /// <param name="map">The mapping.</param>
     /// <returns>
-    /// In order: the DNAT in the nat chain (reached only for local destinations); the ACCEPT in the filter chain;
-    /// the MASQUERADE in nat <c>POSTROUTING</c> of translated connections (<c>! --ctorigdst CONTAINER</c>) from the
+    /// In order: the DNAT in the nat chain (reached only for local destinations); the ACCEPT in the filter chain, which
+    /// admits only connections that this DNAT translated (<c>--ctstate DNAT</c> with the original host port, and the
+    /// original host address when the mapping is bound), so a neighbour that routes straight to the container address is
+    /// not let in; the MASQUERADE in nat <c>POSTROUTING</c> of translated connections (<c>! --ctorigdst CONTAINER</c>) from the
     /// container itself (hairpin). Host connections to 127.0.0.1 are carried by Setup's shared
     /// <see cref="BuildLoopbackMasquerade"/> rule for IPv4 bindings that admit 127.0.0.1. IPv6 has no equivalent: the
     /// kernel never routes <c>::1</c> to another interface, so host traffic to <c>[::1]:port</c> cannot reach a container.
@@ -177,13 +179,21 @@ public sealed class NatRuleBuilder
                 "-j", "DNAT", "--to-destination", Tokens.Endpoint(container),
             ]),
             new(family, "filter", ChainName,
-                ["-d", containerHost, "-p", protocol, "-m", protocol, "--dport", containerPort, .. CommentArgs(comment), "-j", "ACCEPT"]),
+            [
+                "-d", containerHost, "-p", protocol, "-m", protocol, "--dport", containerPort,
+                "-m", "conntrack", "--ctstate", "DNAT", .. bound ? (string[])["--ctorigdst", host.Address.ToString()] : [], "--ctorigdstport", hostPort,
+                .. CommentArgs(comment), "-j", "ACCEPT",
+            ]),
             new(family, "nat", "POSTROUTING",
                 ["-s", hairpinSources, "-d", containerHost, "-p", protocol, "-m", protocol, "--dport", containerPort, "-m", "conntrack", "!", "--ctorigdst", container.Address.ToString(), .. CommentArgs(comment), "-j", "MASQUERADE"]),
         ];
     }
 
-    /// <summary>Returns the rules of a static DNAT: the DNAT in nat <c>PREROUTING</c>, then the ACCEPT in filter <c>FORWARD</c>.</summary>
+    /// <summary>
+    /// Returns the rules of a static DNAT: the DNAT in nat <c>PREROUTING</c>, then the ACCEPT in filter <c>FORWARD</c>,
+    /// which admits only connections translated from the external address (<c>--ctstate DNAT --ctorigdst</c>), never a
+    /// packet routed straight to the internal address.
+    /// </summary>
     /// <param name="config">The DNAT.</param>
     /// <returns>The two rules.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="config"/> is <see langword="null"/>.</exception>
@@ -207,7 +217,11 @@ public sealed class NatRuleBuilder
                 .. CommentArgs(comment), "-j", "DNAT", "--to-destination", Tokens.NatTarget(config.InternalIp, targetPort),
             ]),
             new(family, "filter", "FORWARD",
-                ["-d", Tokens.Host(config.InternalIp), "-p", protocol, .. PortArgs(protocol, forwardPorts), .. CommentArgs(comment), "-j", "ACCEPT"]),
+            [
+                "-d", Tokens.Host(config.InternalIp), "-p", protocol, .. PortArgs(protocol, forwardPorts),
+                "-m", "conntrack", "--ctstate", "DNAT", "--ctorigdst", config.ExternalIp.ToString(),
+                .. CommentArgs(comment), "-j", "ACCEPT",
+            ]),
         ];
     }
 

@@ -32,7 +32,7 @@ public sealed class CliAppTests
             $"-A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {c} -j MASQUERADE",
             "COMMIT",
             "*filter",
-            $"-A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {c} -j ACCEPT",
+            $"-A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {c} -j ACCEPT",
             "COMMIT",
             "EOF");
     }
@@ -49,7 +49,7 @@ public sealed class CliAppTests
             "iptables -w 10 -t filter -S",
             "iptables -w 10 -t nat -A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j DNAT --to-destination 172.17.0.2:80",
             "iptables -w 10 -t nat -A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j MASQUERADE",
-            "iptables -w 10 -t filter -A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j ACCEPT");
+            "iptables -w 10 -t filter -A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j ACCEPT");
     }
 
     [Fact]
@@ -64,9 +64,10 @@ public sealed class CliAppTests
         output.Should().BeEmpty();
         var printed = dry.Out.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);
         printed[1].Should().Be("ip6tables-restore --noflush -w 10 <<'EOF'");
-        fake.Processes.Select(c => c.ToString()).Should().Equal(printed[0], "ip6tables-restore --noflush -w 10 <<< (" + fake.Processes[1].StandardInput!.Length + " characters)");
-        fake.Processes[1].StandardInput!.Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().Equal(printed[2..^1]);
-        fake.Commands.Skip(1).Should().OnlyContain(c => c.FileName == "ip6tables" && c.Arguments.Contains("-D"));
+        printed[^1].Should().Be("conntrack -D -f ipv6 -p udp --orig-port-dst 8080", "a removed UDP mapping's tracked flows are deleted after the rules");
+        fake.Processes.Select(c => c.ToString()).Should().Equal(printed[0], "ip6tables-restore --noflush -w 10 <<< (" + fake.Processes[1].StandardInput!.Length + " characters)", printed[^1]);
+        fake.Processes[1].StandardInput!.Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().Equal(printed[2..^2]);
+        fake.Commands.Skip(1).SkipLast(1).Should().OnlyContain(c => c.FileName == "ip6tables" && c.Arguments.Contains("-D"));
     }
 
     [Theory]
@@ -75,7 +76,7 @@ public sealed class CliAppTests
     [InlineData("plan flush --chain EDGE", "ip6tables-save")]
     [InlineData("plan flush --chain EDGE --per-rule", "ip6tables -w 10 -t filter -S")]
     [InlineData("plan dnat --external 203.0.113.5 --internal 10.0.0.2 --ports 80,443 --in-interface eth0", "-A PREROUTING -d 203.0.113.5/32 -i eth0 -p tcp -m multiport --dports 80,443 -m comment --comment natmap:dnat:tcp:203.0.113.5:80,443:10.0.0.2:if=eth0 -j DNAT --to-destination 10.0.0.2")]
-    [InlineData("plan dnat --external 203.0.113.5 --internal 10.0.0.2 --ports 2222 --internal-port 22", "-A FORWARD -d 10.0.0.2/32 -p tcp -m tcp --dport 22 -m comment --comment natmap:dnat:tcp:203.0.113.5:2222:10.0.0.2:22 -j ACCEPT")]
+    [InlineData("plan dnat --external 203.0.113.5 --internal 10.0.0.2 --ports 2222 --internal-port 22", "-A FORWARD -d 10.0.0.2/32 -p tcp -m tcp --dport 22 -m conntrack --ctstate DNAT --ctorigdst 203.0.113.5 -m comment --comment natmap:dnat:tcp:203.0.113.5:2222:10.0.0.2:22 -j ACCEPT")]
     [InlineData("plan snat --internal 10.0.0.2 --external 203.0.113.5 --out-interface eth0", "-A POSTROUTING -s 10.0.0.2/32 -o eth0 -m comment --comment natmap:snat:10.0.0.2:203.0.113.5:eth0 -j SNAT --to-source 203.0.113.5")]
     [InlineData("plan hairpin --external 203.0.113.5 --internal 192.168.1.20 --ports 80 --lan 192.168.1.0/24 --udp", "-A POSTROUTING -s 192.168.1.0/24 -d 192.168.1.20/32 -p udp -m udp --dport 80 -m comment --comment natmap:hairpin:udp:203.0.113.5:80:192.168.1.20:lan=192.168.1.0/24 -j MASQUERADE")]
     public async Task Plan_EachKind_PrintsItsCommands(string commandLine, string expectedLine)

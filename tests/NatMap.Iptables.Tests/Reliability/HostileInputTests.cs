@@ -32,7 +32,7 @@ public sealed class HostileInputTests
         "::ffff:10.0.0.5", "::ffff:127.0.0.1", "fe80::1",
     ];
 
-    private static readonly string[] AllowedPrograms = ["iptables-restore", "ip6tables-restore", "iptables-save", "ip6tables-save", "ip", "sysctl"];
+    private static readonly string[] AllowedPrograms = ["iptables-restore", "ip6tables-restore", "iptables-save", "ip6tables-save", "ip", "sysctl", "conntrack"];
 
     /// <summary>Benign values of every string field, so that many cases pass validation and reach the install.</summary>
     private static readonly string[] Benign = ["web", "db1", "a-b_c.d", "eth0", "wan+", "br-1a2b", "NATMAP", "MY_CHAIN", "natmap", "acme.io"];

@@ -21,7 +21,7 @@ public sealed class NatRuleBuilderTests
 
         Render(Builder.BuildDockerMap(Map())).Should().Equal(
             $"4 -t nat -A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment {c} -j DNAT --to-destination 172.17.0.2:80",
-            $"4 -t filter -A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {c} -j ACCEPT",
+            $"4 -t filter -A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {c} -j ACCEPT",
             $"4 -t nat -A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {c} -j MASQUERADE");
     }
 
@@ -32,7 +32,7 @@ public sealed class NatRuleBuilderTests
 
         Render(Builder.BuildDockerMap(Map("192.168.1.10:5353", "172.17.0.3:53", TransportProtocol.Udp))).Should().Equal(
             $"4 -t nat -A NATMAP -d 192.168.1.10/32 -p udp -m udp --dport 5353 -m comment --comment {c} -j DNAT --to-destination 172.17.0.3:53",
-            $"4 -t filter -A NATMAP -d 172.17.0.3/32 -p udp -m udp --dport 53 -m comment --comment {c} -j ACCEPT",
+            $"4 -t filter -A NATMAP -d 172.17.0.3/32 -p udp -m udp --dport 53 -m conntrack --ctstate DNAT --ctorigdst 192.168.1.10 --ctorigdstport 5353 -m comment --comment {c} -j ACCEPT",
             $"4 -t nat -A POSTROUTING -s 172.17.0.3/32 -d 172.17.0.3/32 -p udp -m udp --dport 53 -m conntrack ! --ctorigdst 172.17.0.3 -m comment --comment {c} -j MASQUERADE");
     }
 
@@ -43,7 +43,7 @@ public sealed class NatRuleBuilderTests
 
         Render(Builder.BuildDockerMap(Map("127.0.0.1:5432", "172.17.0.4:5432", id: "db"))).Should().Equal(
             $"4 -t nat -A NATMAP -d 127.0.0.1/32 -p tcp -m tcp --dport 5432 -m comment --comment {c} -j DNAT --to-destination 172.17.0.4:5432",
-            $"4 -t filter -A NATMAP -d 172.17.0.4/32 -p tcp -m tcp --dport 5432 -m comment --comment {c} -j ACCEPT",
+            $"4 -t filter -A NATMAP -d 172.17.0.4/32 -p tcp -m tcp --dport 5432 -m conntrack --ctstate DNAT --ctorigdst 127.0.0.1 --ctorigdstport 5432 -m comment --comment {c} -j ACCEPT",
             $"4 -t nat -A POSTROUTING -s 172.17.0.4/32 -d 172.17.0.4/32 -p tcp -m tcp --dport 5432 -m conntrack ! --ctorigdst 172.17.0.4 -m comment --comment {c} -j MASQUERADE");
     }
 
@@ -61,7 +61,7 @@ public sealed class NatRuleBuilderTests
 
         Render(Builder.BuildDockerMap(Map("[::]:8080", "[fd00::2]:80"))).Should().Equal(
             $"6 -t nat -A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment {c} -j DNAT --to-destination [fd00::2]:80",
-            $"6 -t filter -A NATMAP -d fd00::2/128 -p tcp -m tcp --dport 80 -m comment --comment {c} -j ACCEPT",
+            $"6 -t filter -A NATMAP -d fd00::2/128 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {c} -j ACCEPT",
             $"6 -t nat -A POSTROUTING -s fd00::2/128 -d fd00::2/128 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst fd00::2 -m comment --comment {c} -j MASQUERADE");
     }
 
@@ -120,7 +120,7 @@ public sealed class NatRuleBuilderTests
 
         Render(Builder.BuildDnat(new DnatConfig(Ip("203.0.113.5"), Ip("10.0.0.2"), 80, ExternalInterface: "eth0"))).Should().Equal(
             $"4 -t nat -A PREROUTING -d 203.0.113.5/32 -i eth0 -p tcp -m tcp --dport 80 -m comment --comment {c} -j DNAT --to-destination 10.0.0.2:80",
-            $"4 -t filter -A FORWARD -d 10.0.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {c} -j ACCEPT");
+            $"4 -t filter -A FORWARD -d 10.0.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdst 203.0.113.5 -m comment --comment {c} -j ACCEPT");
     }
 
     [Fact]
@@ -130,7 +130,7 @@ public sealed class NatRuleBuilderTests
 
         Render(Builder.BuildDnat(new DnatConfig(Ip("203.0.113.5"), Ip("10.0.0.2"), PortSet.Parse("53,5353,6000-6010"), TransportProtocol.Udp))).Should().Equal(
             $"4 -t nat -A PREROUTING -d 203.0.113.5/32 -p udp -m multiport --dports 53,5353,6000:6010 -m comment --comment {c} -j DNAT --to-destination 10.0.0.2",
-            $"4 -t filter -A FORWARD -d 10.0.0.2/32 -p udp -m multiport --dports 53,5353,6000:6010 -m comment --comment {c} -j ACCEPT");
+            $"4 -t filter -A FORWARD -d 10.0.0.2/32 -p udp -m multiport --dports 53,5353,6000:6010 -m conntrack --ctstate DNAT --ctorigdst 203.0.113.5 -m comment --comment {c} -j ACCEPT");
     }
 
     [Fact]
@@ -147,7 +147,7 @@ public sealed class NatRuleBuilderTests
 
         Render(Builder.BuildDnat(new DnatConfig(Ip("203.0.113.5"), Ip("10.0.0.2"), 80) { InternalPort = 8080 })).Should().Equal(
             $"4 -t nat -A PREROUTING -d 203.0.113.5/32 -p tcp -m tcp --dport 80 -m comment --comment {c} -j DNAT --to-destination 10.0.0.2:8080",
-            $"4 -t filter -A FORWARD -d 10.0.0.2/32 -p tcp -m tcp --dport 8080 -m comment --comment {c} -j ACCEPT");
+            $"4 -t filter -A FORWARD -d 10.0.0.2/32 -p tcp -m tcp --dport 8080 -m conntrack --ctstate DNAT --ctorigdst 203.0.113.5 -m comment --comment {c} -j ACCEPT");
     }
 
     [Fact]
@@ -157,7 +157,7 @@ public sealed class NatRuleBuilderTests
 
         Render(Builder.BuildDnat(new DnatConfig(Ip("2001:db8::5"), Ip("fd00::2"), 443))).Should().Equal(
             $"6 -t nat -A PREROUTING -d 2001:db8::5/128 -p tcp -m tcp --dport 443 -m comment --comment {c} -j DNAT --to-destination [fd00::2]:443",
-            $"6 -t filter -A FORWARD -d fd00::2/128 -p tcp -m tcp --dport 443 -m comment --comment {c} -j ACCEPT");
+            $"6 -t filter -A FORWARD -d fd00::2/128 -p tcp -m tcp --dport 443 -m conntrack --ctstate DNAT --ctorigdst 2001:db8::5 -m comment --comment {c} -j ACCEPT");
     }
 
     [Fact]

@@ -207,6 +207,14 @@ internal sealed class EmulatedHost(FakeIptablesBackend backend)
         }
     }
 
+    /// <summary>
+    /// <c>conntrack -D …</c> on a host that tracks no flows (the emulator sends no packets): conntrack-tools 1.4.7 then
+    /// exits with 1 and says so. Anything but a delete is not modelled.
+    /// </summary>
+    public static CommandResult Conntrack(IReadOnlyList<string> arguments) => arguments is ["-D", ..]
+        ? new CommandResult(1, string.Empty, "conntrack v1.4.7 (conntrack-tools): 0 flow entries have been deleted.\n")
+        : throw new NotSupportedException($"FakeIptables does not model 'conntrack {string.Join(' ', arguments)}'.");
+
     public CommandResult Sysctl(IReadOnlyList<string> arguments)
     {
         var output = new StringBuilder();

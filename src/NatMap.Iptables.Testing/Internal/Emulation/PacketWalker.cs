@@ -16,6 +16,7 @@ internal sealed class PacketWalker
     private readonly SimulatedPacket _packet;
     private readonly List<string> _steps = [];
     private readonly IPAddress _originalDestination;
+    private readonly int _originalPort;
     private IPAddress _source;
     private IPAddress _destination;
     private int _port;
@@ -40,6 +41,7 @@ internal sealed class PacketWalker
         _source = packet.Source;
         _destination = packet.Destination;
         _originalDestination = packet.Destination;
+        _originalPort = packet.DestinationPort;
         _port = packet.DestinationPort;
         _in = packet.LocallyGenerated ? null : packet.InInterface ?? throw new ArgumentException("A packet from the network needs its InInterface.", nameof(packet));
     }
@@ -305,6 +307,7 @@ internal sealed class PacketWalker
                 "--src-type" => AddressType(_source, argument),
                 "--ctstate" => argument.Split(',').Any(s => s == "NEW" || (s == "DNAT" && _dnat) || (s == "SNAT" && _masqueraded)),
                 "--ctorigdst" => InNetwork(_originalDestination, argument),
+                "--ctorigdstport" => InPorts(_originalPort, argument),
                 "--comment" => true,
                 "-m" or "--match" when argument is "tcp" or "udp" or "multiport" or "addrtype" or "conntrack" or "comment" => true,
                 _ => null,
