@@ -124,8 +124,11 @@ public sealed class DockerCoexistenceTests(DockerEngineFixture engines) : IClass
             await engine.WaitForServerAsync("c1", 10);
             await engine.WaitForServerAsync("c2", 20);
             var after = await engine.SaveAsync(ipv6: false);
-            TestContext.Current.TestOutputHelper?.WriteLine(
-                $"Docker restart ({backend}): ruleset changed while stopped: {stopped != before}, after the start: {after != before}; repairs so far {monitor.Repairs}");
+            static IEnumerable<string> Ours(string save) => save.Split('\n').Where(l => l.Contains("natmap:", StringComparison.Ordinal));
+            Console.WriteLine(
+                $"Docker restart ({backend}): while stopped, gone: [{Diff(before, stopped)}]; after the start, gone: [{Diff(before, after)}], " +
+                $"new: [{Diff(after, before)}], same rules in another order: {after != before && Diff(before, after).Length == 0 && Diff(after, before).Length == 0}; " +
+                $"the library's rules untouched: {Ours(before).SequenceEqual(Ours(after))}; monitor repairs so far {monitor.Repairs}");
 
             // The repair bound: one 500 ms interval plus one sync, measured from dockerd answering again.
             await Task.Delay(TimeSpan.FromSeconds(1.5), Ct);
@@ -146,6 +149,9 @@ public sealed class DockerCoexistenceTests(DockerEngineFixture engines) : IClass
         (await engine.SaveAsync(ipv6: false)).Should().Be(settled);
         (await manager.ListAsync(Ct)).DockerMaps.Should().BeEquivalentTo(desired.DockerMaps);
     }
+
+    /// <summary>The lines of ruleset <paramref name="a"/> that <paramref name="b"/> lacks.</summary>
+    private static string Diff(string a, string b) => string.Join(" | ", a.Split('\n').Except(b.Split('\n')));
 
     [Theory]
     [MemberData(nameof(Backends))]
@@ -171,7 +177,7 @@ public sealed class DockerCoexistenceTests(DockerEngineFixture engines) : IClass
         // Docker 20.10 itself accepts direct routing to the ports it publishes (its ACCEPT has no ctstate DNAT;
         // fixed in Docker 28): recorded, not asserted, since it is Docker's rule and not the library's.
         var docker = await Probe.RunAsync(engine.Ext, TransportProtocol.Tcp, Container4(20), 80, attempts: 1);
-        TestContext.Current.TestOutputHelper?.WriteLine($"direct routing to Docker's own published container ({backend}): {docker}");
+        Console.WriteLine($"direct routing to Docker's own published container ({backend}): {docker}");
     }
 
     /// <summary>

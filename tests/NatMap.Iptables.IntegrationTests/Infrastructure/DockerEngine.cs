@@ -274,14 +274,16 @@ internal sealed partial class DockerEngine : IAsyncDisposable
     /// </summary>
     public async Task RunServerAsync(string name, int index, params string[] options)
     {
-        // The TCP server drains its input after answering (see Topology). Under docker-init, SIGTERM ends the shell
-        // and the init then kills the servers, so stopping a container takes no grace period.
+        // The TCP server drains its input after answering (see Topology). The UDP server keeps its input open a second
+        // after answering: with a bare "echo", socat's write of the request could find the program gone (EPIPE) and
+        // the child exited without sending the answer, for about one request in three. Under docker-init, SIGTERM ends
+        // the shell and the init then kills the servers, so stopping a container takes no grace period.
         var script = string.Join(
             " & ",
             $"socat TCP4-LISTEN:80,fork,reuseaddr 'SYSTEM:echo {name}; exec cat >/dev/null'",
             $"socat TCP6-LISTEN:80,fork,reuseaddr,ipv6only=1 'SYSTEM:echo {name}; exec cat >/dev/null'",
-            $"socat UDP4-RECVFROM:80,fork,reuseaddr 'EXEC:echo {name}'",
-            $"socat UDP6-RECVFROM:80,fork,reuseaddr,ipv6only=1 'EXEC:echo {name}'",
+            $"socat UDP4-RECVFROM:80,fork,reuseaddr 'SYSTEM:echo {name}; exec sleep 1'",
+            $"socat UDP6-RECVFROM:80,fork,reuseaddr,ipv6only=1 'SYSTEM:echo {name}; exec sleep 1'",
             "wait");
         _ = await DockerAsync(
         [
@@ -292,21 +294,21 @@ internal sealed partial class DockerEngine : IAsyncDisposable
         await WaitForServerAsync(name, index);
     }
 
-    /// <summary>Waits until the server in container <paramref name="index"/> answers on TCP from the docker host, both families.</summary>
+    /// <summary>Waits until the servers in container <paramref name="index"/> answer from the docker host: tcp in both families, udp.</summary>
     public async Task WaitForServerAsync(string name, int index)
     {
-        foreach (var address in new[] { Container4(index), Container6(index) })
+        foreach (var (protocol, address) in new[] { (TransportProtocol.Tcp, Container4(index)), (TransportProtocol.Tcp, Container6(index)), (TransportProtocol.Udp, Container4(index)) })
         {
             var started = Stopwatch.StartNew();
             while (true)
             {
-                var outcome = await Probe.RunAsync(Host, TransportProtocol.Tcp, address, 80, attempts: 1, timeoutSeconds: 1);
+                var outcome = await Probe.RunAsync(Host, protocol, address, 80, attempts: 1, timeoutSeconds: 1);
                 if (outcome.Answer == name)
                 {
                     break;
                 }
 
-                Assert.True(started.Elapsed < TimeSpan.FromSeconds(30), $"container {name} did not answer on {address}:80: {outcome}");
+                Assert.True(started.Elapsed < TimeSpan.FromSeconds(30), $"container {name} did not answer: {outcome}");
                 await Task.Delay(200, CancellationToken.None);
             }
         }
