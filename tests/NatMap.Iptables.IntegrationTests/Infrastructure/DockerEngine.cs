@@ -412,7 +412,7 @@ internal sealed partial class DockerEngine : IAsyncDisposable
 
     private static void RequireDocker()
     {
-        foreach (var tool in new[] { "/usr/sbin/dockerd", "/usr/bin/docker", "/usr/bin/containerd", "/usr/bin/busybox", "/usr/bin/socat", "/usr/bin/nsenter" })
+        foreach (var tool in new[] { "/usr/sbin/dockerd", "/usr/bin/docker", "/usr/bin/containerd", "/bin/busybox", "/usr/bin/socat", "/usr/bin/nsenter" })
         {
             if (!File.Exists(tool))
             {
@@ -483,8 +483,8 @@ internal sealed partial class DockerEngine : IAsyncDisposable
     {
         var rootfs = Path.Combine(Root, "rootfs");
         var bin = Directory.CreateDirectory(Path.Combine(rootfs, "bin")).FullName;
-        File.Copy("/usr/bin/busybox", Path.Combine(bin, "busybox"));
-        var applets = await Runner.RunAsync(new CommandSpec("/usr/bin/busybox", ["--list"]), CancellationToken.None);
+        File.Copy("/bin/busybox", Path.Combine(bin, "busybox"));
+        var applets = await Runner.RunAsync(new CommandSpec("/bin/busybox", ["--list"]), CancellationToken.None);
         foreach (var applet in applets.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(a => a != "busybox"))
         {
             _ = File.CreateSymbolicLink(Path.Combine(bin, applet), "busybox");
