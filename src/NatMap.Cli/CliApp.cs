@@ -74,7 +74,7 @@ internal static class CliApp
                 Transport = parsed.Has("--per-rule") ? IptablesTransport.PerRule : IptablesTransport.Batch,
             };
             var apply = parsed.Has("--apply");
-            var runner = apply ? applyRunner ?? new CliWrapCommandRunner(options.CommandTimeout) : new PrintingCommandRunner(output);
+            var runner = apply ? applyRunner ?? new CliWrapCommandRunner() : new PrintingCommandRunner(output);
             var manager = new IptablesManager(runner, options);
             var operation = BuildOperation(kind, parsed, manager);
             parsed.RejectUnused();

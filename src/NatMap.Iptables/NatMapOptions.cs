@@ -27,7 +27,7 @@ public sealed class NatMapOptions
     /// Gets or sets how long each command waits for the xtables lock (<c>-w</c>, whole seconds, rounded up) before it
     /// fails with exit code 4. <see langword="null"/> passes no <c>-w</c>, and a held lock fails the command at once.
     /// </summary>
-    /// <value>The default is 10 seconds. Between 1 second and 1 hour, and shorter than <see cref="CommandTimeout"/>.</value>
+    /// <value>The default is 10 seconds. Between 1 second and 1 hour, and less than a third of <see cref="CommandTimeout"/>.</value>
     public TimeSpan? XtablesLockWait { get; set; } = NatMapDefaults.XtablesLockWait;
 
     /// <summary>Gets or sets a network namespace to run every command in, through <c>ip netns exec NAME</c>; <see langword="null"/> for the caller's namespace.</summary>
@@ -52,8 +52,15 @@ public sealed class NatMapOptions
     /// <value>The default is <c>sysctl</c>.</value>
     public string SysctlPath { get; set; } = NatMapDefaults.SysctlPath;
 
-    /// <summary>Gets or sets how long one command may run before the default runner kills it.</summary>
-    /// <value>The default is 30 seconds. Greater than zero.</value>
+    /// <summary>
+    /// Gets or sets how long one command may run. The manager enforces it for every command it runs, rollback steps
+    /// included, whatever the <see cref="ICommandRunner"/>: it cancels the command's token (the default runner then kills
+    /// the process) and throws <see cref="TimeoutException"/> naming the command.
+    /// </summary>
+    /// <value>
+    /// The default is 45 seconds. Greater than zero and, with <see cref="XtablesLockWait"/>, longer than three lock waits:
+    /// the legacy <c>iptables-restore</c> waits for the lock once per table (raw, nat, filter).
+    /// </value>
     public TimeSpan CommandTimeout { get; set; } = NatMapDefaults.CommandTimeout;
 
     /// <summary>
