@@ -75,9 +75,11 @@ public sealed partial class IptablesManager
             plan.Add(RuleChange.DeleteChain(family, table, chain) with { UndoVerb = "-N" });
         }
 
-        // DOCKER-USER goes only if the library made it (its FORWARD jump carried our comment) and nothing else uses it.
+        // DOCKER-USER goes only if the library made it (its FORWARD jump carried our comment, or nothing jumps to it: a
+        // Setup stopped between making it and its jump) and nothing else uses it. Docker's always has Docker's jump.
         var dockerUser = NatMapDefaults.DockerUserChain;
-        var madeDockerUser = ours.Any(r => r.Chain == "FORWARD" && r.JumpTarget == dockerUser);
+        var madeDockerUser = ours.Any(r => r.Chain == "FORWARD" && r.JumpTarget == dockerUser)
+            || !listing.Rules.Any(r => r.JumpTarget == dockerUser);
         if (table == "filter" && madeDockerUser && listing.Chains.Contains(dockerUser))
         {
             var remaining = listing.Rules.Except(ours).Where(r => r.Chain != chain).ToList();

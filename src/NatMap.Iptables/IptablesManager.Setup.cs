@@ -73,9 +73,14 @@ public sealed partial class IptablesManager
         var changes = new List<Change>();
 
         // Docker makes DOCKER-USER and the FORWARD jump to it; without Docker the library makes both, and only then.
+        // A DOCKER-USER that nothing jumps to (a Setup stopped between the two) gets the library's jump.
         if (!filter.Chains.Contains(NatMapDefaults.DockerUserChain))
         {
             changes.Add(RuleChange.NewChain(family, "filter", NatMapDefaults.DockerUserChain));
+            changes.Add(RuleChange.Add(RuleBuilder.BuildDockerUserJump(family)));
+        }
+        else if (!filter.InChain("FORWARD").Any(static r => r.JumpTarget == NatMapDefaults.DockerUserChain))
+        {
             changes.Add(RuleChange.Add(RuleBuilder.BuildDockerUserJump(family)));
         }
 
