@@ -41,8 +41,10 @@ public sealed class NatMapOptions
     /// <summary>
     /// Gets or sets a value indicating whether Setup manages the host settings the rules need: it sets
     /// <c>net.ipv4.conf.all.route_localnet=1</c> (so host traffic to 127.0.0.1 can be translated to a container) after
-    /// adding the raw-table guard that drops packets to 127.0.0.0/8 arriving on any interface but <c>lo</c>. FlushAll puts
-    /// the setting back when Setup changed it. When <see langword="false"/>, the host is left alone and installing a
+    /// adding the raw-table guard that drops packets to 127.0.0.0/8 arriving on any interface but <c>lo</c>. FlushAll turns
+    /// the setting off (before it deletes the guard) when the guard's comment says Setup turned it on, or when it is on and
+    /// no other loopback guard would remain: the library never leaves it on without a guard. When <see langword="false"/>,
+    /// the host is left alone and installing a
     /// mapping that admits 127.0.0.1 fails with a clear error if the setting is off. <c>ip_forward</c> is never changed.
     /// </summary>
     /// <value>The default is <see langword="true"/>.</value>
