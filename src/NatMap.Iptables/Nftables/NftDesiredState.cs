@@ -1,0 +1,16 @@
+namespace NatMap.Iptables.Nftables;
+
+/// <summary>Everything the library's table is to hold: the input of a full render (Setup alone when every list is empty).</summary>
+/// <param name="Mappings">Docker-style mappings, each one map element.</param>
+/// <param name="Dnats">Static DNATs, each one rule.</param>
+/// <param name="Snats">Static SNATs, each one rule.</param>
+/// <param name="Hairpins">Hairpin NATs, each two rules.</param>
+internal sealed record NftDesiredState(
+    IReadOnlyList<DockerPortMap> Mappings,
+    IReadOnlyList<DnatConfig> Dnats,
+    IReadOnlyList<SnatConfig> Snats,
+    IReadOnlyList<HairpinConfig> Hairpins)
+{
+    /// <summary>Gets the state of Setup alone: the fixed chains and empty maps.</summary>
+    public static NftDesiredState Empty { get; } = new([], [], [], []);
+}

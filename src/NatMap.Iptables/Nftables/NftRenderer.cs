@@ -1,0 +1,281 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using NatMap.Iptables.Internal;
+using NatMap.Iptables.Rules;
+
+namespace NatMap.Iptables.Nftables;
+
+/// <summary>
+/// Turns the model into <c>nft -f -</c> scripts. Pure: no I/O, the same text for the same input, every value validated
+/// before it is written (names and comments are quoted and hold only characters the model's guards admit).
+/// </summary>
+/// <remarks>
+/// <para>A Docker mapping is one map element whose comment is the container id; no rule is written per mapping.
+/// Static DNAT, SNAT and hairpin objects are rules with a kind comment; the parser reads their identity back from
+/// the rule's expressions.</para>
+/// <para>Port sets are written sorted and merged (<c>443,80,81</c> as <c>{ 80-81, 443 }</c>), because nftables keeps
+/// an interval set in that order: what <see cref="NftListing"/> reads back equals <see cref="Normalize(PortSet)"/>.</para>
+/// </remarks>
+internal sealed class NftRenderer
+{
+    private static readonly string Mark = Hex(NftSchema.TranslatedMark);
+    private static readonly string HairpinMark = Hex(NftSchema.HairpinMark);
+
+    public NftRenderer(string table = NftSchema.DefaultTable) => Table = NftSchema.CheckTableName(table, nameof(table));
+
+    public static NftRenderer Default { get; } = new();
+
+    public string Table { get; }
+
+    private string Qualified => $"{NftSchema.Family} {Table}";
+
+    /// <summary>
+    /// The whole table in one transaction: created if missing, deleted, and written again, so the kernel swaps the old
+    /// table for the new one atomically, IPv4 and IPv6 together. Setup is <see cref="NftDesiredState.Empty"/>.
+    /// </summary>
+    public string RenderFull(NftDesiredState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        var script = new StringBuilder();
+        script.Append(CultureInfo.InvariantCulture, $"add table {Qualified}\n");
+        script.Append(CultureInfo.InvariantCulture, $"delete table {Qualified}\n");
+        script.Append(RenderTable(state));
+        return script.ToString();
+    }
+
+    /// <summary>The table block alone, as <c>nft list table</c> prints it (tabs, one blank line between objects).</summary>
+    public string RenderTable(NftDesiredState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        var elements = state.Mappings
+            .Select(m => (Map: MapOf(m), Element: Element(m, withValue: true)))
+            .ToLookup(e => e.Map, e => e.Element, StringComparer.Ordinal);
+        var blocks = new List<string>();
+        foreach (var (name, key, value) in new[]
+        {
+            (NftSchema.Bound4, "ipv4_addr . inet_proto . inet_service", "ipv4_addr . inet_service"),
+            (NftSchema.Unbound4, "inet_proto . inet_service", "ipv4_addr . inet_service"),
+            (NftSchema.Bound6, "ipv6_addr . inet_proto . inet_service", "ipv6_addr . inet_service"),
+            (NftSchema.Unbound6, "inet_proto . inet_service", "ipv6_addr . inet_service"),
+        })
+        {
+            var block = new StringBuilder();
+            block.Append(CultureInfo.InvariantCulture, $"\tmap {name} {{\n\t\ttype {key} : {value}\n");
+            var items = elements[name].Order(StringComparer.Ordinal).ToList();
+            if (items.Count > 0)
+            {
+                block.Append("\t\telements = { ");
+                block.AppendJoin(",\n\t\t\t     ", items);
+                block.Append(" }\n");
+            }
+
+            block.Append("\t}\n");
+            blocks.Add(block.ToString());
+        }
+
+        string Chain(string name, string? hook, IEnumerable<string> rules)
+        {
+            var block = new StringBuilder();
+            block.Append(CultureInfo.InvariantCulture, $"\tchain {name} {{\n");
+            if (hook is not null)
+            {
+                block.Append(CultureInfo.InvariantCulture, $"\t\t{hook}\n");
+            }
+
+            foreach (var rule in rules)
+            {
+                block.Append(CultureInfo.InvariantCulture, $"\t\t{rule}\n");
+            }
+
+            block.Append("\t}\n");
+            return block.ToString();
+        }
+
+        var setup = $" comment \"{NftSchema.SetupComment}\"";
+        blocks.Add(Chain(NftSchema.GuardChain, "type filter hook prerouting priority raw; policy accept;",
+            [$"iifname != \"lo\" ip daddr 127.0.0.0/8 drop{setup}"]));
+        blocks.Add(Chain(NftSchema.PreroutingChain, "type nat hook prerouting priority dstnat; policy accept;",
+        [
+            $"fib daddr type local jump {NftSchema.MappingsChain}{setup}",
+            .. state.Dnats.Select(DnatRule),
+            .. state.Hairpins.Select(HairpinDnatRule),
+        ]));
+        blocks.Add(Chain(NftSchema.OutputChain, "type nat hook output priority -100; policy accept;",
+            [$"fib daddr type local jump {NftSchema.MappingsChain}{setup}"]));
+        blocks.Add(Chain(NftSchema.MappingsChain, null,
+        [
+            $"ip daddr . meta l4proto . th dport @{NftSchema.Bound4} ct mark set ct mark | {Mark} dnat ip to ip daddr . meta l4proto . th dport map @{NftSchema.Bound4}{setup}",
+            $"meta l4proto . th dport @{NftSchema.Unbound4} ct mark set ct mark | {Mark} dnat ip to meta l4proto . th dport map @{NftSchema.Unbound4}{setup}",
+            $"ip6 daddr . meta l4proto . th dport @{NftSchema.Bound6} ct mark set ct mark | {Mark} dnat ip6 to ip6 daddr . meta l4proto . th dport map @{NftSchema.Bound6}{setup}",
+            $"meta l4proto . th dport @{NftSchema.Unbound6} ct mark set ct mark | {Mark} dnat ip6 to meta l4proto . th dport map @{NftSchema.Unbound6}{setup}",
+        ]));
+        blocks.Add(Chain(NftSchema.HairpinChain, "type filter hook prerouting priority dstnat + 10; policy accept;",
+            [$"ct state new ct status dnat ct mark & {Mark} == {Mark} fib daddr . iif oif exists ct mark set ct mark | {HairpinMark}{setup}"]));
+        blocks.Add(Chain(NftSchema.PostroutingChain, "type nat hook postrouting priority srcnat; policy accept;",
+        [
+            $"ct mark & {Mark} == {Mark} ct status dnat ip saddr 127.0.0.0/8 oifname != \"lo\" masquerade{setup}",
+            $"ct mark & {HairpinMark} == {HairpinMark} masquerade{setup}",
+            .. state.Snats.Select(SnatRule),
+            .. state.Hairpins.Select(HairpinMasqueradeRule),
+        ]));
+
+        return $"table {Qualified} {{\n\tcomment \"{NftSchema.TableComment}\"\n{string.Join("\n", blocks)}}}\n";
+    }
+
+    /// <summary>One transaction that adds the mappings' elements. An element whose key is taken by another value fails the whole transaction (EEXIST).</summary>
+    public string RenderAddMappings(IEnumerable<DockerPortMap> maps) => ElementCommands("add", maps, withValue: true);
+
+    /// <summary>One transaction that deletes the mappings' elements, by key. A missing element fails the whole transaction (ENOENT).</summary>
+    public string RenderDeleteMappings(IEnumerable<DockerPortMap> maps) => ElementCommands("delete", maps, withValue: false);
+
+    /// <summary>The command that adds a static DNAT rule at the end of nat prerouting.</summary>
+    public string RenderAddDnat(DnatConfig config) => $"add rule {Qualified} {NftSchema.PreroutingChain} {DnatRule(config)}\n";
+
+    /// <summary>The command that adds a static SNAT rule at the end of nat postrouting.</summary>
+    public string RenderAddSnat(SnatConfig config) => $"add rule {Qualified} {NftSchema.PostroutingChain} {SnatRule(config)}\n";
+
+    /// <summary>The commands that add a hairpin NAT's two rules.</summary>
+    public string RenderAddHairpin(HairpinConfig config) =>
+        $"add rule {Qualified} {NftSchema.PreroutingChain} {HairpinDnatRule(config)}\nadd rule {Qualified} {NftSchema.PostroutingChain} {HairpinMasqueradeRule(config)}\n";
+
+    /// <summary>The command that deletes one rule by the handle a listing reported.</summary>
+    public string RenderDeleteRule(string chain, long handle) =>
+        string.Create(CultureInfo.InvariantCulture, $"delete rule {Qualified} {chain} handle {handle}\n");
+
+    /// <summary>FlushAll: the table goes, and with it every chain, map and element; the host's other tables are untouched.</summary>
+    public string RenderDeleteTable() => $"delete table {Qualified}\n";
+
+    /// <summary>
+    /// The one iptables rule that lets connections our DNATs translated through a host whose iptables FORWARD policy is
+    /// DROP (Docker, ufw): an accept in our nftables table cannot override a drop in iptables' own base chain, so the
+    /// accept is written where Docker expects users' rules. It admits only connections that carry our mark and that
+    /// conntrack translated, never a packet routed straight to a container.
+    /// </summary>
+    public static IptablesRule DockerUserAccept(AddressFamily family) =>
+        new(family, "filter", NatMapDefaults.DockerUserChain,
+        [
+            "-m", "conntrack", "--ctstate", "DNAT",
+            "-m", "connmark", "--mark", $"{Hex(NftSchema.TranslatedMark)}/{Hex(NftSchema.TranslatedMark)}",
+            "-m", "comment", "--comment", NftSchema.CoexistenceComment, "-j", "ACCEPT",
+        ],
+        RulePosition.Top);
+
+    /// <summary>Sorts and merges a port set: the form an nftables interval set keeps, and so the form a listing reads back.</summary>
+    public static PortSet Normalize(PortSet ports)
+    {
+        var merged = new List<PortRange>();
+        foreach (var range in ports.Ranges.OrderBy(r => r.First).ThenBy(r => r.Last))
+        {
+            if (merged.Count > 0 && range.First <= merged[^1].Last + 1)
+            {
+                merged[^1] = new PortRange(merged[^1].First, Math.Max(merged[^1].Last, range.Last));
+            }
+            else
+            {
+                merged.Add(range);
+            }
+        }
+
+        return new PortSet(merged);
+    }
+
+    /// <summary>Whether a mapping is bound to one host address (not <c>0.0.0.0</c> or <c>::</c>).</summary>
+    public static bool IsBound(DockerPortMap map) =>
+        !map.HostEndpoint.Address.Equals(IPAddress.Any) && !map.HostEndpoint.Address.Equals(IPAddress.IPv6Any);
+
+    public static string MapOf(DockerPortMap map) => NftSchema.MapName(map.HostEndpoint.AddressFamily, IsBound(map));
+
+    private string ElementCommands(string verb, IEnumerable<DockerPortMap> maps, bool withValue)
+    {
+        ArgumentNullException.ThrowIfNull(maps);
+        var script = new StringBuilder();
+        foreach (var group in maps.GroupBy(MapOf, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            script.Append(CultureInfo.InvariantCulture, $"{verb} element {Qualified} {group.Key} {{ ");
+            script.AppendJoin(", ", group.Select(m => Element(m, withValue)));
+            script.Append(" }\n");
+        }
+
+        return script.ToString();
+    }
+
+    /// <summary><c>10.0.0.1 . tcp . 8080 comment "web" : 172.17.0.2 . 80</c>, or the key alone.</summary>
+    private static string Element(DockerPortMap map, bool withValue)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        var host = map.HostEndpoint;
+        var container = map.ContainerEndpoint;
+        Guard.SameFamily(host.Address, nameof(DockerPortMap.HostEndpoint), container.Address, nameof(DockerPortMap.ContainerEndpoint));
+        var key = string.Create(CultureInfo.InvariantCulture, $"{Tokens.Protocol(map.Protocol)} . {host.Port}");
+        if (IsBound(map))
+        {
+            key = $"{host.Address} . {key}";
+        }
+
+        return withValue
+            ? string.Create(CultureInfo.InvariantCulture, $"{key} comment \"{map.ContainerId}\" : {container.Address} . {container.Port}")
+            : key;
+    }
+
+    private static string DnatRule(DnatConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        var ip = IpWord(config.ExternalIp);
+        var inInterface = config.ExternalInterface is { } name ? $"iifname {Interface(name)} " : string.Empty;
+        var target = config.InternalPort is { } port
+            ? string.Create(CultureInfo.InvariantCulture, $"{Tokens.Bracketed(config.InternalIp)}:{port}")
+            : config.InternalIp.ToString();
+        return $"{inInterface}{ip} daddr {config.ExternalIp} {Tokens.Protocol(config.Protocol)} dport {Ports(config.Ports)} ct mark set ct mark | {Mark} dnat {ip} to {target} comment \"{NftSchema.DnatComment}\"";
+    }
+
+    private static string SnatRule(SnatConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        var ip = IpWord(config.InternalIp);
+        return $"{ip} saddr {config.InternalIp} oifname {Interface(config.ExternalInterface)} snat {ip} to {config.ExternalIp} comment \"{NftSchema.SnatComment}\"";
+    }
+
+    private static string HairpinDnatRule(HairpinConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        config.Validate();
+        var ip = IpWord(config.ExternalIp);
+        return $"{HairpinSource(config)}{ip} daddr {config.ExternalIp} {Tokens.Protocol(config.Protocol)} dport {Ports(config.Ports)} dnat {ip} to {config.InternalIp} comment \"{NftSchema.HairpinComment}\"";
+    }
+
+    private static string HairpinMasqueradeRule(HairpinConfig config)
+    {
+        config.Validate();
+        var ip = IpWord(config.ExternalIp);
+        return $"{HairpinSource(config)}{ip} daddr {config.InternalIp} {Tokens.Protocol(config.Protocol)} dport {Ports(config.Ports)} masquerade comment \"{NftSchema.HairpinComment}\"";
+    }
+
+    private static string HairpinSource(HairpinConfig config) =>
+        config.LanCidr is { } lan ? $"{IpWord(config.ExternalIp)} saddr {Network(lan)} " : string.Empty;
+
+    /// <summary>A network as nft prints it: a host prefix as the bare address.</summary>
+    private static string Network(IPNetwork network) =>
+        network.PrefixLength == (network.BaseAddress.AddressFamily == AddressFamily.InterNetwork ? 32 : 128)
+            ? network.BaseAddress.ToString()
+            : Tokens.Network(network);
+
+    private static string IpWord(IPAddress address) => address.AddressFamily == AddressFamily.InterNetworkV6 ? "ip6" : "ip";
+
+    /// <summary>An interface name in quotes; iptables' trailing <c>+</c> wildcard is nft's <c>*</c>.</summary>
+    private static string Interface(string name) => $"\"{(name.EndsWith('+') ? name[..^1] + "*" : name)}\"";
+
+    private static string Ports(PortSet ports)
+    {
+        var normalized = Normalize(ports);
+        var items = normalized.Ranges.Select(r => r.IsSinglePort
+            ? r.First.ToString(CultureInfo.InvariantCulture)
+            : string.Create(CultureInfo.InvariantCulture, $"{r.First}-{r.Last}")).ToList();
+        return items.Count == 1 ? items[0] : $"{{ {string.Join(", ", items)} }}";
+    }
+
+    private static string Hex(uint value) => string.Create(CultureInfo.InvariantCulture, $"0x{value:x8}");
+}
