@@ -61,7 +61,8 @@ internal static class NftListing
         var chains = new HashSet<string>(StringComparer.Ordinal);
         var maps = new HashSet<string>(StringComparer.Ordinal);
         var setupCounts = new Dictionary<string, int>(StringComparer.Ordinal);
-        bool? isOurs = null;
+        var tableSeen = false;
+        string? tableComment = null;
 
         foreach (var item in items.EnumerateArray())
         {
@@ -81,7 +82,8 @@ internal static class NftListing
             switch (kind.Name)
             {
                 case "table":
-                    isOurs = Str(body, "comment") == NftSchema.TableComment;
+                    tableSeen = true;
+                    tableComment = Str(body, "comment");
                     break;
                 case "chain":
                     var chainName = Str(body, "name") ?? string.Empty;
@@ -126,12 +128,16 @@ internal static class NftListing
             }
         }
 
-        if (isOurs is null)
+        if (!tableSeen)
         {
             throw new FormatException($"The nft listing holds no table {NftSchema.Family} {table}.");
         }
 
-        if (isOurs == false)
+        // nft 1.0.6 leaves the table's comment out of its JSON (later versions print it): without it, the table is
+        // ours when it holds at least one rule with the Setup comment. A table of that name with neither is someone
+        // else's, and nothing in it is read.
+        var isOurs = tableComment is null ? setupCounts.Count > 0 : tableComment == NftSchema.TableComment;
+        if (!isOurs)
         {
             return new NftTableState(false, false, [], [], [], [], [$"table {NftSchema.Family} {table} without the library's comment"]);
         }

@@ -14,7 +14,7 @@ internal static class NftSchema
     /// <summary>The family of the table: one table carries IPv4 and IPv6, so one transaction changes both atomically.</summary>
     public const string Family = "inet";
 
-    /// <summary>The table's comment: a table of that name without it is not ours, and the library refuses to touch it.</summary>
+    /// <summary>The table's comment, for people who list the ruleset (nft 1.0.6 leaves it out of its JSON, so ownership is read from the Setup rules).</summary>
     public const string TableComment = "natmap: managed by NatMap.Iptables; deleting this table removes everything it wrote";
 
     /// <summary>raw prerouting: drops packets to 127.0.0.0/8 that did not arrive on <c>lo</c>.</summary>
