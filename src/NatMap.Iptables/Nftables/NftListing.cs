@@ -24,34 +24,54 @@ internal static class NftListing
 
     private static readonly string[] Maps = [NftSchema.Bound4, NftSchema.Unbound4, NftSchema.Bound6, NftSchema.Unbound6];
 
-    /// <summary>Parses the JSON of one table.</summary>
-    /// <exception cref="FormatException">The text is not nft's JSON, or holds no table of that name.</exception>
-    public static NftTableState Parse(string json, string table = NftSchema.DefaultTable)
+    /// <summary>
+    /// Parses listings of the mappings table and the static table (<c>nft -j list table inet NAME</c> and
+    /// <c>… NAME-static</c>, one string each or both in one array). A missing static table reads as empty.
+    /// </summary>
+    /// <exception cref="FormatException">A text is not nft's JSON, or none holds the mappings table.</exception>
+    public static NftTableState Parse(IEnumerable<string> listings, string table = NftSchema.DefaultTable)
     {
-        ArgumentNullException.ThrowIfNull(json);
-        JsonDocument document;
+        ArgumentNullException.ThrowIfNull(listings);
+        var documents = new List<JsonDocument>();
         try
         {
-            document = JsonDocument.Parse(json);
-        }
-        catch (JsonException e)
-        {
-            throw new FormatException($"The nft listing is not JSON: {e.Message}", e);
-        }
-
-        using (document)
-        {
-            if (!document.RootElement.TryGetProperty("nftables", out var items) || items.ValueKind != JsonValueKind.Array)
+            var items = new List<JsonElement>();
+            foreach (var json in listings)
             {
-                throw new FormatException("The nft listing has no 'nftables' array.");
+                JsonDocument document;
+                try
+                {
+                    document = JsonDocument.Parse(json);
+                }
+                catch (JsonException e)
+                {
+                    throw new FormatException($"The nft listing is not JSON: {e.Message}", e);
+                }
+
+                documents.Add(document);
+                if (!document.RootElement.TryGetProperty("nftables", out var array) || array.ValueKind != JsonValueKind.Array)
+                {
+                    throw new FormatException("The nft listing has no 'nftables' array.");
+                }
+
+                items.AddRange(array.EnumerateArray());
             }
 
             return Read(items, table);
         }
+        finally
+        {
+            documents.ForEach(d => d.Dispose());
+        }
     }
 
-    private static NftTableState Read(JsonElement items, string table)
+    /// <summary>Parses one listing.</summary>
+    /// <exception cref="FormatException">The text is not nft's JSON, or holds no mappings table.</exception>
+    public static NftTableState Parse(string json, string table = NftSchema.DefaultTable) => Parse([json], table);
+
+    private static NftTableState Read(List<JsonElement> items, string table)
     {
+        var staticTable = table + NftSchema.StaticTableSuffix;
         var foreign = new List<string>();
         var mappings = new List<DockerPortMap>();
         var dnats = new List<NftOwnedRule<DnatConfig>>();
@@ -64,7 +84,7 @@ internal static class NftListing
         var tableSeen = false;
         string? tableComment = null;
 
-        foreach (var item in items.EnumerateArray())
+        foreach (var item in items)
         {
             var kind = item.EnumerateObject().FirstOrDefault();
             var body = kind.Value;
@@ -73,31 +93,39 @@ internal static class NftListing
                 continue;
             }
 
-            if (body.ValueKind != JsonValueKind.Object || Str(body, "family") != NftSchema.Family || Str(body, kind.Name == "table" ? "name" : "table") != table)
+            var tableName = body.ValueKind == JsonValueKind.Object && Str(body, "family") == NftSchema.Family ? Str(body, kind.Name == "table" ? "name" : "table") : null;
+            var isStatic = tableName == staticTable;
+            if (tableName != table && !isStatic)
             {
-                foreign.Add($"{kind.Name} outside table {NftSchema.Family} {table}");
+                foreign.Add($"{kind.Name} outside tables {NftSchema.Family} {table} and {staticTable}");
                 continue;
             }
 
             switch (kind.Name)
             {
+                case "table" when isStatic:
+                    break;
                 case "table":
                     tableSeen = true;
                     tableComment = Str(body, "comment");
                     break;
                 case "chain":
                     var chainName = Str(body, "name") ?? string.Empty;
-                    if (SetupRules.ContainsKey(chainName))
+                    if (!isStatic && SetupRules.ContainsKey(chainName))
                     {
                         chains.Add(chainName);
                     }
+                    else if (isStatic && chainName is NftSchema.PreroutingChain or NftSchema.PostroutingChain)
+                    {
+                        chains.Add(staticTable + " " + chainName);
+                    }
                     else
                     {
-                        foreign.Add($"chain {chainName}");
+                        foreign.Add($"chain {tableName} {chainName}");
                     }
 
                     break;
-                case "map" when Maps.Contains(Str(body, "name")):
+                case "map" when !isStatic && Maps.Contains(Str(body, "name")):
                     var mapName = Str(body, "name")!;
                     maps.Add(mapName);
                     ReadElements(body, mapName, mappings, foreign);
@@ -107,23 +135,23 @@ internal static class NftListing
                     var handle = body.TryGetProperty("handle", out var h) && h.TryGetInt64(out var value) ? value : -1;
                     var comment = Str(body, "comment");
                     var expressions = body.TryGetProperty("expr", out var expr) && expr.ValueKind == JsonValueKind.Array ? expr.EnumerateArray().ToList() : [];
-                    var recognised = (comment, chain) switch
+                    var recognised = (isStatic, comment, chain) switch
                     {
-                        (NftSchema.SetupComment, _) when SetupRules.ContainsKey(chain) => Count(setupCounts, chain),
-                        (NftSchema.DnatComment, NftSchema.PreroutingChain) => Add(ReadDnat(expressions), c => dnats.Add(new(c, chain, handle))),
-                        (NftSchema.SnatComment, NftSchema.PostroutingChain) => Add(ReadSnat(expressions), c => snats.Add(new(c, chain, handle))),
-                        (NftSchema.HairpinComment, NftSchema.PreroutingChain) => Add(ReadHairpin(expressions, masquerade: false), c => hairpinDnats.Add((c, handle))),
-                        (NftSchema.HairpinComment, NftSchema.PostroutingChain) => Add(ReadHairpin(expressions, masquerade: true), c => hairpinMasquerades.Add((c, handle))),
+                        (false, NftSchema.SetupComment, _) when SetupRules.ContainsKey(chain) => Count(setupCounts, chain),
+                        (true, NftSchema.DnatComment, NftSchema.PreroutingChain) => Add(ReadDnat(expressions), c => dnats.Add(new(c, chain, handle))),
+                        (true, NftSchema.SnatComment, NftSchema.PostroutingChain) => Add(ReadSnat(expressions), c => snats.Add(new(c, chain, handle))),
+                        (true, NftSchema.HairpinComment, NftSchema.PreroutingChain) => Add(ReadHairpin(expressions, masquerade: false), c => hairpinDnats.Add((c, handle))),
+                        (true, NftSchema.HairpinComment, NftSchema.PostroutingChain) => Add(ReadHairpin(expressions, masquerade: true), c => hairpinMasquerades.Add((c, handle))),
                         _ => false,
                     };
                     if (!recognised)
                     {
-                        foreign.Add(string.Create(CultureInfo.InvariantCulture, $"rule {chain} handle {handle}{(comment is null ? string.Empty : $" comment \"{comment}\"")}"));
+                        foreign.Add(string.Create(CultureInfo.InvariantCulture, $"rule {tableName} {chain} handle {handle}{(comment is null ? string.Empty : $" comment \"{comment}\"")}"));
                     }
 
                     break;
                 default:
-                    foreign.Add($"{kind.Name} {Str(body, "name")}");
+                    foreign.Add($"{kind.Name} {tableName} {Str(body, "name")}");
                     break;
             }
         }
@@ -150,7 +178,7 @@ internal static class NftListing
             var index = hairpinMasquerades.FindIndex(m => m.Config with { ExternalIp = config.ExternalIp } == config);
             if (index < 0)
             {
-                foreign.Add(string.Create(CultureInfo.InvariantCulture, $"rule {NftSchema.PreroutingChain} handle {handle}: a hairpin DNAT without its masquerade"));
+                foreign.Add(string.Create(CultureInfo.InvariantCulture, $"rule {staticTable} {NftSchema.PreroutingChain} handle {handle}: a hairpin DNAT without its masquerade"));
                 continue;
             }
 
@@ -158,9 +186,10 @@ internal static class NftListing
             hairpinMasquerades.RemoveAt(index);
         }
 
-        foreign.AddRange(hairpinMasquerades.Select(m => string.Create(CultureInfo.InvariantCulture, $"rule {NftSchema.PostroutingChain} handle {m.Handle}: a hairpin masquerade without its DNAT")));
+        foreign.AddRange(hairpinMasquerades.Select(m => string.Create(CultureInfo.InvariantCulture, $"rule {staticTable} {NftSchema.PostroutingChain} handle {m.Handle}: a hairpin masquerade without its DNAT")));
         var setupComplete = Maps.All(maps.Contains)
-            && SetupRules.All(r => chains.Contains(r.Key) && setupCounts.GetValueOrDefault(r.Key) == r.Value);
+            && SetupRules.All(r => chains.Contains(r.Key) && setupCounts.GetValueOrDefault(r.Key) == r.Value)
+            && chains.Contains($"{staticTable} {NftSchema.PreroutingChain}") && chains.Contains($"{staticTable} {NftSchema.PostroutingChain}");
         return new NftTableState(true, setupComplete, mappings, dnats, snats, hairpins, foreign);
     }
 

@@ -29,7 +29,12 @@ internal sealed class NftRenderer
 
     public string Table { get; }
 
+    /// <summary>Gets the name of the second table, which holds the static DNAT, SNAT and hairpin rules.</summary>
+    public string StaticTable => Table + NftSchema.StaticTableSuffix;
+
     private string Qualified => $"{NftSchema.Family} {Table}";
+
+    private string QualifiedStatic => $"{NftSchema.Family} {StaticTable}";
 
     /// <summary>
     /// The whole table in one transaction: created if missing, deleted, and written again, so the kernel swaps the old
@@ -39,13 +44,20 @@ internal sealed class NftRenderer
     {
         ArgumentNullException.ThrowIfNull(state);
         var script = new StringBuilder();
-        script.Append(CultureInfo.InvariantCulture, $"add table {Qualified}\n");
-        script.Append(CultureInfo.InvariantCulture, $"delete table {Qualified}\n");
+        foreach (var table in new[] { Qualified, QualifiedStatic })
+        {
+            script.Append(CultureInfo.InvariantCulture, $"add table {table}\n");
+            script.Append(CultureInfo.InvariantCulture, $"delete table {table}\n");
+        }
+
         script.Append(RenderTable(state));
         return script.ToString();
     }
 
-    /// <summary>The table block alone, as <c>nft list table</c> prints it (tabs, one blank line between objects).</summary>
+    /// <summary>
+    /// Both table blocks, as <c>nft list table</c> prints them (tabs, one blank line between objects): the mappings
+    /// table, then the static table.
+    /// </summary>
     public string RenderTable(NftDesiredState state)
     {
         ArgumentNullException.ThrowIfNull(state);
@@ -99,8 +111,6 @@ internal sealed class NftRenderer
         blocks.Add(Chain(NftSchema.PreroutingChain, "type nat hook prerouting priority dstnat; policy accept;",
         [
             $"fib daddr type local jump {NftSchema.MappingsChain}{setup}",
-            .. state.Dnats.Select(DnatRule),
-            .. state.Hairpins.Select(HairpinDnatRule),
         ]));
         blocks.Add(Chain(NftSchema.OutputChain, "type nat hook output priority -100; policy accept;",
             [$"fib daddr type local jump {NftSchema.MappingsChain}{setup}"]));
@@ -117,11 +127,21 @@ internal sealed class NftRenderer
         [
             $"ct mark & {Mark} == {Mark} ct status dnat ip saddr 127.0.0.0/8 oifname != \"lo\" masquerade{setup}",
             $"ct mark & {HairpinMark} == {HairpinMark} masquerade{setup}",
-            .. state.Snats.Select(SnatRule),
-            .. state.Hairpins.Select(HairpinMasqueradeRule),
         ]));
 
-        return $"table {Qualified} {{\n\tcomment \"{NftSchema.TableComment}\"\n{string.Join("\n", blocks)}}}\n";
+        // The static rules sit in a table of their own, so that finding one rule's handle lists a few rules and
+        // not every map element: nft fills its cache with the whole table it lists. Their chains run one step after
+        // the mappings' (dstnat + 1, srcnat + 1), so a mapping wins as it does with iptables, where its jump comes first.
+        var staticBlocks = new List<string>
+        {
+            Chain(NftSchema.PreroutingChain, "type nat hook prerouting priority dstnat + 1; policy accept;",
+                [.. state.Dnats.Select(DnatRule), .. state.Hairpins.Select(HairpinDnatRule)]),
+            Chain(NftSchema.PostroutingChain, "type nat hook postrouting priority srcnat + 1; policy accept;",
+                [.. state.Snats.Select(SnatRule), .. state.Hairpins.Select(HairpinMasqueradeRule)]),
+        };
+
+        return $"table {Qualified} {{\n\tcomment \"{NftSchema.TableComment}\"\n{string.Join("\n", blocks)}}}\n" +
+            $"table {QualifiedStatic} {{\n\tcomment \"{NftSchema.TableComment}\"\n{string.Join("\n", staticBlocks)}}}\n";
     }
 
     /// <summary>One transaction that adds the mappings' elements. An element whose key is taken by another value fails the whole transaction (EEXIST).</summary>
@@ -131,21 +151,21 @@ internal sealed class NftRenderer
     public string RenderDeleteMappings(IEnumerable<DockerPortMap> maps) => ElementCommands("delete", maps, withValue: false);
 
     /// <summary>The command that adds a static DNAT rule at the end of nat prerouting.</summary>
-    public string RenderAddDnat(DnatConfig config) => $"add rule {Qualified} {NftSchema.PreroutingChain} {DnatRule(config)}\n";
+    public string RenderAddDnat(DnatConfig config) => $"add rule {QualifiedStatic} {NftSchema.PreroutingChain} {DnatRule(config)}\n";
 
     /// <summary>The command that adds a static SNAT rule at the end of nat postrouting.</summary>
-    public string RenderAddSnat(SnatConfig config) => $"add rule {Qualified} {NftSchema.PostroutingChain} {SnatRule(config)}\n";
+    public string RenderAddSnat(SnatConfig config) => $"add rule {QualifiedStatic} {NftSchema.PostroutingChain} {SnatRule(config)}\n";
 
     /// <summary>The commands that add a hairpin NAT's two rules.</summary>
     public string RenderAddHairpin(HairpinConfig config) =>
-        $"add rule {Qualified} {NftSchema.PreroutingChain} {HairpinDnatRule(config)}\nadd rule {Qualified} {NftSchema.PostroutingChain} {HairpinMasqueradeRule(config)}\n";
+        $"add rule {QualifiedStatic} {NftSchema.PreroutingChain} {HairpinDnatRule(config)}\nadd rule {QualifiedStatic} {NftSchema.PostroutingChain} {HairpinMasqueradeRule(config)}\n";
 
-    /// <summary>The command that deletes one rule by the handle a listing reported.</summary>
+    /// <summary>The command that deletes one static rule by the handle a listing of the static table reported.</summary>
     public string RenderDeleteRule(string chain, long handle) =>
-        string.Create(CultureInfo.InvariantCulture, $"delete rule {Qualified} {chain} handle {handle}\n");
+        string.Create(CultureInfo.InvariantCulture, $"delete rule {QualifiedStatic} {chain} handle {handle}\n");
 
-    /// <summary>FlushAll: the table goes, and with it every chain, map and element; the host's other tables are untouched.</summary>
-    public string RenderDeleteTable() => $"delete table {Qualified}\n";
+    /// <summary>FlushAll: both tables go, and with them every chain, map and element; the host's other tables are untouched.</summary>
+    public string RenderDeleteTable() => $"delete table {Qualified}\ndelete table {QualifiedStatic}\n";
 
     /// <summary>
     /// The one iptables rule that lets connections our DNATs translated through a host whose iptables FORWARD policy is

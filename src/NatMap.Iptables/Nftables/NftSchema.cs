@@ -11,6 +11,9 @@ internal static class NftSchema
     /// <summary>The default table name.</summary>
     public const string DefaultTable = "natmap";
 
+    /// <summary>The suffix of the second table's name, which holds the static objects' rules.</summary>
+    public const string StaticTableSuffix = "-static";
+
     /// <summary>The family of the table: one table carries IPv4 and IPv6, so one transaction changes both atomically.</summary>
     public const string Family = "inet";
 
@@ -80,7 +83,7 @@ internal static class NftSchema
         (true, false) => Unbound6,
     };
 
-    /// <summary>Checks a table name: an nft identifier (a letter, then letters, digits, <c>_</c>, <c>.</c>, <c>-</c>), at most 64 characters.</summary>
+    /// <summary>Checks a table name: an nft identifier (a letter, then letters, digits, <c>_</c>, <c>.</c>, <c>-</c>), at most 64 characters (the static table adds a suffix).</summary>
     public static string CheckTableName(string name, string paramName)
     {
         ArgumentNullException.ThrowIfNull(name, paramName);

@@ -11,7 +11,7 @@ internal sealed record NftOwnedHairpin(HairpinConfig Config, long DnatHandle, lo
 /// are listed as owned; anything else in the table is described in <see cref="Foreign"/> and never turned into a model.
 /// </summary>
 /// <param name="IsOurs">The table carries the library's comment; when not, nothing else was read.</param>
-/// <param name="SetupComplete">Every fixed chain, map and Setup rule is present.</param>
+/// <param name="SetupComplete">Every fixed chain, map and Setup rule of both tables is present.</param>
 /// <param name="Mappings">The Docker mappings, one per map element.</param>
 /// <param name="Dnats">The static DNATs.</param>
 /// <param name="Snats">The static SNATs.</param>

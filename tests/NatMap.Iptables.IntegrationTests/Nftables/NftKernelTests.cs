@@ -35,11 +35,11 @@ public sealed class NftKernelTests
             await NftAsync(ns.Name, Renderer.RenderFull(state));
             await NftAsync(ns.Name, Renderer.RenderFull(state));
 
-            var listed = await ns.ExecAsync("nft", "list", "table", "inet", "natmap");
+            var listed = await ns.ExecAsync("nft", "list", "table", "inet", "natmap") + await ns.ExecAsync("nft", "list", "table", "inet", "natmap-static");
             var golden = await File.ReadAllTextAsync(Path.Combine(UnitTestsDirectory, "Nftables", "Golden", scenario + ".nft"), Ct);
             Assert.Equal(SortElements(golden), SortElements(listed));
 
-            var parsed = NftListing.Parse(await ns.ExecAsync("nft", "-j", "list", "table", "inet", "natmap"));
+            var parsed = await ListAsync(ns.Name);
             Assert.True(parsed.SetupComplete, scenario);
             Assert.Empty(parsed.Foreign);
             Assert.Equal(state.Mappings.Count + state.Dnats.Count + state.Snats.Count + state.Hairpins.Count,
@@ -77,10 +77,10 @@ public sealed class NftKernelTests
         // A static rule is added at the end of its chain and deleted by the handle the listing reports.
         var dnat = new DnatConfig(IPAddress.Parse("203.0.113.5"), IPAddress.Parse("10.0.0.2"), PortSet.Parse("443,80"));
         await NftAsync(ns.Name, Renderer.RenderAddDnat(dnat));
-        var owned = Assert.Single(NftListing.Parse(await ns.ExecAsync("nft", "-j", "list", "table", "inet", "natmap")).Dnats);
+        var owned = Assert.Single((await ListAsync(ns.Name)).Dnats);
         Assert.Equal(dnat with { Ports = PortSet.Parse("80,443") }, owned.Config);
         await NftAsync(ns.Name, Renderer.RenderDeleteRule(owned.Chain, owned.Handle));
-        Assert.Empty(NftListing.Parse(await ns.ExecAsync("nft", "-j", "list", "table", "inet", "natmap")).Dnats);
+        Assert.Empty((await ListAsync(ns.Name)).Dnats);
     }
 
     /// <summary>
@@ -187,17 +187,28 @@ public sealed class NftKernelTests
 
         // Without the guard the same packets would get in: the test can tell.
         var guard = NftListingHandle(await net.ExecAsync(net.Host, "nft", "-a", "list", "chain", "inet", "natmap", NftSchema.GuardChain));
-        await NftAsync(net.Host, Renderer.RenderDeleteRule(NftSchema.GuardChain, guard));
+        await NftAsync(net.Host, string.Create(System.Globalization.CultureInfo.InvariantCulture, $"delete rule inet natmap {NftSchema.GuardChain} handle {guard}\n"));
         Assert.Equal("c1", await net.ProbeAsync(net.Ext, TransportProtocol.Tcp, "127.0.0.1", 8082));
     }
 
     private static long NftListingHandle(string listing) =>
         long.Parse(listing.Split('\n').Single(l => l.Contains("drop comment", StringComparison.Ordinal)).Split("# handle ")[1].Trim(), System.Globalization.CultureInfo.InvariantCulture);
 
-    private static async Task<IReadOnlyList<DockerPortMap>> ListMappingsAsync(string ns)
+    private static async Task<IReadOnlyList<DockerPortMap>> ListMappingsAsync(string ns) =>
+        (await ListAsync(ns)).Mappings.OrderBy(m => m.IsIPv6).ToList();
+
+    /// <summary>Both tables, as two <c>nft -j list table</c> calls, parsed together.</summary>
+    private static async Task<NftTableState> ListAsync(string ns)
     {
-        var result = await Runner.RunAsync(new CommandSpec("ip", ["netns", "exec", ns, "nft", "-j", "list", "table", "inet", "natmap"]), Ct);
-        return NftListing.Parse(result.StandardOutput).Mappings.OrderBy(m => m.IsIPv6).ToList();
+        var listings = new List<string>();
+        foreach (var table in new[] { Renderer.Table, Renderer.StaticTable })
+        {
+            var result = await Runner.RunAsync(new CommandSpec("ip", ["netns", "exec", ns, "nft", "-j", "list", "table", "inet", table]), Ct);
+            Assert.True(result.ExitCode == 0, result.StandardError);
+            listings.Add(result.StandardOutput);
+        }
+
+        return NftListing.Parse(listings);
     }
 
     private static Task<CommandResult> NftRunAsync(string ns, string script) =>

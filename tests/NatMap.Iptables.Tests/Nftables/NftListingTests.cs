@@ -36,9 +36,9 @@ public sealed class NftListingTests
         var state = NftListing.Parse(Listing("hairpin"));
 
         // The handles the kernel gave these rules when the golden table was loaded into an empty namespace.
-        Assert.Equal([(14L, 25L), (15L, 26L)], state.Hairpins.Select(h => (h.DnatHandle, h.MasqueradeHandle)));
+        Assert.Equal([(4L, 7L), (5L, 8L)], state.Hairpins.Select(h => (h.DnatHandle, h.MasqueradeHandle)));
         var dnat = Assert.Single(NftListing.Parse(Listing("dnat")).Dnats, d => d.Config.InternalPort == 22);
-        Assert.Equal(("prerouting", 16L), (dnat.Chain, dnat.Handle));
+        Assert.Equal(("prerouting", 6L), (dnat.Chain, dnat.Handle));
     }
 
     [Fact]
@@ -61,13 +61,13 @@ public sealed class NftListingTests
         Assert.Equal(IPAddress.Parse("192.168.1.20"), Assert.Single(state.Hairpins).Config.InternalIp);
         Assert.Equal(
         [
-            "set blocked",
-            "chain extra",
-            "rule prerouting handle 28",
-            "rule prerouting handle 29 comment \"natmap:dnat\"",
-            "rule postrouting handle 30 comment \"natmap:snat\"",
-            "rule postrouting handle 26: a hairpin masquerade without its DNAT",
-            "rule postrouting handle 31: a hairpin masquerade without its DNAT",
+            "chain natmap extra",
+            "rule natmap prerouting handle 22",
+            "set natmap-static blocked",
+            "rule natmap-static prerouting handle 9 comment \"natmap:dnat\"",
+            "rule natmap-static postrouting handle 10 comment \"natmap:snat\"",
+            "rule natmap-static postrouting handle 8: a hairpin masquerade without its DNAT",
+            "rule natmap-static postrouting handle 11: a hairpin masquerade without its DNAT",
         ],
         state.Foreign.Where(f => !f.StartsWith("element", StringComparison.Ordinal)));
         Assert.Equal(2, state.Foreign.Count(f => f.StartsWith("element of map", StringComparison.Ordinal)));
@@ -76,7 +76,7 @@ public sealed class NftListingTests
     [Fact]
     public void Parse_TableWithoutOurComment_IsNotOurs_AndNothingIsRead()
     {
-        var state = NftListing.Parse(Listing("not-ours"));
+        var state = NftListing.Parse(File.ReadAllText(Path.Combine(NftRendererTests.ProjectDirectory, "Nftables", "Listings", "not-ours.json")));
 
         Assert.False(state.IsOurs);
         Assert.False(state.SetupComplete);
@@ -88,12 +88,12 @@ public sealed class NftListingTests
     public void Parse_SetupRuleMissing_IsNotComplete()
     {
         // The listing of Setup with the guard's one rule cut out.
-        var json = Listing("setup");
+        var json = Listing("setup")[0];
         var start = json.IndexOf("{\"rule\": {\"family\": \"inet\", \"table\": \"natmap\", \"chain\": \"guard\"", StringComparison.Ordinal);
         var end = json.IndexOf("{\"rule\"", start + 1, StringComparison.Ordinal);
         Assert.True(start > 0 && end > start);
 
-        var state = NftListing.Parse(json.Remove(start, end - start));
+        var state = NftListing.Parse([json.Remove(start, end - start), Listing("setup")[1]]);
 
         Assert.True(state.IsOurs);
         Assert.False(state.SetupComplete);
@@ -107,9 +107,24 @@ public sealed class NftListingTests
         Assert.Throws<FormatException>(() => NftListing.Parse(json));
 
     [Fact]
+    public void Parse_StaticTableMissing_ReadsAsEmpty_AndSetupIncomplete()
+    {
+        var state = NftListing.Parse(Listing("docker")[0]);
+
+        Assert.True(state.IsOurs);
+        Assert.False(state.SetupComplete);
+        Assert.Equal(3, state.Mappings.Count);
+        Assert.Empty(state.Dnats);
+    }
+
+    [Fact]
     public void Parse_OtherTableName_DoesNotReadOurs() =>
         Assert.Throws<FormatException>(() => NftListing.Parse(Listing("setup"), "other"));
 
-    private static string Listing(string name) =>
-        File.ReadAllText(Path.Combine(NftRendererTests.ProjectDirectory, "Nftables", "Listings", name + ".json"));
+    /// <summary>The listings of the mappings table and of the static table, as two <c>nft -j list table</c> calls print them.</summary>
+    private static string[] Listing(string name) =>
+    [
+        File.ReadAllText(Path.Combine(NftRendererTests.ProjectDirectory, "Nftables", "Listings", name + ".json")),
+        File.ReadAllText(Path.Combine(NftRendererTests.ProjectDirectory, "Nftables", "Listings", name + "-static.json")),
+    ];
 }

@@ -33,7 +33,10 @@ public sealed class NftRendererTests
         var script = NftRenderer.Default.RenderFull(NftDesiredState.Empty);
 
         // "add" first, so that "delete" cannot fail on a host where the table does not exist yet.
-        Assert.StartsWith("add table inet natmap\ndelete table inet natmap\ntable inet natmap {\n", script, StringComparison.Ordinal);
+        Assert.StartsWith(
+            "add table inet natmap\ndelete table inet natmap\nadd table inet natmap-static\ndelete table inet natmap-static\ntable inet natmap {\n",
+            script,
+            StringComparison.Ordinal);
         Assert.EndsWith(NftRenderer.Default.RenderTable(NftDesiredState.Empty), script, StringComparison.Ordinal);
     }
 
@@ -70,17 +73,17 @@ public sealed class NftRendererTests
         var renderer = new NftRenderer("nm-test");
 
         Assert.Equal(
-            "add rule inet nm-test prerouting ip daddr 203.0.113.6 tcp dport 2222 ct mark set ct mark | 0x01000000 dnat ip to 10.0.0.4:22 comment \"natmap:dnat\"\n",
+            "add rule inet nm-test-static prerouting ip daddr 203.0.113.6 tcp dport 2222 ct mark set ct mark | 0x01000000 dnat ip to 10.0.0.4:22 comment \"natmap:dnat\"\n",
             renderer.RenderAddDnat(new(IPAddress.Parse("203.0.113.6"), IPAddress.Parse("10.0.0.4"), 2222) { InternalPort = 22 }));
         Assert.Equal(
-            "add rule inet nm-test postrouting ip6 saddr fd00::2 oifname \"eth*\" snat ip6 to 2001:db8::5 comment \"natmap:snat\"\n",
+            "add rule inet nm-test-static postrouting ip6 saddr fd00::2 oifname \"eth*\" snat ip6 to 2001:db8::5 comment \"natmap:snat\"\n",
             renderer.RenderAddSnat(new(IPAddress.Parse("fd00::2"), IPAddress.Parse("2001:db8::5"), "eth+")));
         Assert.Equal(
-            "add rule inet nm-test prerouting ip saddr 192.168.1.0/24 ip daddr 203.0.113.5 udp dport { 53, 5353 } dnat ip to 192.168.1.20 comment \"natmap:hairpin\"\n" +
-            "add rule inet nm-test postrouting ip saddr 192.168.1.0/24 ip daddr 192.168.1.20 udp dport { 53, 5353 } masquerade comment \"natmap:hairpin\"\n",
+            "add rule inet nm-test-static prerouting ip saddr 192.168.1.0/24 ip daddr 203.0.113.5 udp dport { 53, 5353 } dnat ip to 192.168.1.20 comment \"natmap:hairpin\"\n" +
+            "add rule inet nm-test-static postrouting ip saddr 192.168.1.0/24 ip daddr 192.168.1.20 udp dport { 53, 5353 } masquerade comment \"natmap:hairpin\"\n",
             renderer.RenderAddHairpin(new(IPAddress.Parse("203.0.113.5"), IPAddress.Parse("192.168.1.20"), PortSet.Parse("5353,53"), TransportProtocol.Udp, IPNetwork.Parse("192.168.1.0/24"))));
-        Assert.Equal("delete rule inet nm-test prerouting handle 42\n", renderer.RenderDeleteRule("prerouting", 42));
-        Assert.Equal("delete table inet nm-test\n", renderer.RenderDeleteTable());
+        Assert.Equal("delete rule inet nm-test-static prerouting handle 42\n", renderer.RenderDeleteRule("prerouting", 42));
+        Assert.Equal("delete table inet nm-test\ndelete table inet nm-test-static\n", renderer.RenderDeleteTable());
     }
 
     public static TheoryData<string, string> PortSets => new()
