@@ -203,6 +203,35 @@ public sealed class FakeCommandRunner : ICommandRunner
     }
 
     /// <summary>
+    /// Strikes the <paramref name="processNumber"/>th process (counting from 1 since this runner was made or last
+    /// cleared) with <paramref name="fault"/>, once: the process is recorded, then ends as the fault says (a failure
+    /// result, <see cref="TimeoutException"/> or <see cref="OperationCanceledException"/>).
+    /// </summary>
+    /// <param name="processNumber">Which process, from 1.</param>
+    /// <param name="fault">What happens to it; see <see cref="CommandFault"/>.</param>
+    /// <returns>This instance, for chaining.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="fault"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="processNumber"/> is zero or negative.</exception>
+    public FakeCommandRunner FaultAt(int processNumber, CommandFault fault)
+    {
+        _script.AddFaultAt(processNumber, fault);
+        return this;
+    }
+
+    /// <summary>Strikes the processes <paramref name="predicate"/> matches with <paramref name="fault"/>; see <see cref="FaultAt"/>.</summary>
+    /// <param name="predicate">Which commands (a restore batch also matches through any of its lines); see <see cref="CommandMatch"/>.</param>
+    /// <param name="fault">What happens to them; see <see cref="CommandFault"/>.</param>
+    /// <param name="times">How many processes to strike; <see langword="null"/> for all.</param>
+    /// <returns>This instance, for chaining.</returns>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="times"/> is zero or negative.</exception>
+    public FakeCommandRunner FaultWhen(Func<CommandSpec, bool> predicate, CommandFault fault, int? times = 1)
+    {
+        _script.AddFault(predicate, fault, times);
+        return this;
+    }
+
+    /// <summary>
     /// Holds the processes <paramref name="predicate"/> matches for <paramref name="delay"/> before answering them, as a
     /// slow or hung program would; cancellation during the delay cancels the command.
     /// </summary>
@@ -228,6 +257,6 @@ public sealed class FakeCommandRunner : ICommandRunner
             _commands.AddRange(views);
         }
 
-        return _script.RunAsync(command, views, _ => DefaultResult, cancellationToken);
+        return _script.RunAsync(command, views, (process, committedTables) => CommandScript.RunUpTo(process, committedTables, DefaultResult), cancellationToken);
     }
 }

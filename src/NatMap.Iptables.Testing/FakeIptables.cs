@@ -24,7 +24,9 @@ namespace NatMap.Iptables.Testing;
 /// (<c>-m tcp</c>, <c>/32</c>, header options first). The <c>-L</c> listing shows each rule in that form rather than in
 /// columns.
 /// </para>
-/// <para>Scripts take precedence: a command a script answers or fails changes nothing. The instance is thread-safe.</para>
+/// <para>Scripts take precedence: a command a script answers or fails changes nothing. A <see cref="CommandFault"/>
+/// (<see cref="FaultAt"/>, <see cref="FaultWhen"/>) instead lets part of a process take effect, as a restore whose
+/// first tables committed before it failed, timed out or was cancelled. The instance is thread-safe.</para>
 /// </remarks>
 public sealed class FakeIptables : ICommandRunner
 {
@@ -196,6 +198,36 @@ public sealed class FakeIptables : ICommandRunner
         return this;
     }
 
+    /// <summary>
+    /// Strikes the <paramref name="processNumber"/>th process (counting from 1 since this instance was made or cleared)
+    /// with <paramref name="fault"/>, once: an <c>iptables-restore</c> commits its first
+    /// <see cref="CommandFault.CommittedTables"/> tables, then fails as iptables does, times out, hangs or is
+    /// cancelled. This is how a restore whose earlier tables committed is produced.
+    /// </summary>
+    /// <param name="processNumber">Which process, from 1.</param>
+    /// <param name="fault">What happens to it; see <see cref="CommandFault"/>.</param>
+    /// <returns>This instance, for chaining.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="fault"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="processNumber"/> is zero or negative.</exception>
+    public FakeIptables FaultAt(int processNumber, CommandFault fault)
+    {
+        _script.AddFaultAt(processNumber, fault);
+        return this;
+    }
+
+    /// <summary>Strikes the processes <paramref name="predicate"/> matches with <paramref name="fault"/>; see <see cref="FaultAt"/>.</summary>
+    /// <param name="predicate">Which commands (a restore batch also matches through any of its lines); see <see cref="CommandMatch"/>.</param>
+    /// <param name="fault">What happens to them; see <see cref="CommandFault"/>.</param>
+    /// <param name="times">How many processes to strike; <see langword="null"/> for all.</param>
+    /// <returns>This instance, for chaining.</returns>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="times"/> is zero or negative.</exception>
+    public FakeIptables FaultWhen(Func<CommandSpec, bool> predicate, CommandFault fault, int? times = 1)
+    {
+        _script.AddFault(predicate, fault, times);
+        return this;
+    }
+
     /// <summary>Holds the commands <paramref name="predicate"/> matches for <paramref name="delay"/> before running them; cancellation during the delay cancels the command, which then changes nothing.</summary>
     /// <param name="predicate">Which commands; see <see cref="CommandMatch"/>.</param>
     /// <param name="delay">How long to hold each.</param>
@@ -207,7 +239,7 @@ public sealed class FakeIptables : ICommandRunner
         return this;
     }
 
-    /// <summary>Removes every script (responses, failures and delays). The tables stay as they are.</summary>
+    /// <summary>Removes every script (responses, failures, faults and delays). The tables stay as they are.</summary>
     public void ClearResponses()
     {
         _script.Clear();
@@ -237,16 +269,21 @@ public sealed class FakeIptables : ICommandRunner
         return _script.RunAsync(command, command.ToPerRuleCommands(), Emulate, cancellationToken);
     }
 
-    private CommandResult Emulate(CommandSpec command)
+    private CommandResult Emulate(CommandSpec command, int? committedTables)
     {
         lock (_lock)
         {
-            return EmulateLocked(command);
+            return EmulateLocked(command, committedTables);
         }
     }
 
-    private CommandResult EmulateLocked(CommandSpec command)
+    private CommandResult EmulateLocked(CommandSpec command, int? committedTables)
     {
+        if (committedTables == 0 && !CommandScript.IsRestore(command))
+        {
+            return CommandScript.InjectedFailure(command);
+        }
+
         string[] arguments = [command.FileName, .. command.Arguments];
         string? networkNamespace = null;
         if (Path.GetFileName(arguments[0]) == "ip" && arguments.Length > 4 && arguments[1] == "netns" && arguments[2] == "exec")
@@ -264,7 +301,7 @@ public sealed class FakeIptables : ICommandRunner
         {
             "iptables" or "ip6tables" => host.Iptables(family, rest),
             "iptables-save" or "ip6tables-save" => host.Save(family, rest),
-            "iptables-restore" or "ip6tables-restore" => host.Restore(family, RestoreName(family), rest, command.StandardInput),
+            "iptables-restore" or "ip6tables-restore" => host.Restore(family, RestoreName(family), rest, command.StandardInput, committedTables),
             "sysctl" => host.Sysctl(rest),
             "ip" => host.Ip(rest),
             "conntrack" => EmulatedHost.Conntrack(rest),

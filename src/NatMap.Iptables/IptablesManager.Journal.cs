@@ -6,7 +6,10 @@ public sealed partial class IptablesManager
 {
     /// <summary>
     /// Runs one mutating operation: one at a time per manager, every applied step journaled, and all of them undone,
-    /// newest first, when the operation fails or is cancelled.
+    /// newest first, when the operation fails or is cancelled. Rollback stops at the first step it cannot undo (an undo
+    /// that fails, or a step whose effect could not be read back), so the host is always left as some prefix of the
+    /// operation's plan left it; each plan is ordered so that every prefix is safe (<c>route_localnet</c> is 1 only
+    /// while the loopback guard stands).
     /// </summary>
     private async Task RunOperationAsync(string operation, Func<UndoJournal, Task> body, CancellationToken cancellationToken)
     {
@@ -28,6 +31,19 @@ public sealed partial class IptablesManager
         }
     }
 
+    /// <summary>What the journal records for a step whose process ended without a result (a timeout or a cancellation).</summary>
+    private enum UnknownOutcome
+    {
+        /// <summary>Nothing is known: rollback stops at the step.</summary>
+        StopRollback,
+
+        /// <summary>The undo is harmless whether or not the step took effect (a sysctl write): it is journaled.</summary>
+        Undo,
+
+        /// <summary>The caller reads the tables back and journals what it finds.</summary>
+        CallerFindsOut,
+    }
+
     /// <summary>Runs the commands of one operation and remembers how to undo each, so a failure leaves nothing half-done.</summary>
     private sealed class UndoJournal(IptablesManager manager, string operation)
     {
@@ -35,7 +51,8 @@ public sealed partial class IptablesManager
         private readonly long _startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
 
         // Each undo is made when it is needed: a large batch's inverse is only rendered if the operation rolls back.
-        private readonly Stack<Func<CommandSpec>> _undo = new();
+        // A null entry is a step whose effect is unknown: rollback cannot go past it.
+        private readonly Stack<Func<CommandSpec>?> _undo = new();
 
         public int Commands { get; private set; }
 
@@ -52,12 +69,40 @@ public sealed partial class IptablesManager
         /// <summary>Records how to undo a step that has taken effect; <paramref name="undo"/> runs only on rollback.</summary>
         public void Push(Func<CommandSpec> undo) => _undo.Push(undo);
 
-        /// <summary>Runs one step; returns whether it took effect (a tolerated "missing" failure did not).</summary>
-        public async Task<bool> ApplyAsync(CommandSpec command, CommandSpec? undo, CancellationToken cancellationToken, bool tolerateMissing = false)
+        /// <summary>
+        /// Records a step whose effect could not be found out (its process timed out or was cancelled, and reading the
+        /// tables back failed too): rollback stops here and leaves it, and every step before it, in place.
+        /// </summary>
+        public void PushUnknown() => _undo.Push(null);
+
+        /// <summary>
+        /// Runs one step; returns whether it took effect (a tolerated "missing" failure did not). When the process ends
+        /// without a result (a timeout, a cancellation) it may still have taken effect: <paramref name="unknown"/> says
+        /// what the journal then records.
+        /// </summary>
+        public async Task<bool> ApplyAsync(CommandSpec command, CommandSpec? undo, CancellationToken cancellationToken, bool tolerateMissing = false, UnknownOutcome unknown = UnknownOutcome.StopRollback)
         {
             cancellationToken.ThrowIfCancellationRequested();
             Commands++;
-            var result = await manager.RunAsync(command, cancellationToken).ConfigureAwait(false);
+            CommandResult result;
+            try
+            {
+                result = await manager.RunAsync(command, cancellationToken).ConfigureAwait(false);
+            }
+            catch when (undo is not null && unknown != UnknownOutcome.CallerFindsOut)
+            {
+                if (unknown == UnknownOutcome.Undo)
+                {
+                    _undo.Push(() => undo);
+                }
+                else
+                {
+                    PushUnknown();
+                }
+
+                throw;
+            }
+
             if (result.IsSuccess)
             {
                 if (undo is not null)
@@ -106,15 +151,27 @@ public sealed partial class IptablesManager
             Log.RollingBack(manager._logger, operation, reason, _undo.Count);
             while (_undo.TryPop(out var makeUndo))
             {
+                if (makeUndo is null)
+                {
+                    Log.RollbackStopped(manager._logger, operation, _undo.Count + 1);
+                    return;
+                }
+
                 var undo = makeUndo();
-                // Rollback must finish even when the operation was cancelled, and one failed undo must not stop the rest.
+
+                // Rollback runs even when the operation was cancelled (each undo still bounded by CommandTimeout). It
+                // stops at the first undo that fails: undoing older steps past a step that is still in place could
+                // leave a state no prefix of the plan passes through, such as route_localnet on without its guard.
                 try
                 {
                     var result = await manager.RunAsync(undo, CancellationToken.None).ConfigureAwait(false);
-                    if (!result.IsSuccess)
+                    // A per-rule undo that finds its rule or chain already gone has nothing left to do.
+                    if (result.IsSuccess || (undo.StandardInput is null && IsMissing(result)))
                     {
-                        Log.RollbackFailed(manager._logger, operation, undo, result.ExitCode, result.StandardError.Trim());
+                        continue;
                     }
+
+                    Log.RollbackFailed(manager._logger, operation, undo, result.ExitCode, result.StandardError.Trim());
                 }
 #pragma warning disable CA1031 // The original failure is the one to report; a failed undo is logged.
                 catch (Exception exception)
@@ -122,6 +179,9 @@ public sealed partial class IptablesManager
                 {
                     Log.RollbackFailed(manager._logger, operation, undo, -1, exception.Message);
                 }
+
+                Log.RollbackStopped(manager._logger, operation, _undo.Count + 1);
+                return;
             }
         }
     }

@@ -16,7 +16,7 @@ public sealed partial class IptablesManager
         {
             // The reads are independent, so they run side by side: a sync's fixed cost is one read's time, not the sum.
             var families = Families.ToArray();
-            var turnOn = RouteLocalnetNeededAsync(cancellationToken);
+            var routeLocalnetRead = ManagedRouteLocalnetAsync(cancellationToken);
             var reads = new List<Task<Dictionary<string, ChainListing>>>();
             var routes = new List<Task<IReadOnlyList<IPNetwork>>>();
             foreach (var family in families)
@@ -27,8 +27,8 @@ public sealed partial class IptablesManager
                     : Task.FromResult<IReadOnlyList<IPNetwork>>([]));
             }
 
-            await Task.WhenAll([turnOn, .. reads, .. routes]).ConfigureAwait(false);
-            var turnOnRouteLocalnet = await turnOn.ConfigureAwait(false);
+            await Task.WhenAll([routeLocalnetRead, .. reads, .. routes]).ConfigureAwait(false);
+            var routeLocalnet = await routeLocalnetRead.ConfigureAwait(false);
             var plan = new List<Change>();
             for (var i = 0; i < families.Length; i++)
             {
@@ -44,14 +44,13 @@ public sealed partial class IptablesManager
                     }
                 }
 
-                plan.AddRange(SetupChanges(family, listings, turnOnRouteLocalnet));
+                plan.AddRange(SetupChanges(family, listings, routeLocalnet));
                 plan.AddRange(ObjectChanges(family, listings, wanted));
             }
 
-            AddRouteLocalnet(plan, turnOnRouteLocalnet);
+            AddRouteLocalnet(plan, routeLocalnet);
             await ApplyAsync(journal, plan, cancellationToken).ConfigureAwait(false);
             await ResetFlowsAsync(journal, plan.OfType<RuleChange>(), cancellationToken).ConfigureAwait(false);
-            _routeLocalnetIsOurs |= turnOnRouteLocalnet;
         }, cancellationToken).ConfigureAwait(false);
     }
 

@@ -53,7 +53,7 @@ public sealed partial class IptablesManager
             await ApplySegmentAsync(journal, segment, cancellationToken).ConfigureAwait(false);
             segment.Clear();
             var host = (HostChange)change;
-            _ = await journal.ApplyAsync(host.Command, host.Undo, cancellationToken).ConfigureAwait(false);
+            _ = await journal.ApplyAsync(host.Command, host.Undo, cancellationToken, unknown: UnknownOutcome.Undo).ConfigureAwait(false);
         }
 
         await ApplySegmentAsync(journal, segment, cancellationToken).ConfigureAwait(false);
@@ -73,7 +73,20 @@ public sealed partial class IptablesManager
             foreach (var change in changes)
             {
                 var undo = change.Inverse() is { } inverse ? _commands.ForChange(inverse) : null;
-                if (await journal.ApplyAsync(_commands.ForChange(change), undo, cancellationToken, change.TolerateMissing).ConfigureAwait(false))
+                cancellationToken.ThrowIfCancellationRequested(); // not started: nothing to read back
+                bool applied;
+                try
+                {
+                    applied = await journal.ApplyAsync(_commands.ForChange(change), undo, cancellationToken, change.TolerateMissing, UnknownOutcome.CallerFindsOut).ConfigureAwait(false);
+                }
+                catch (Exception exception) when (exception is not IptablesCommandException)
+                {
+                    // The process may have made its change before it timed out or was cancelled: read it back.
+                    await JournalVisibleAsync(journal, family.Key, [change]).ConfigureAwait(false);
+                    throw;
+                }
+
+                if (applied)
                 {
                     _telemetry.RulesChanged(family.Key, [change]);
                 }
@@ -113,13 +126,15 @@ public sealed partial class IptablesManager
         }
 
         var command = _commands.Restore(family, RestoreScript.Render(changes));
+        cancellationToken.ThrowIfCancellationRequested(); // not started: nothing to read back
         CommandResult result;
         try
         {
             result = await journal.RunAsync(command, cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (journalPartial)
+        catch when (journalPartial)
         {
+            // A timeout (TimeoutException) or a cancellation may come after some tables committed.
             await JournalVisibleAsync(journal, family, changes).ConfigureAwait(false);
             throw;
         }
@@ -160,15 +175,16 @@ public sealed partial class IptablesManager
 
         try
         {
-            // Not cancellable: without this read, rollback could not know which tables committed.
+            // Not cancellable (but bounded by CommandTimeout): without this read, rollback could not know which tables committed.
             var listings = await ReadAsync(family, [.. undoable.Select(static c => c.Table).Distinct()], CancellationToken.None).ConfigureAwait(false);
             JournalInverse(journal, family, [.. undoable.Where(c => c.IsVisibleIn(listings[c.Table]))]);
         }
-#pragma warning disable CA1031 // The failure being reported is the restore's; this read only narrows the rollback.
+#pragma warning disable CA1031 // The failure being reported is the restore's; without the read, rollback stops here.
         catch (Exception exception)
 #pragma warning restore CA1031
         {
             Log.RollbackFailed(_logger, journal.Operation, _commands.Save(family), -1, exception.Message);
+            journal.PushUnknown();
         }
     }
 }

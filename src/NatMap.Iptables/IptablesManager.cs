@@ -148,7 +148,8 @@ public sealed partial class IptablesManager : IIptablesManager
 
     /// <summary>
     /// Removes an object's rules. Batch mode deletes the rules as built in one restore per family, without reading
-    /// the tables first; if that fails (a rule is already gone, so its table changed nothing), it reads the tables
+    /// the tables first; if that fails (a rule is already gone, so its table changed nothing), it reads the tables,
+    /// journals the undo of every table the batch emptied of the object's rules (those committed before the failure),
     /// and deletes whatever still carries the object's comment. Per-rule mode always reads first and deletes those.
     /// </summary>
     private async Task RemoveAsync(string operation, IReadOnlyList<IptablesRule> rules, string comment, CancellationToken cancellationToken)
@@ -158,15 +159,31 @@ public sealed partial class IptablesManager : IIptablesManager
         {
             foreach (var family in rules.GroupBy(static r => r.Family))
             {
-                var deletes = family.Select(static r => RuleChange.Delete(r.Family, r.Table, r.Chain, r.Specification)).ToList();
-                if (_options.Transport == IptablesTransport.Batch
-                    && await RunBatchAsync(journal, family.Key, deletes, cancellationToken, journalPartial: false).ConfigureAwait(false) is null)
+                var tables = family.Select(static r => r.Table).Distinct().ToArray();
+                Dictionary<string, ChainListing> listings;
+                if (_options.Transport == IptablesTransport.Batch)
                 {
-                    continue;
+                    var deletes = family.Select(static r => RuleChange.Delete(r.Family, r.Table, r.Chain, r.Specification)).ToList();
+                    Exception? stopped = null;
+                    try
+                    {
+                        if (await RunBatchAsync(journal, family.Key, deletes, cancellationToken, journalPartial: false).ConfigureAwait(false) is null)
+                        {
+                            continue;
+                        }
+                    }
+                    catch (Exception exception)
+                    {
+                        stopped = exception; // timed out or cancelled: read back what committed, then stop
+                    }
+
+                    listings = await ReadCommittedDeletesAsync(journal, family.Key, tables, deletes, stopped, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    listings = await ReadAsync(family.Key, tables, cancellationToken).ConfigureAwait(false);
                 }
 
-                var tables = family.Select(static r => r.Table).Distinct().ToArray();
-                var listings = await ReadAsync(family.Key, tables, cancellationToken).ConfigureAwait(false);
                 var leftovers = tables.SelectMany(table => listings[table].DeletesInOrder(
                     family.Key,
                     table,
@@ -219,6 +236,42 @@ public sealed partial class IptablesManager : IIptablesManager
         }
     }
 
+    /// <summary>
+    /// After a removal's batch failed or was stopped: reads the tables and journals the undo of each table whose deletes
+    /// all took effect (each table commits whole, so those are the tables that committed, unless the object's rules
+    /// there were gone before). When the batch was <paramref name="stopped"/>, rethrows that once journaled; if the read
+    /// fails then, rollback stops at the batch.
+    /// </summary>
+    private async Task<Dictionary<string, ChainListing>> ReadCommittedDeletesAsync(UndoJournal journal, AddressFamily family, string[] tables, List<RuleChange> deletes, Exception? stopped, CancellationToken cancellationToken)
+    {
+        Dictionary<string, ChainListing> listings;
+        try
+        {
+            listings = await ReadAsync(family, tables, stopped is null ? cancellationToken : CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (stopped is not null)
+        {
+            Log.RollbackFailed(_logger, journal.Operation, _commands.Save(family), -1, exception.Message);
+            journal.PushUnknown();
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(stopped);
+            throw;
+        }
+        catch
+        {
+            // The read that would say which tables committed failed: rollback cannot go past the batch.
+            journal.PushUnknown();
+            throw;
+        }
+
+        JournalInverse(journal, family, [.. deletes.GroupBy(static d => d.Table).Where(t => t.All(d => d.IsVisibleIn(listings[d.Table]))).SelectMany(static t => t)]);
+        if (stopped is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(stopped);
+        }
+
+        return listings;
+    }
+
     private void EnsureFamilyEnabled(IReadOnlyList<IptablesRule> rules) =>
         EnsureFamilyEnabled(rules.Any(static r => r.Family == AddressFamily.InterNetworkV6));
 
@@ -261,10 +314,22 @@ public sealed partial class IptablesManager : IIptablesManager
         }
 
         using var activity = Telemetry.StartCommand(command);
+
+        // The manager bounds every command itself, whichever runner it was given, rollback steps included: a hung
+        // program must not hold the operation gate for ever.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.CommandTimeout);
         CommandResult result;
         try
         {
-            result = await _runner.RunAsync(command, cancellationToken).ConfigureAwait(false);
+            result = await _runner.RunAsync(command, timeout.Token).WaitAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException exception) when (!cancellationToken.IsCancellationRequested && timeout.IsCancellationRequested)
+        {
+            _telemetry.CommandDone(command, -1, activity);
+            throw new TimeoutException(
+                $"The command ran longer than NatMapOptions.CommandTimeout ({_options.CommandTimeout}) and was killed.{Environment.NewLine}Command: {command}",
+                exception);
         }
         catch
         {

@@ -33,6 +33,6 @@ public static class NatMapDefaults
     /// <summary>How long a command waits for the xtables lock: 10 seconds (<c>-w 10</c>).</summary>
     public static readonly TimeSpan XtablesLockWait = TimeSpan.FromSeconds(10);
 
-    /// <summary>How long a command may run before it is killed: 30 seconds.</summary>
-    public static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(30);
+    /// <summary>How long a command may run before it is killed: 45 seconds, longer than three lock waits of 10 seconds (a restore waits once per table).</summary>
+    public static readonly TimeSpan CommandTimeout = TimeSpan.FromSeconds(45);
 }

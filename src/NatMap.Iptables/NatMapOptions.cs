@@ -27,7 +27,7 @@ public sealed class NatMapOptions
     /// Gets or sets how long each command waits for the xtables lock (<c>-w</c>, whole seconds, rounded up) before it
     /// fails with exit code 4. <see langword="null"/> passes no <c>-w</c>, and a held lock fails the command at once.
     /// </summary>
-    /// <value>The default is 10 seconds. Between 1 second and 1 hour, and shorter than <see cref="CommandTimeout"/>.</value>
+    /// <value>The default is 10 seconds. Between 1 second and 1 hour, and less than a third of <see cref="CommandTimeout"/>.</value>
     public TimeSpan? XtablesLockWait { get; set; } = NatMapDefaults.XtablesLockWait;
 
     /// <summary>Gets or sets a network namespace to run every command in, through <c>ip netns exec NAME</c>; <see langword="null"/> for the caller's namespace.</summary>
@@ -41,8 +41,10 @@ public sealed class NatMapOptions
     /// <summary>
     /// Gets or sets a value indicating whether Setup manages the host settings the rules need: it sets
     /// <c>net.ipv4.conf.all.route_localnet=1</c> (so host traffic to 127.0.0.1 can be translated to a container) after
-    /// adding the raw-table guard that drops packets to 127.0.0.0/8 arriving on any interface but <c>lo</c>. FlushAll puts
-    /// the setting back when Setup changed it. When <see langword="false"/>, the host is left alone and installing a
+    /// adding the raw-table guard that drops packets to 127.0.0.0/8 arriving on any interface but <c>lo</c>. FlushAll turns
+    /// the setting off (before it deletes the guard) when the guard's comment says Setup turned it on, or when it is on and
+    /// no other loopback guard would remain: the library never leaves it on without a guard. When <see langword="false"/>,
+    /// the host is left alone and installing a
     /// mapping that admits 127.0.0.1 fails with a clear error if the setting is off. <c>ip_forward</c> is never changed.
     /// </summary>
     /// <value>The default is <see langword="true"/>.</value>
@@ -52,8 +54,15 @@ public sealed class NatMapOptions
     /// <value>The default is <c>sysctl</c>.</value>
     public string SysctlPath { get; set; } = NatMapDefaults.SysctlPath;
 
-    /// <summary>Gets or sets how long one command may run before the default runner kills it.</summary>
-    /// <value>The default is 30 seconds. Greater than zero.</value>
+    /// <summary>
+    /// Gets or sets how long one command may run. The manager enforces it for every command it runs, rollback steps
+    /// included, whatever the <see cref="ICommandRunner"/>: it cancels the command's token (the default runner then kills
+    /// the process) and throws <see cref="TimeoutException"/> naming the command.
+    /// </summary>
+    /// <value>
+    /// The default is 45 seconds. Greater than zero and, with <see cref="XtablesLockWait"/>, longer than three lock waits:
+    /// the legacy <c>iptables-restore</c> waits for the lock once per table (raw, nat, filter).
+    /// </value>
     public TimeSpan CommandTimeout { get; set; } = NatMapDefaults.CommandTimeout;
 
     /// <summary>

@@ -35,8 +35,8 @@ public static class NatMapServiceCollectionExtensions
 
         _ = options.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<NatMapOptions>, NatMapOptionsValidator>());
-        services.TryAddSingleton<ICommandRunner>(static sp =>
-            new CliWrapCommandRunner(sp.GetRequiredService<IOptions<NatMapOptions>>().Value.CommandTimeout));
+        // The manager enforces NatMapOptions.CommandTimeout for any runner, so the runner needs no timeout of its own.
+        services.TryAddSingleton<ICommandRunner>(static _ => new CliWrapCommandRunner());
         services.TryAddSingleton<IIptablesManager>(static sp => new IptablesManager(
             sp.GetRequiredService<ICommandRunner>(),
             sp.GetRequiredService<IOptions<NatMapOptions>>().Value,

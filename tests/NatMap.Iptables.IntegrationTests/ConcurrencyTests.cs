@@ -43,6 +43,7 @@ public sealed class ConcurrencyTests
         {
             o.EnableIpv6 = false;
             o.XtablesLockWait = TimeSpan.FromSeconds(20);
+            o.CommandTimeout = TimeSpan.FromSeconds(90); // more than three lock waits: a restore waits once per table
         });
         await manager.SetupAsync(Ct);
 

@@ -65,6 +65,23 @@ public sealed class TimeoutAndLockTests : IDisposable
     }
 
     [Fact]
+    public async Task HungIptables_RunnerWithoutTimeout_IsKilledAtTheManagersCommandTimeout()
+    {
+        // Without DI and with a runner that has no timeout of its own, the manager still bounds every command.
+        var (options, marker) = HungPrograms();
+        options.CommandTimeout = TimeSpan.FromSeconds(1);
+        options.XtablesLockWait = null;
+        var manager = new IptablesManager(new CliWrapCommandRunner(), options);
+        var watch = Stopwatch.StartNew();
+
+        var setup = () => manager.SetupAsync(Ct);
+
+        (await setup.Should().ThrowAsync<TimeoutException>()).Which.Message.Should().Contain("NatMapOptions.CommandTimeout").And.Contain(_directory);
+        watch.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(10));
+        await ShouldLeaveNoProcessAsync(marker);
+    }
+
+    [Fact]
     public async Task HungIptables_CancelledOperation_KillsIt()
     {
         var (options, marker) = HungPrograms();

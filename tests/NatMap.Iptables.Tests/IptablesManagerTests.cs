@@ -105,13 +105,27 @@ public sealed class IptablesManagerTests
     }
 
     [Fact]
-    public async Task Setup_RouteLocalnetAlreadyOn_AddsThePlainGuardAndLeavesTheSetting()
+    public async Task Setup_RouteLocalnetAlreadyOnBesideAnotherGuard_AddsThePlainGuardAndLeavesTheSetting()
     {
         _fake.OutputWhen(CommandMatch.Program("sysctl"), "1\n");
+        _fake.OutputWhen(CommandMatch.ArgumentsContain("-t", "raw", "-S"),
+            "-P PREROUTING ACCEPT\n-A PREROUTING -d 127.0.0.0/8 ! -i lo -m comment --comment \"other:setup:route_localnet\" -j DROP\n");
 
         await Manager(o => o.EnableIpv6 = false).SetupAsync(Ct);
 
         Lines().Should().Contain("iptables -w 10 -t raw -I PREROUTING -d 127.0.0.0/8 ! -i lo -m comment --comment natmap:setup -j DROP")
+            .And.NotContain(l => l.Contains("-w net.ipv4", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Setup_RouteLocalnetAlreadyOnWithNoGuardAtAll_AddsTheMarkedGuardAndLeavesTheSetting()
+    {
+        // Another tool flushed the raw table after Setup turned the setting on: the guard that comes back says so again.
+        _fake.OutputWhen(CommandMatch.Program("sysctl"), "1\n");
+
+        await Manager(o => o.EnableIpv6 = false).SetupAsync(Ct);
+
+        Lines().Should().Contain("iptables -w 10 -t raw -I PREROUTING -d 127.0.0.0/8 ! -i lo -m comment --comment natmap:setup:route_localnet -j DROP")
             .And.NotContain(l => l.Contains("-w net.ipv4", StringComparison.Ordinal));
     }
 

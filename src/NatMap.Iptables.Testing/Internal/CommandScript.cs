@@ -2,7 +2,8 @@ namespace NatMap.Iptables.Testing.Internal;
 
 /// <summary>
 /// The scripting both fakes share: responses (predicate, responder, remaining uses), failures at a process number,
-/// and delays, plus the flow that applies them to each process. The most recently added response that matches wins,
+/// delays, and faults that strike a process after part of it took effect, plus the flow that applies them to each
+/// process. The most recently added response that matches wins,
 /// so a later, more specific script overrides an earlier, general one. Thread-safe.
 /// </summary>
 internal sealed class CommandScript
@@ -10,6 +11,7 @@ internal sealed class CommandScript
     private readonly object _lock = new();
     private readonly List<Entry> _entries = [];
     private readonly List<DelayEntry> _delays = [];
+    private readonly List<FaultEntry> _faults = [];
     private int _started;
     private int _answering;
 
@@ -38,6 +40,24 @@ internal sealed class CommandScript
         AddFailure(_ => _answering == processNumber, exitCode, standardError, 1);
     }
 
+    public void AddFault(Func<CommandSpec, bool> predicate, CommandFault fault, int? times)
+    {
+        ArgumentNullException.ThrowIfNull(predicate);
+        ArgumentNullException.ThrowIfNull(fault);
+        CheckTimes(times);
+        lock (_lock)
+        {
+            _faults.Add(new FaultEntry(predicate, fault, times));
+        }
+    }
+
+    /// <summary>Strikes the <paramref name="processNumber"/>th process (counting from 1) with <paramref name="fault"/>, once.</summary>
+    public void AddFaultAt(int processNumber, CommandFault fault)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(processNumber);
+        AddFault(_ => _answering == processNumber, fault, 1);
+    }
+
     public void AddDelay(Func<CommandSpec, bool> predicate, TimeSpan delay, int? times)
     {
         ArgumentNullException.ThrowIfNull(predicate);
@@ -56,6 +76,7 @@ internal sealed class CommandScript
         {
             _entries.Clear();
             _delays.Clear();
+            _faults.Clear();
         }
     }
 
@@ -73,9 +94,10 @@ internal sealed class CommandScript
     /// and the command), then answers it with the latest matching script, or with <paramref name="unscripted"/>.
     /// A script matches when its predicate matches the process itself or one of its per-rule
     /// <paramref name="views"/> (the lines of an <c>iptables-restore</c> batch), and its responder gets the command
-    /// that matched.
+    /// that matched. A matching fault (the latest) lets <paramref name="unscripted"/> run the process with at most its
+    /// <see cref="CommandFault.CommittedTables"/> tables committed, then ends the process as the fault says.
     /// </summary>
-    public async Task<CommandResult> RunAsync(CommandSpec process, IReadOnlyList<CommandSpec> views, Func<CommandSpec, CommandResult> unscripted, CancellationToken cancellationToken)
+    public async Task<CommandResult> RunAsync(CommandSpec process, IReadOnlyList<CommandSpec> views, Func<CommandSpec, int?, CommandResult> unscripted, CancellationToken cancellationToken)
     {
         TimeSpan delay;
         int number;
@@ -90,16 +112,81 @@ internal sealed class CommandScript
             await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
         }
 
+        CommandFault? fault;
+        CommandResult? scripted;
         lock (_lock)
         {
             _answering = number;
-            if (TryRespond(process, views) is { } scripted)
+            fault = TakeFault(process, views);
+            scripted = TryRespond(process, views);
+        }
+
+        if (fault is null)
+        {
+            return scripted ?? unscripted(process, null);
+        }
+
+        // A scripted answer stands for a whole process: it takes effect unless the fault strikes before anything commits.
+        var result = scripted is null ? unscripted(process, fault.CommittedTables)
+            : fault.CommittedTables == 0 ? InjectedFailure(process)
+            : scripted;
+        return await fault.StrikeAsync(process, result, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// How a process that is not an <c>iptables-restore</c> fails when a <see cref="CommandFaultKind.Fail"/> fault
+    /// strikes before it takes effect: exit code 4 and the xtables lock message (iptables, with its <c>-w</c> wait), or
+    /// exit code 1 (any other program).
+    /// </summary>
+    public static CommandResult InjectedFailure(CommandSpec process)
+    {
+        var program = Path.GetFileName(process.Arguments.Count > 3 && process.Arguments[0] == "netns" ? process.Arguments[3] : process.FileName);
+        if (!program.StartsWith("ip", StringComparison.Ordinal) || !program.Contains("tables", StringComparison.Ordinal))
+        {
+            return new CommandResult(1, string.Empty, $"{program}: injected failure\n");
+        }
+
+        return new CommandResult(4, string.Empty, LockMessage(process));
+    }
+
+    /// <summary>
+    /// The result of a process the fakes do not emulate, run until a fault that lets <paramref name="committedTables"/>
+    /// tables commit: <paramref name="completed"/> when that is all of it, else <see cref="InjectedFailure"/>.
+    /// </summary>
+    public static CommandResult RunUpTo(CommandSpec process, int? committedTables, CommandResult completed)
+    {
+        if (committedTables is not { } limit)
+        {
+            return completed;
+        }
+
+        var steps = IsRestore(process)
+            ? process.StandardInput!.Split('\n').Count(static l => l.TrimStart().StartsWith('*'))
+            : 1;
+        return steps <= limit ? completed : InjectedFailure(process);
+    }
+
+    /// <summary>Whether the process is an <c>iptables-restore</c> (any family or backend, perhaps behind <c>ip netns exec</c>) with input.</summary>
+    public static bool IsRestore(CommandSpec process) =>
+        process.StandardInput is not null
+        && (process.FileName.EndsWith("-restore", StringComparison.Ordinal) || process.Arguments.Any(static a => a.EndsWith("-restore", StringComparison.Ordinal)));
+
+    /// <summary>What legacy iptables prints when its bounded wait for the xtables lock runs out (exit code 4).</summary>
+    public static string LockMessage(CommandSpec process)
+    {
+        var arguments = process.Arguments;
+        var wait = 0;
+        for (var i = 0; i + 1 < arguments.Count; i++)
+        {
+            if (arguments[i] is "-w" or "--wait")
             {
-                return scripted;
+                _ = int.TryParse(arguments[i + 1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out wait);
             }
         }
 
-        return unscripted(process);
+        return wait > 0
+            ? $"Can't lock /run/xtables.lock: Resource temporarily unavailable\nAnother app is currently holding the xtables lock. Stopped waiting after {wait}s.\n"
+            : "Another app is currently holding the xtables lock. Perhaps you want to use the -w option?\n";
     }
 
     private static void CheckTimes(int? times)
@@ -129,6 +216,21 @@ internal sealed class CommandScript
         return total;
     }
 
+    private CommandFault? TakeFault(CommandSpec process, IReadOnlyList<CommandSpec> views)
+    {
+        for (var i = _faults.Count - 1; i >= 0; i--)
+        {
+            var entry = _faults[i];
+            if (entry.Predicate(process) || views.Any(entry.Predicate))
+            {
+                _faults.UseOnce(i, entry.Remaining, remaining => entry with { Remaining = remaining });
+                return entry.Fault;
+            }
+        }
+
+        return null;
+    }
+
     private CommandResult? TryRespond(CommandSpec process, IReadOnlyList<CommandSpec> views)
     {
         for (var i = _entries.Count - 1; i >= 0; i--)
@@ -148,6 +250,8 @@ internal sealed class CommandScript
     }
 
     private sealed record Entry(Func<CommandSpec, bool> Predicate, Func<CommandSpec, CommandResult> Responder, int? Remaining);
+
+    private sealed record FaultEntry(Func<CommandSpec, bool> Predicate, CommandFault Fault, int? Remaining);
 
     private sealed record DelayEntry(Func<CommandSpec, bool> Predicate, TimeSpan Delay, int? Remaining);
 }

@@ -26,6 +26,9 @@ internal static partial class Log
     [LoggerMessage(5, LogLevel.Error, "Rollback of {Operation} could not undo {Command}: exit code {ExitCode}, {StandardError}")]
     public static partial void RollbackFailed(ILogger logger, string operation, CommandSpec command, int exitCode, string standardError);
 
+    [LoggerMessage(10, LogLevel.Error, "Rollback of {Operation} stopped: {Count} steps stay applied, the host is as that many steps of the operation left it; run the operation again or SyncAsync")]
+    public static partial void RollbackStopped(ILogger logger, string operation, int count);
+
     [LoggerMessage(8, LogLevel.Warning, "{Missing} of Setup's chains and jumps are gone (another tool flushed the tables?); putting the desired state back")]
     public static partial void Repairing(ILogger logger, int missing);
 

@@ -5,6 +5,12 @@ namespace NatMap.Iptables.Internal;
 /// <summary>Validates <see cref="NatMapOptions"/>; each failure names the option.</summary>
 internal sealed class NatMapOptionsValidator : IValidateOptions<NatMapOptions>
 {
+    /// <summary>
+    /// How many times one command may wait for the xtables lock: the legacy <c>iptables-restore</c> takes it anew for
+    /// each table it commits, and a restore of the library's holds at most three (raw, nat, filter).
+    /// </summary>
+    public const int LockWaitsPerCommand = 3;
+
     public ValidateOptionsResult Validate(string? name, NatMapOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -67,9 +73,11 @@ internal sealed class NatMapOptionsValidator : IValidateOptions<NatMapOptions>
         {
             yield return (nameof(options.CommandTimeout), $"{options.CommandTimeout} must be greater than zero.");
         }
-        else if (options.XtablesLockWait is { } lockWait && options.CommandTimeout <= lockWait)
+        else if (options.XtablesLockWait is { } lockWait && options.CommandTimeout <= LockWaitsPerCommand * lockWait)
         {
-            yield return (nameof(options.CommandTimeout), $"{options.CommandTimeout} must be longer than XtablesLockWait ({lockWait}), or a command waiting for the lock is killed before it can report.");
+            yield return (nameof(options.CommandTimeout),
+                $"{options.CommandTimeout} must be longer than {LockWaitsPerCommand} x XtablesLockWait ({LockWaitsPerCommand * lockWait}): the legacy iptables-restore " +
+                $"waits for the xtables lock once per table, up to {LockWaitsPerCommand} tables (raw, nat, filter), and a command still waiting is killed before it can report.");
         }
 
         if (options.NetworkNamespace is { } ns && !Guard.IsNameToken(ns))

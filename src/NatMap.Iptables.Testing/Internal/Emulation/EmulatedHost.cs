@@ -80,8 +80,10 @@ internal sealed class EmulatedHost(FakeIptablesBackend backend)
     /// <c>iptables-restore</c>: each <c>*table … COMMIT</c> block applies whole or not at all, and blocks before a
     /// failing one stay applied. Without <c>--noflush</c> a block replaces its table. A chain declaration
     /// (<c>:NAME POLICY</c>) sets a built-in chain's policy, and makes or flushes a user chain.
+    /// With <paramref name="committedTables"/>, only that many blocks commit: the next one fails as iptables fails
+    /// when it cannot commit a table (see <see cref="CommandFault.FailAfterTables"/>).
     /// </summary>
-    public CommandResult Restore(AddressFamily family, string program, IReadOnlyList<string> arguments, string? input)
+    public CommandResult Restore(AddressFamily family, string program, IReadOnlyList<string> arguments, string? input, int? committedTables = null)
     {
         var state = State(family);
         var noflush = arguments.Any(static a => a is "--noflush" or "-n");
@@ -89,6 +91,7 @@ internal sealed class EmulatedHost(FakeIptablesBackend backend)
         var lines = (input ?? string.Empty).Split('\n');
         XtablesState? work = null;
         string? table = null;
+        var committed = 0;
         for (var number = 1; number <= lines.Length; number++)
         {
             var line = lines[number - 1].TrimEnd('\r').Trim();
@@ -104,6 +107,11 @@ internal sealed class EmulatedHost(FakeIptablesBackend backend)
                     if (table is not null)
                     {
                         throw EmulatedFailure.Plain($"COMMIT expected at line {number}");
+                    }
+
+                    if (committed == committedTables)
+                    {
+                        return CannotCommit(state.Backend, program, arguments, lines, number);
                     }
 
                     table = line[1..].Trim();
@@ -139,6 +147,7 @@ internal sealed class EmulatedHost(FakeIptablesBackend backend)
 
                     table = null;
                     work = null;
+                    committed++;
                     continue;
                 }
 
@@ -162,6 +171,16 @@ internal sealed class EmulatedHost(FakeIptablesBackend backend)
             ? CommandResult.Success
             : new CommandResult(1, string.Empty, $"{program}: COMMIT expected at line {lines.Length + (lines[^1].Length == 0 ? 0 : 1)}\n");
     }
+
+    /// <summary>
+    /// How iptables 1.8.9 fails when it cannot commit the block that opens at line <paramref name="number"/>: the
+    /// legacy restore takes the xtables lock for each table and gives up when its wait runs out; the nft restore
+    /// reports the block's COMMIT line with the kernel's error.
+    /// </summary>
+    private static CommandResult CannotCommit(FakeIptablesBackend backend, string program, IReadOnlyList<string> arguments, string[] lines, int number) =>
+        backend == FakeIptablesBackend.Legacy
+            ? new CommandResult(4, string.Empty, CommandScript.LockMessage(new CommandSpec(program, arguments)))
+            : new CommandResult(1, string.Empty, $"{program}: line {CommitLine(lines, number)} failed: No buffer space available.\n");
 
     private static int CommitLine(string[] lines, int from)
     {
