@@ -82,6 +82,26 @@ public sealed class FakeIptables : ICommandRunner
         return this;
     }
 
+    /// <summary>
+    /// Gives the emulated host a route beyond its on-link networks, such as a default route or a network behind a
+    /// gateway, as <c>ip route add NETWORK via GATEWAY dev DEVICE</c> does. <see cref="Trace"/> follows it (the longest
+    /// prefix wins); <c>ip route show</c> keeps listing the on-link routes only.
+    /// </summary>
+    /// <param name="device">The interface the route leaves by.</param>
+    /// <param name="destination">The network, for example <c>0.0.0.0/0</c>.</param>
+    /// <param name="networkNamespace">The namespace; <see langword="null"/> for the host's own.</param>
+    /// <returns>This instance, for chaining.</returns>
+    public FakeIptables AddRoute(string device, IPNetwork destination, string? networkNamespace = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(device);
+        lock (_lock)
+        {
+            Host(networkNamespace).Routes.Add((device, destination));
+        }
+
+        return this;
+    }
+
     /// <summary>Returns a sysctl's value, as <c>sysctl -n</c> would.</summary>
     /// <param name="name">For example <c>net.ipv4.conf.all.route_localnet</c> (<c>0</c> until set).</param>
     /// <param name="networkNamespace">The namespace; <see langword="null"/> for the host's own.</param>

@@ -58,7 +58,7 @@ public sealed class ConcurrencyTests
 
         // A second manager, in another process: the natmap tool installing its own mappings one by one.
         using var tool = Start(ns.Name,
-            $"for i in $(seq 1 {ByTool}); do {Tool()} plan docker --container tool$i --host 0.0.0.0:$((30000 + i)) --target 172.18.0.$i:80 " +
+            $"for i in $(seq 1 {ByTool}); do {Tool()} add docker --container tool$i --host 0.0.0.0:$((30000 + i)) --target 172.18.0.$i:80 " +
             $"--apply --iptables iptables-legacy --ip6tables ip6tables-legacy --no-ipv6 || exit 1; done");
 
         var watch = Stopwatch.StartNew();

@@ -7,7 +7,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 version="0.1.0-smoke.$(date +%s)"
 
-for project in NatMap.Iptables NatMap.Iptables.Testing; do
+for project in NatMap.Iptables NatMap.Iptables.Testing NatMap.Cli; do
   dotnet pack "$root/src/$project" -c Release -o "$work/feed" -p:Version="$version" --nologo -v quiet
 done
 ls "$work/feed"
@@ -32,3 +32,9 @@ dotnet run -c Release -f net10.0
 # net8.0 assets, run on the newest runtime here (this machine has no .NET 8 runtime): DOTNET_ROLL_FORWARD=Major.
 dotnet build -c Release -f net8.0 --nologo -v quiet
 DOTNET_ROLL_FORWARD=Major dotnet "bin/Release/net8.0/Consumer.dll"
+
+# The natmap tool, installed as a user would (dotnet tool install) from the local feed, answers --help.
+dotnet tool install NatMap.Cli --version "$version" --tool-path "$work/tools" --add-source "$work/feed" >/dev/null
+"$work/tools/natmap" --help | grep -q "natmap: publish ports"
+"$work/tools/natmap" audit --help | grep -q -- "--json"
+echo "natmap tool: installed from the local feed and ran"

@@ -21,7 +21,7 @@ string[] expected =
     "-m", "comment", "--comment", "natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80",
     "-j", "DNAT", "--to-destination", "172.17.0.2:80",
 ];
-var dnat = fake.Commands.SingleOrDefault(c => c.Arguments.Contains("DNAT"))
+var dnat = fake.Commands.SingleOrDefault(c => c.Arguments.Contains("--to-destination"))
     ?? throw new InvalidOperationException("No DNAT command was recorded:\n" + string.Join('\n', fake.Commands));
 if (dnat.FileName != "iptables" || !dnat.Arguments.SequenceEqual(expected))
 {

@@ -24,6 +24,9 @@ internal sealed class EmulatedHost(FakeIptablesBackend backend)
     /// <summary>The host's addresses with their prefix length and interface; each makes an on-link route, as Linux does.</summary>
     public List<(string Device, IPAddress Address, int PrefixLength)> Addresses { get; } = [];
 
+    /// <summary>Routes beyond the on-link ones (a default route, a network behind a gateway): where the trace sends a packet.</summary>
+    public List<(string Device, IPNetwork Network)> Routes { get; } = [];
+
     public XtablesState State(AddressFamily family) => family == AddressFamily.InterNetworkV6 ? _v6 : _v4;
 
     public CommandResult Iptables(AddressFamily family, IReadOnlyList<string> arguments)

@@ -144,9 +144,12 @@ internal sealed class PacketWalker
         }
 
         var best = _host.Addresses
-            .Where(a => a.Address.AddressFamily == address.AddressFamily && new IPNetwork(EmulatedHost.Mask(a.Address, a.PrefixLength), a.PrefixLength).Contains(address))
-            .OrderByDescending(static a => a.PrefixLength)
-            .Select(static a => a.Device)
+            .Where(a => a.Address.AddressFamily == address.AddressFamily)
+            .Select(static a => (a.Device, Network: new IPNetwork(EmulatedHost.Mask(a.Address, a.PrefixLength), a.PrefixLength)))
+            .Concat(_host.Routes)
+            .Where(r => r.Network.BaseAddress.AddressFamily == address.AddressFamily && r.Network.Contains(address))
+            .OrderByDescending(static r => r.Network.PrefixLength)
+            .Select(static r => r.Device)
             .FirstOrDefault();
         if (best is null)
         {

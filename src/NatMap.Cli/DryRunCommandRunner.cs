@@ -1,0 +1,56 @@
+using NatMap.Iptables;
+
+namespace NatMap.Cli;
+
+/// <summary>
+/// The runner of a dry run: commands that only read the host (<c>iptables-save</c>, <c>iptables -S</c>, <c>ip route
+/// show</c>, <c>sysctl -n</c>) really run, so the plan is made against the host as it is; every other command is printed
+/// and reported as a success, and never reaches the host.
+/// </summary>
+/// <remarks>Reads are recognised from a closed list; anything not on it counts as a change and is only printed.</remarks>
+internal sealed class DryRunCommandRunner(ICommandRunner reader, TextWriter output) : ICommandRunner
+{
+    private readonly PrintingCommandRunner _printer = new(output);
+
+    public Task<CommandResult> RunAsync(CommandSpec command, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        return IsRead(command) ? reader.RunAsync(command, cancellationToken) : _printer.RunAsync(command, cancellationToken);
+    }
+
+    /// <summary>Whether a command only reads: a closed list, so a command not on it is printed, not run.</summary>
+    public static bool IsRead(CommandSpec command)
+    {
+        if (command.StandardInput is not null)
+        {
+            return false;
+        }
+
+        string[] argv = [command.FileName, .. command.Arguments];
+        if (Path.GetFileName(argv[0]) == "ip" && argv.Length > 4 && argv[1] == "netns" && argv[2] == "exec")
+        {
+            argv = argv[4..];
+        }
+
+        var program = Path.GetFileName(argv[0]);
+        var args = argv[1..];
+        var family = program.Replace("-nft", string.Empty, StringComparison.Ordinal).Replace("-legacy", string.Empty, StringComparison.Ordinal);
+        return family switch
+        {
+            "iptables-save" or "ip6tables-save" => args.All(static a => a is "-t" or "nat" or "filter" or "raw" or "mangle" or "security" or "-c"),
+            "iptables" or "ip6tables" => args.Any(static a => a is "-S" or "-L" or "-C" or "--list-rules" or "--list" or "--check")
+                && !args.Any(static a => a is "-A" or "-I" or "-D" or "-R" or "-N" or "-X" or "-F" or "-P" or "-Z" or "-E"
+                    or "--append" or "--insert" or "--delete" or "--replace" or "--new-chain" or "--delete-chain" or "--flush"
+                    or "--policy" or "--zero" or "--rename-chain"),
+            "ip" => IsIpRead(args),
+            "sysctl" => args.All(static a => a == "-n" || (!a.StartsWith('-') && !a.Contains('=', StringComparison.Ordinal))),
+            _ => false,
+        };
+    }
+
+    private static bool IsIpRead(string[] args)
+    {
+        var words = args.SkipWhile(static a => a.StartsWith('-')).ToArray();
+        return words is [("route" or "r" or "addr" or "address" or "a"), ("show" or "list" or "get"), ..];
+    }
+}

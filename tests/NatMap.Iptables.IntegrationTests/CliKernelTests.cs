@@ -1,0 +1,168 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Text.Json;
+using NatMap.Iptables.IntegrationTests.Infrastructure;
+using static NatMap.Iptables.IntegrationTests.Infrastructure.Topology;
+
+namespace NatMap.Iptables.IntegrationTests;
+
+/// <summary>
+/// The natmap tool, as a separate process, against the kernel in the traffic topology: sync from a file, list it
+/// back, a smaller file, a bad file; and the audit's verdicts against real socat probes on the same paths.
+/// </summary>
+public sealed class CliKernelTests
+{
+    public static TheoryData<string> Backends => Kernel.Backends;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static string Tool()
+    {
+        var project = typeof(CliKernelTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "ProjectDirectory").Value!;
+        var bin = Path.GetFullPath(Path.Combine(project, "..", "..", "src", "NatMap.Cli", "bin"));
+        return Directory.EnumerateFiles(bin, "natmap", SearchOption.AllDirectories)
+            .Where(p => p.Contains("net10.0", StringComparison.Ordinal))
+            .OrderByDescending(File.GetLastWriteTimeUtc)
+            .FirstOrDefault() ?? throw new InvalidOperationException($"The natmap tool is not built under {bin}.");
+    }
+
+    private static async Task<(int Code, string Out, string Err)> Natmap(Topology net, params string[] args)
+    {
+        var start = new ProcessStartInfo(Tool()) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in args.Concat(["--netns", net.Host, "--iptables", $"iptables-{net.Backend}", "--ip6tables", $"ip6tables-{net.Backend}"]))
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync(Ct);
+        var error = process.StandardError.ReadToEndAsync(Ct);
+        await process.WaitForExitAsync(Ct);
+        return (process.ExitCode, await output, await error);
+    }
+
+    private static string Write(string json)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"natmap-{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, json);
+        return path;
+    }
+
+    private static void SameObjects(NatMapState actual, NatMapState expected)
+    {
+        actual.DockerMaps.Should().BeEquivalentTo(expected.DockerMaps);
+        actual.Dnats.Should().BeEquivalentTo(expected.Dnats);
+        actual.Snats.Should().BeEquivalentTo(expected.Snats);
+        actual.Hairpins.Should().BeEquivalentTo(expected.Hairpins);
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async Task SyncFile_ListJson_GivesTheSameObjects_ThenASmallerFile_ThenABadOneChangesNothing(string backend)
+    {
+        await using var net = await Topology.CreateAsync(backend);
+        var full = $$"""
+            {
+              "dockerMaps": [ { "containerId": "web", "hostEndpoint": "0.0.0.0:8080", "containerEndpoint": "{{C1v4}}:80" },
+                              { "containerId": "web6", "hostEndpoint": "[::]:8080", "containerEndpoint": "[{{C1v6}}]:80", "protocol": "udp" },
+                              { "containerId": "db", "hostEndpoint": "127.0.0.1:5432", "containerEndpoint": "{{C2v4}}:5432" } ],
+              "dnats": [ { "externalIp": "{{HostB4}}", "internalIp": "{{C2v4}}", "ports": "2222", "internalPort": 22, "externalInterface": "eth0" } ],
+              "snats": [ { "internalIp": "{{C1v4}}", "externalIp": "{{HostA4}}", "externalInterface": "eth0" } ],
+              "hairpins": [ { "externalIp": "{{HostA4}}", "internalIp": "{{C2v4}}", "ports": "80,443", "lanCidr": "172.30.0.0/24" } ]
+            }
+            """;
+        var smaller = $$"""{ "dockerMaps": [ { "containerId": "web", "hostEndpoint": "0.0.0.0:8080", "containerEndpoint": "{{C1v4}}:80" } ] }""";
+
+        var sync = await Natmap(net, "sync", "--file", Write(full), "--apply");
+        var list = await Natmap(net, "list", "--json");
+        sync.Code.Should().Be(0, sync.Err);
+        SameObjects(NatMapStateJson.Parse(list.Out), NatMapStateJson.Parse(full));
+
+        var again = await Natmap(net, "sync", "--file", Write(list.Out), "--json");
+        again.Out.Should().Contain("\"unchanged\": 6");
+        again.Err.Should().NotContain("restore", "the listed state synced again changes nothing");
+
+        (await Natmap(net, "sync", "--file", Write(smaller), "--apply")).Code.Should().Be(0);
+        SameObjects(NatMapStateJson.Parse((await Natmap(net, "list", "--json")).Out), NatMapStateJson.Parse(smaller));
+
+        var before = await net.SaveAsync(ipv6: false) + await net.SaveAsync(ipv6: true);
+        var bad = await Natmap(net, "sync", "--file", Write(full.Replace("\"2222\"", "\"0\"", StringComparison.Ordinal)), "--apply");
+        bad.Code.Should().Be(2);
+        bad.Err.Should().Contain("$.dnats[0].ports");
+        (await net.SaveAsync(ipv6: false) + await net.SaveAsync(ipv6: true)).Should().Be(before);
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async Task Audit_EveryVerdictIsWhatASocatProbeGets_WithAndWithoutTheGuards(string backend)
+    {
+        await using var net = await Topology.CreateAsync(backend, 80);
+        await net.RouteContainersThroughHostAsync();
+        foreach (var program in new[] { $"iptables-{backend}", $"ip6tables-{backend}" })
+        {
+            await net.ExecAsync(net.Host, program, "-P", "FORWARD", "DROP");
+        }
+
+        (await Natmap(net, "setup", "--apply")).Code.Should().Be(0);
+        foreach (var line in new[] { $"0.0.0.0:8080 {C1v4}:80 web", $"127.0.0.1:8083 {C1v4}:80 lo", $"{HostA4}:8082 {C2v4}:80 bound", $"[::]:8080 [{C1v6}]:80 web6" })
+        {
+            var parts = line.Split(' ');
+            (await Natmap(net, "add", "docker", "--container", parts[2], "--host", parts[0], "--target", parts[1], "--apply")).Code.Should().Be(0);
+        }
+
+        var guarded = await CompareAsync(net);
+        guarded.Code.Should().Be(0, "the guards hold: nothing is reachable beyond its binding");
+
+        // Without the raw guard and with a foreign broad FORWARD ACCEPT the loopback-bound port and direct routing open up.
+        await net.ExecAsync(net.Host, $"iptables-{backend}", "-t", "raw", "-F", "PREROUTING");
+        await net.RouteLoopbackThroughHostAsync();
+        foreach (var program in new[] { $"iptables-{backend}", $"ip6tables-{backend}" })
+        {
+            await net.ExecAsync(net.Host, program, "-I", "FORWARD", "-i", "eth0", "-j", "ACCEPT");
+        }
+
+        var open = await CompareAsync(net);
+        open.Code.Should().Be(3);
+        open.Exposed.Should().BeGreaterThanOrEqualTo(3);
+    }
+
+    /// <summary>Runs the audit and probes every LAN, loopback and direct path it reports with socat from ext.</summary>
+    private static async Task<(int Code, int Exposed)> CompareAsync(Topology net)
+    {
+        var (code, output, error) = await Natmap(net, "audit", "--json");
+        code.Should().BeOneOf([0, 3], error);
+        using var report = JsonDocument.Parse(output);
+        var mismatches = new List<string>();
+        var verdicts = new List<string>();
+        var exposed = 0;
+        foreach (var mapping in report.RootElement.GetProperty("mappings").EnumerateArray())
+        {
+            foreach (var path in mapping.GetProperty("paths").EnumerateArray())
+            {
+                var kind = path.GetProperty("kind").GetString();
+                var verdict = path.GetProperty("verdict").GetString()!;
+                exposed += path.GetProperty("exposure").GetBoolean() ? 1 : 0;
+                if (kind is not ("lan" or "lan-loopback" or "direct") || !path.GetProperty("from").GetString()!.EndsWith("on eth0", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                verdict.Should().NotBe("unknown", "every rule here is one the emulator evaluates");
+                var to = path.GetProperty("to").GetString()!.Split(' ')[0];
+                var endpoint = System.Net.IPEndPoint.Parse(to);
+                var answer = await net.ProbeAsync(net.Ext, TransportProtocol.Tcp, endpoint.Address.ToString(), endpoint.Port);
+                var real = answer is null ? "not reachable" : "reachable";
+                verdicts.Add(verdict);
+                TestContext.Current.TestOutputHelper?.WriteLine($"{mapping.GetProperty("mapping").GetString()} {kind} -> {to}: audit {verdict}, socat {real}");
+                if (real != verdict)
+                {
+                    mismatches.Add($"{mapping.GetProperty("mapping").GetString()} {kind} -> {to}: audit said {verdict}, socat got {answer ?? "nothing"}");
+                }
+            }
+        }
+
+        mismatches.Should().BeEmpty();
+        verdicts.Should().Contain("reachable").And.Contain("not reachable");
+        return (code, exposed);
+    }
+}
