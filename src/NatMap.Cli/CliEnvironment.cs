@@ -6,5 +6,9 @@ namespace NatMap.Cli;
 internal sealed record CliEnvironment(TextWriter Output, TextWriter Error, ICommandRunner? Runner, bool ShowProgress)
 {
     /// <summary>The runner that reaches the host: the injected one, or the real one.</summary>
-    public ICommandRunner HostRunner(NatMapOptions options) => Runner ?? new CliWrapCommandRunner(); // the manager applies options.CommandTimeout to every command
+    /// <remarks>
+    /// The manager bounds its own commands by <see cref="NatMapOptions.CommandTimeout"/>; the real runner is bounded
+    /// by it too, because the audit and the Setup check read the host without a manager.
+    /// </remarks>
+    public ICommandRunner HostRunner(NatMapOptions options) => Runner ?? new CliWrapCommandRunner(options.CommandTimeout);
 }

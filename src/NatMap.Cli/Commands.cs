@@ -129,7 +129,9 @@ internal static class Commands
                 ? await Console.In.ReadToEndAsync(ct).ConfigureAwait(false)
                 : await File.ReadAllTextAsync(path, ct).ConfigureAwait(false);
             var desired = NatMapStateJson.Parse(text);
-            var current = await new IptablesManager(env.HostRunner(options), options).ListAsync(ct).ConfigureAwait(false);
+            // A dry run reads through the dry-run runner, so a machine without iptables reads as an empty host.
+            var reader = parsed.GetValue(Apply) ? env.HostRunner(options) : new DryRunCommandRunner(env.HostRunner(options), TextWriter.Null, env.Error);
+            var current = await new IptablesManager(reader, options).ListAsync(ct).ConfigureAwait(false);
             var diff = StateDiff.Between(current, desired);
             var json = parsed.GetValue(Json);
             if (json)
@@ -174,7 +176,7 @@ internal static class Commands
         if (!parsed.GetValue(Apply))
         {
             await env.Error.WriteLineAsync(DryRunNote).ConfigureAwait(false);
-            await operation(new IptablesManager(new DryRunCommandRunner(host, env.Output), options)).ConfigureAwait(false);
+            await operation(new IptablesManager(new DryRunCommandRunner(host, env.Output, env.Error), options)).ConfigureAwait(false);
             return;
         }
 

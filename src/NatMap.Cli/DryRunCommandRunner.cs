@@ -8,14 +8,38 @@ namespace NatMap.Cli;
 /// and reported as a success, and never reaches the host.
 /// </summary>
 /// <remarks>Reads are recognised from a closed list; anything not on it counts as a change and is only printed.</remarks>
-internal sealed class DryRunCommandRunner(ICommandRunner reader, TextWriter output) : ICommandRunner
+/// <remarks>
+/// A read whose program is not installed (a machine without iptables, where a dry run is still useful to see what
+/// natmap would do) reads as empty, with one note on <c>error</c>: the commands printed are then those for a host
+/// where nothing is installed yet.
+/// </remarks>
+internal sealed class DryRunCommandRunner(ICommandRunner reader, TextWriter output, TextWriter error) : ICommandRunner
 {
     private readonly PrintingCommandRunner _printer = new(output);
+    private bool _noted;
 
-    public Task<CommandResult> RunAsync(CommandSpec command, CancellationToken cancellationToken = default)
+    public async Task<CommandResult> RunAsync(CommandSpec command, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(command);
-        return IsRead(command) ? reader.RunAsync(command, cancellationToken) : _printer.RunAsync(command, cancellationToken);
+        if (!IsRead(command))
+        {
+            return await _printer.RunAsync(command, cancellationToken).ConfigureAwait(false);
+        }
+
+        try
+        {
+            return await reader.RunAsync(command, cancellationToken).ConfigureAwait(false);
+        }
+        catch (System.ComponentModel.Win32Exception exception)
+        {
+            if (!_noted)
+            {
+                _noted = true;
+                await error.WriteLineAsync($"# could not read the host ({command.FileName}: {exception.Message}); showing the commands for a host where nothing is installed yet").ConfigureAwait(false);
+            }
+
+            return CommandResult.Success;
+        }
     }
 
     /// <summary>Whether a command only reads: a closed list, so a command not on it is printed, not run.</summary>

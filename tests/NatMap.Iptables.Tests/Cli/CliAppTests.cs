@@ -48,6 +48,25 @@ public sealed class CliAppTests : IDisposable
     }
 
     [Fact]
+    public async Task Sync_DryRunOnAMachineWithoutIptables_PrintsTheCommandsForAnEmptyHost()
+    {
+        // The README's first command, on a fresh machine: no iptables to read, so the plan is made for an empty host.
+        var runner = new FakeCommandRunner().RespondUsing(
+            c => DryRunCommandRunner.IsRead(c) && c.FileName != "ip",
+            c => throw new System.ComponentModel.Win32Exception(2, $"An error occurred trying to start process '{c.FileName}'"));
+        var path = File("state.json", """{ "dockerMaps": [ { "containerId": "web", "hostEndpoint": "0.0.0.0:8080", "containerEndpoint": "172.17.0.2:80" } ] }""");
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+
+        var code = await CliApp.RunAsync(["sync", "--file", path], output, error, runner, showProgress: false, Ct);
+
+        code.Should().Be(0, error.ToString());
+        error.ToString().Should().Contain("could not read the host").And.Contain("nothing is installed yet");
+        output.ToString().Should().Contain("iptables-restore --noflush").And.Contain("-j DNAT --to-destination 172.17.0.2:80");
+        runner.Processes.Should().OnlyContain(c => DryRunCommandRunner.IsRead(c), "a dry run runs nothing but reads");
+    }
+
+    [Fact]
     public async Task AddDocker_DryRun_ReadsTheHostPrintsTheExactCommandsAndChangesNothing()
     {
         var host = await SetUpHost();
