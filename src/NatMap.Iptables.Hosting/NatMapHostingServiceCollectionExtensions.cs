@@ -97,6 +97,7 @@ public static class NatMapHostingServiceCollectionExtensions
             sp.GetRequiredService<IOptions<NatMapHostedSyncOptions>>(),
             sp.GetRequiredService<SyncStatus>(),
             sp.GetRequiredService<HostingTelemetry>(),
+            sp.GetRequiredService<IOptions<NatMapOptions>>().Value,
             sp.GetService<TimeProvider>(),
             sp.GetService<ILoggerFactory>()));
         services.AddSingleton<IHostedService>(static sp => sp.GetRequiredService<NatMapSyncService>());

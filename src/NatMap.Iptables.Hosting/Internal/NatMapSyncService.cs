@@ -25,11 +25,13 @@ internal sealed class NatMapSyncService : IHostedService, IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly NatMapMonitor? _monitor;
+    private readonly bool _ipv6;
     private IDisposable? _subscription;
     private CancellationTokenSource? _stopping;
     private Task? _loop;
     private NatMapState? _lastGood;
     private bool _retry;
+    private long _parked;
 
     public NatMapSyncService(
         IIptablesManager manager,
@@ -37,9 +39,11 @@ internal sealed class NatMapSyncService : IHostedService, IDisposable
         IOptions<NatMapHostedSyncOptions> options,
         SyncStatus status,
         HostingTelemetry telemetry,
+        NatMapOptions? managerOptions = null,
         TimeProvider? time = null,
         ILoggerFactory? loggerFactory = null)
     {
+        _ipv6 = managerOptions?.EnableIpv6 ?? true;
         _manager = manager;
         _source = source;
         _options = options.Value;
@@ -57,6 +61,9 @@ internal sealed class NatMapSyncService : IHostedService, IDisposable
                 loggerFactory?.CreateLogger<NatMapMonitor>());
         }
     }
+
+    /// <summary>Gets how many times the loop has parked, waiting for a change or the next check (for tests to step a fake clock).</summary>
+    internal long Parked => Interlocked.Read(ref _parked);
 
     /// <summary>Gets the state the host was last synced to, or <see langword="null"/> before the first good one.</summary>
     public NatMapState? LastGood => Volatile.Read(ref _lastGood);
@@ -148,6 +155,7 @@ internal sealed class NatMapSyncService : IHostedService, IDisposable
         using var either = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         var signal = _signals.Reader.WaitToReadAsync(either.Token).AsTask();
         var tick = Task.Delay(_options.CheckInterval, _time, either.Token);
+        _ = Interlocked.Increment(ref _parked);
         _ = await Task.WhenAny(signal, tick).ConfigureAwait(false);
         await either.CancelAsync().ConfigureAwait(false);
         stopping.ThrowIfCancellationRequested();
@@ -206,6 +214,15 @@ internal sealed class NatMapSyncService : IHostedService, IDisposable
                 return;
             }
 
+            if (!_ipv6 && FirstIpv6(desired) is { } ipv6)
+            {
+                // The manager would refuse it too, but with the exception it uses for a failure of its own.
+                outcome = SyncOutcome.Rejected;
+                error = $"{ipv6} is IPv6, but IPv6 is disabled on this host (NatMapOptions.EnableIpv6 is false).";
+                HostingLog.Rejected(_logger, _source.Description, error);
+                return;
+            }
+
             try
             {
                 await _manager.SyncAsync(desired, cancellationToken).ConfigureAwait(false);
@@ -235,11 +252,17 @@ internal sealed class NatMapSyncService : IHostedService, IDisposable
             {
                 // A rejected state is not retried until the source changes again; the others are, at each interval.
                 _retry = outcome is SyncOutcome.Unreachable or SyncOutcome.Failure;
-                _status.Synced(outcome, _time.GetUtcNow(), error);
                 _telemetry.Synced(trigger, outcome, _time.GetElapsedTime(started));
+                _status.Synced(outcome, _time.GetUtcNow(), error);
             }
         }
     }
+
+    private static object? FirstIpv6(NatMapState state) =>
+        (object?)state.DockerMaps.FirstOrDefault(static m => m.IsIPv6)
+        ?? (object?)state.Dnats.FirstOrDefault(static d => d.IsIPv6)
+        ?? (object?)state.Snats.FirstOrDefault(static s => s.IsIPv6)
+        ?? state.Hairpins.FirstOrDefault(static h => h.IsIPv6);
 
     private async Task CheckAsync(CancellationToken stopping)
     {
@@ -251,12 +274,13 @@ internal sealed class NatMapSyncService : IHostedService, IDisposable
         try
         {
             var repaired = await _monitor.CheckAsync(stopping).ConfigureAwait(false);
-            _status.Checked(repaired, _time.GetUtcNow(), error: null);
             if (repaired)
             {
                 _telemetry.Repaired();
                 HostingLog.Repaired(_logger);
             }
+
+            _status.Checked(repaired, _time.GetUtcNow(), error: null);
         }
         catch (Exception exception) when (exception is not OperationCanceledException || !stopping.IsCancellationRequested)
         {
