@@ -38,7 +38,7 @@ public sealed class EtcdStateSource : INatMapStateSource, IAsyncDisposable, IDis
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _answered = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly GrpcChannel?[] _channels;
-    private Reading _reading = new(Value: null, Error: "not read yet");
+    private Reading _reading = new(Value: null, Error: "no answer from etcd yet");
     private Task? _loop;
     private int _started;
 
@@ -162,8 +162,10 @@ public sealed class EtcdStateSource : INatMapStateSource, IAsyncDisposable, IDis
     private void Publish(Reading reading)
     {
         var previous = Interlocked.Exchange(ref _reading, reading);
-        _ = _answered.TrySetResult();
-        if (previous != reading)
+        // The first answer is what the first read waits for, so it is no change; a read that gave up waiting counted
+        // the source as unreachable, and the hosted sync retries those at each check interval.
+        var first = _answered.TrySetResult();
+        if (!first && previous != reading)
         {
             _signal.Fire();
         }
@@ -214,7 +216,11 @@ public sealed class EtcdStateSource : INatMapStateSource, IAsyncDisposable, IDis
 
                 throw new RpcException(new Status(StatusCode.Unavailable, "The watch stream ended."));
             }
-            catch (Exception exception) when (!stop.IsCancellationRequested)
+            catch (Exception) when (stop.IsCancellationRequested)
+            {
+                return; // disposed: gRPC reports the cancellation as RpcException(Cancelled), not as OperationCanceledException
+            }
+            catch (Exception exception)
             {
                 Publish(new Reading(Volatile.Read(ref _reading).Value, exception is RpcException rpc ? $"{rpc.StatusCode}: {rpc.Status.Detail}" : exception.Message));
                 HostingLog.EtcdUnreachable(_logger, _endpoints[index].ToString(), delay, exception);
