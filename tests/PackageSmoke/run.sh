@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Packs NatMap.Iptables and NatMap.Iptables.Testing with a fresh version into a local feed, then builds and runs a
-# consumer outside the repository that adds both by that version and uses only their public surface.
+# Packs NatMap.Iptables, NatMap.Iptables.Testing, NatMap.Iptables.Hosting and the natmap tool with a fresh version into a
+# local feed, then builds and runs a consumer outside the repository that adds them by that version and uses only their
+# public surface.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 version="0.1.0-smoke.$(date +%s)"
 
-for project in NatMap.Iptables NatMap.Iptables.Testing NatMap.Cli; do
+for project in NatMap.Iptables NatMap.Iptables.Testing NatMap.Iptables.Hosting NatMap.Cli; do
   dotnet pack "$root/src/$project" -c Release -o "$work/feed" -p:Version="$version" --nologo -v quiet
 done
 ls "$work/feed"
@@ -28,6 +29,7 @@ XML
 cd "$work/consumer"
 dotnet add package NatMap.Iptables --version "$version" >/dev/null
 dotnet add package NatMap.Iptables.Testing --version "$version" >/dev/null
+dotnet add package NatMap.Iptables.Hosting --version "$version" >/dev/null
 dotnet run -c Release -f net10.0
 # net8.0 assets, run on the newest runtime here (this machine has no .NET 8 runtime): DOTNET_ROLL_FORWARD=Major.
 dotnet build -c Release -f net8.0 --nologo -v quiet

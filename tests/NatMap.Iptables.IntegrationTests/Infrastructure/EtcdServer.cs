@@ -28,7 +28,14 @@ internal sealed class EtcdServer : IAsyncDisposable
         Kernel.RequireRoot();
         if (!OnPath("etcd"))
         {
-            Assert.Fail("etcd is not installed: apt-get install etcd-server (.ci/run installs it).");
+            // As Kernel.RequireRoot: skipped on a developer's machine without it, a failure in CI.
+            const string reason = "etcd is not installed: apt-get install etcd-server (.ci/run installs it)";
+            if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
+            {
+                Assert.Fail(reason);
+            }
+
+            Assert.Skip(reason);
         }
 
         var server = new EtcdServer();

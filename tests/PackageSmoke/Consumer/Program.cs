@@ -1,7 +1,11 @@
 // A consumer of the published packages: only their public surface, added by version from a local feed.
 using System.Net;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
 using NatMap.Iptables;
+using NatMap.Iptables.Hosting;
 using NatMap.Iptables.Testing;
 
 var services = new ServiceCollection();
@@ -67,4 +71,41 @@ using (var emulatedProvider = emulated.BuildServiceProvider())
     }
 }
 
-Console.WriteLine($"package smoke on {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription} ({AppContext.TargetFrameworkName}): OK ({fake.Commands.Count} commands recorded, DNAT argv as expected; FakeIptables install, list and remove as expected)");
+// The hosting package: options and state from configuration, the hosted sync on the emulator, its health check.
+var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+{
+    ["NatMap:Options:EnableIpv6"] = "false",
+    ["NatMap:State:DockerMaps:0:ContainerId"] = "web",
+    ["NatMap:State:DockerMaps:0:HostEndpoint"] = "0.0.0.0:8080",
+    ["NatMap:State:DockerMaps:0:ContainerEndpoint"] = "172.17.0.2:80",
+}).Build();
+var hosted = new ServiceCollection();
+hosted.AddNatMap(configuration.GetSection("NatMap:Options"));
+hosted.AddFakeIptables();
+hosted.AddNatMapHostedSync(configuration.GetSection("NatMap:State"));
+await using (var hostedProvider = hosted.BuildServiceProvider())
+{
+    foreach (var service in hostedProvider.GetServices<IHostedService>())
+    {
+        await service.StartAsync(CancellationToken.None);
+    }
+
+    var listed = await hostedProvider.GetRequiredService<IIptablesManager>().ListAsync();
+    if (listed.DockerMaps.Count != 1 || listed.DockerMaps[0] != map)
+    {
+        throw new InvalidOperationException($"The hosted sync installed {listed.DockerMaps.Count} mappings from configuration.");
+    }
+
+    var health = await hostedProvider.GetRequiredService<NatMapHealthCheck>().CheckHealthAsync(new HealthCheckContext());
+    if (health.Status != HealthStatus.Healthy || (long)health.Data["syncs"] != 1)
+    {
+        throw new InvalidOperationException($"The hosted sync reports {health.Status}: {health.Description}");
+    }
+
+    foreach (var service in hostedProvider.GetServices<IHostedService>())
+    {
+        await service.StopAsync(CancellationToken.None);
+    }
+}
+
+Console.WriteLine($"package smoke on {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription} ({AppContext.TargetFrameworkName}): OK ({fake.Commands.Count} commands recorded, DNAT argv as expected; FakeIptables install, list and remove as expected; hosted sync from configuration healthy)");
