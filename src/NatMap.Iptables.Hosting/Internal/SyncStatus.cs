@@ -27,8 +27,14 @@ internal sealed class SyncStatus
             {
                 SyncOutcome.Success => s with
                 {
-                    Syncs = s.Syncs + 1, LastSync = at, SourceProblem = null, SourceError = null, Failing = false, ConsecutiveFailures = 0,
-                    LastError = null, RepairPending = false,
+                    Syncs = s.Syncs + 1,
+                    LastSync = at,
+                    SourceProblem = null,
+                    SourceError = null,
+                    Failing = false,
+                    ConsecutiveFailures = 0,
+                    LastError = null,
+                    RepairPending = false,
                 },
                 SyncOutcome.Rejected => s with { Rejections = s.Rejections + 1, SourceProblem = outcome, SourceError = error },
                 SyncOutcome.Unreachable => s with { Unreachable = s.Unreachable + 1, SourceProblem = outcome, SourceError = error },
@@ -46,13 +52,23 @@ internal sealed class SyncStatus
             _current = error is null
                 ? s with
                 {
-                    Checks = s.Checks + 1, Repairs = repaired ? s.Repairs + 1 : s.Repairs, LastCheck = at, RepairPending = false,
-                    Failing = false, ConsecutiveFailures = 0, LastError = null,
+                    Checks = s.Checks + 1,
+                    Repairs = repaired ? s.Repairs + 1 : s.Repairs,
+                    LastCheck = at,
+                    RepairPending = false,
+                    Failing = false,
+                    ConsecutiveFailures = 0,
+                    LastError = null,
                 }
                 : s with
                 {
-                    Checks = s.Checks + 1, LastCheck = at, RepairPending = true, Failing = true, Failures = s.Failures + 1,
-                    ConsecutiveFailures = s.ConsecutiveFailures + 1, LastError = error,
+                    Checks = s.Checks + 1,
+                    LastCheck = at,
+                    RepairPending = true,
+                    Failing = true,
+                    Failures = s.Failures + 1,
+                    ConsecutiveFailures = s.ConsecutiveFailures + 1,
+                    LastError = error,
                 };
         }
     }
