@@ -39,8 +39,16 @@ internal sealed class EtcdServer : IAsyncDisposable
         }
 
         var server = new EtcdServer();
-        await server.StartAgainAsync();
-        return server;
+        try
+        {
+            await server.StartAgainAsync();
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync(); // the caller never gets it: kill etcd and delete its data here
+            throw;
+        }
     }
 
     /// <summary>Starts etcd on the same ports and data, and waits until it answers.</summary>
