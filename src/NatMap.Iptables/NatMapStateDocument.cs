@@ -8,9 +8,12 @@ namespace NatMap.Iptables;
 /// endpoint, network and port set as its string form. <see cref="ToState"/> validates it into a <see cref="NatMapState"/>.
 /// </summary>
 /// <remarks>
-/// <para>This is the type to bind from <c>IConfiguration</c> (<c>section.Get&lt;NatMapStateDocument&gt;()</c>), so
-/// <c>appsettings.json</c>, environment variables (<c>NatMap__Dnats__0__Ports=80</c>) and any other provider carry the same
-/// model as the JSON file. <see cref="NatMapStateJson"/> reads and writes the JSON form.</para>
+/// <para>This is the type to bind from <c>IConfiguration</c>, so <c>appsettings.json</c>, environment variables
+/// (<c>NatMap__Dnats__0__Ports=80</c>) and any other provider carry the same model as the JSON file.
+/// <see cref="NatMapStateJson"/> reads and writes the JSON form. Bind it strictly: a plain
+/// <c>section.Get&lt;NatMapStateDocument&gt;()</c> silently drops a misspelt key (a misspelt <c>lanCidr</c> would widen a
+/// hairpin to every source) and an unconvertible value. NatMap.Iptables.Hosting's <c>ConfigurationStateSource</c>
+/// binds with <c>ErrorOnUnknownConfiguration</c> and rejects both; bind the same way if you bind it yourself.</para>
 /// <para>Every list and every optional field may be left out. A document is accepted or rejected as a whole: one bad
 /// value rejects it, and every error is reported with its JSON path.</para>
 /// </remarks>
