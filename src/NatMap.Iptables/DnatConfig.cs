@@ -23,11 +23,11 @@ public sealed record DnatConfig(
     string? ExternalInterface = null)
 {
     /// <summary>Gets the address the traffic arrives for.</summary>
-    public IPAddress ExternalIp { get; init => field = Guard.Address(value, nameof(ExternalIp)); }
+    public IPAddress ExternalIp { get => Guard.Copy(field); init => field = Guard.Address(value, nameof(ExternalIp)); }
         = Guard.Address(ExternalIp, nameof(ExternalIp));
 
     /// <summary>Gets the address the traffic is translated to.</summary>
-    public IPAddress InternalIp { get; init => field = Guard.Address(value, nameof(InternalIp)); }
+    public IPAddress InternalIp { get => Guard.Copy(field); init => field = Guard.Address(value, nameof(InternalIp)); }
         = StaticNat.SameFamily(ExternalIp, nameof(ExternalIp), Guard.Address(InternalIp, nameof(InternalIp)), nameof(InternalIp));
 
     /// <summary>Gets the destination ports to translate.</summary>

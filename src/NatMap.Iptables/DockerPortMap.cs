@@ -33,7 +33,7 @@ public sealed record DockerPortMap(
     /// <exception cref="ArgumentException">On set: port 0, or an address that cannot be matched.</exception>
     public IPEndPoint HostEndpoint
     {
-        get => new(field.Address, field.Port);
+        get => new(Guard.Copy(field.Address), field.Port);
         init => field = Guard.Endpoint(value, nameof(HostEndpoint), allowUnspecified: true, allowLoopback: true);
     }
 
@@ -43,7 +43,7 @@ public sealed record DockerPortMap(
     /// <exception cref="ArgumentException">On set: port 0, an unspecified, loopback or multicast address, or a family other than the host endpoint's.</exception>
     public IPEndPoint ContainerEndpoint
     {
-        get => new(field.Address, field.Port);
+        get => new(Guard.Copy(field.Address), field.Port);
         init => field = Guard.Endpoint(value, nameof(ContainerEndpoint), allowUnspecified: false, allowLoopback: false);
     }
 

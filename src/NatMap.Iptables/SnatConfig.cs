@@ -14,11 +14,11 @@ namespace NatMap.Iptables;
 public sealed record SnatConfig(IPAddress InternalIp, IPAddress ExternalIp, string ExternalInterface)
 {
     /// <summary>Gets the source address to translate.</summary>
-    public IPAddress InternalIp { get; init => field = Guard.Address(value, nameof(InternalIp)); }
+    public IPAddress InternalIp { get => Guard.Copy(field); init => field = Guard.Address(value, nameof(InternalIp)); }
         = Guard.Address(InternalIp, nameof(InternalIp));
 
     /// <summary>Gets the source address the outside sees.</summary>
-    public IPAddress ExternalIp { get; init => field = Guard.Address(value, nameof(ExternalIp)); }
+    public IPAddress ExternalIp { get => Guard.Copy(field); init => field = Guard.Address(value, nameof(ExternalIp)); }
         = StaticNat.SameFamily(InternalIp, nameof(InternalIp), Guard.Address(ExternalIp, nameof(ExternalIp)), nameof(ExternalIp));
 
     /// <summary>Gets the interface the traffic leaves through.</summary>

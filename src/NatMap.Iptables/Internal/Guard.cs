@@ -135,6 +135,15 @@ internal static class Guard
         return new IPAddress(value.GetAddressBytes());
     }
 
+    /// <summary>
+    /// A private copy of a validated address, for a getter: an <see cref="IPAddress"/> is mutable (its
+    /// <see cref="IPAddress.ScopeId"/>), so handing out the stored instance would let a caller change a validated model.
+    /// </summary>
+    public static IPAddress Copy(IPAddress value) => new(value.GetAddressBytes());
+
+    /// <summary>A private copy of a validated network, for the same reason as <see cref="Copy(IPAddress)"/>.</summary>
+    public static IPNetwork Copy(IPNetwork value) => new(Copy(value.BaseAddress), value.PrefixLength);
+
     public static IPEndPoint Endpoint(IPEndPoint? value, string paramName, bool allowUnspecified, bool allowLoopback)
     {
         ArgumentNullException.ThrowIfNull(value, paramName);

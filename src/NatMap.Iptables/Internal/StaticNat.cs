@@ -27,7 +27,14 @@ internal static class StaticNat
             return null;
         }
 
-        Guard.Address(network.BaseAddress, paramName, allowUnspecified: true, allowLoopback: true);
-        return network;
+        if (network.PrefixLength == 0)
+        {
+            // iptables lists "-s 0.0.0.0/0" without -s, so the rule would never read back as written and every install
+            // would add another copy; a LAN of every address is what a null LanCidr already means.
+            throw new ArgumentException(
+                $"The network {network} matches every source, which iptables cannot tell from no match at all; leave {paramName} null to translate any source.", paramName);
+        }
+
+        return new IPNetwork(Guard.Address(network.BaseAddress, paramName, allowUnspecified: true, allowLoopback: true), network.PrefixLength);
     }
 }

@@ -146,7 +146,7 @@ public sealed class NatRuleBuilder
     /// <param name="containerNetwork">The container's on-link network, or <see langword="null"/> to cover the container itself only.</param>
     /// <returns>The rules, as <see cref="BuildDockerMap(DockerPortMap)"/> describes.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="map"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException">The map is invalid, or <paramref name="containerNetwork"/> does not contain the container address.</exception>
+    /// <exception cref="ArgumentException">The map is invalid, or <paramref name="containerNetwork"/> does not contain the container address or has prefix length 0.</exception>
     public IReadOnlyList<IptablesRule> BuildDockerMap(DockerPortMap map, IPNetwork? containerNetwork)
     {
         ArgumentNullException.ThrowIfNull(map);
@@ -163,6 +163,12 @@ public sealed class NatRuleBuilder
         if (containerNetwork is { } network && !network.Contains(container.Address))
         {
             throw new ArgumentException($"The container network {network} does not contain the container address {container.Address}.", nameof(containerNetwork));
+        }
+
+        if (containerNetwork is { PrefixLength: 0 } everything)
+        {
+            // iptables lists "-s 0.0.0.0/0" without -s: the rule would never read back as built, and every install would add a copy.
+            throw new ArgumentException($"The container network {everything} matches every source, which iptables cannot tell from no match at all.", nameof(containerNetwork));
         }
 
         var hairpinSources = containerNetwork is { } lan && lan.PrefixLength < (family == AddressFamily.InterNetwork ? 32 : 128)

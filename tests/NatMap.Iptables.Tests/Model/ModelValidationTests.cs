@@ -62,6 +62,9 @@ public sealed class ModelValidationTests
         { "InternalIp", () => new HairpinConfig(Ip("203.0.113.5"), Ip("fd00::2"), 80) },                          // mixed families
         { "Ports", () => new HairpinConfig(Ip("203.0.113.5"), Ip("10.0.0.2"), default) },                        // empty ports
         { "LanCidr", () => NatRuleBuilder.Default.BuildHairpin(new HairpinConfig(Ip("203.0.113.5"), Ip("10.0.0.2"), 80, LanCidr: IPNetwork.Parse("fd00::/64"))) }, // mixed families
+        { "LanCidr", () => new HairpinConfig(Ip("203.0.113.5"), Ip("10.0.0.2"), 80, LanCidr: IPNetwork.Parse("0.0.0.0/0")) },    // every source: iptables lists it without -s (review item 6)
+        { "LanCidr", () => new HairpinConfig(Ip("2001:db8::5"), Ip("fd00::2"), 80, LanCidr: IPNetwork.Parse("::/0")) },           // the same in IPv6
+        { "LanCidr", () => new HairpinConfig(Ip("203.0.113.5"), Ip("10.0.0.2"), 80) with { LanCidr = IPNetwork.Parse("0.0.0.0/0") } }, // and through a with expression
     };
 
     [Theory]
@@ -125,5 +128,56 @@ public sealed class ModelValidationTests
     {
         new SnatConfig(Ip("10.0.0.2"), Ip("203.0.113.5"), new string('i', 15)).ExternalInterface.Should().HaveLength(15);
         new SnatConfig(Ip("10.0.0.2"), Ip("203.0.113.5"), "veth+").ExternalInterface.Should().Be("veth+");
+    }
+
+    [Fact]
+    public void HairpinConfig_LanCidrOfOneBit_StillAccepted() =>
+        new HairpinConfig(Ip("203.0.113.5"), Ip("10.0.0.2"), 80, LanCidr: IPNetwork.Parse("0.0.0.0/1")).LanCidr.Should().Be(IPNetwork.Parse("0.0.0.0/1"));
+
+    // Review item 8: an IPAddress is mutable (ScopeId), so a getter that hands out the stored instance lets a caller
+    // change a validated model afterwards, into a scoped address the validation refuses.
+    [Fact]
+    public void DockerPortMap_AddressChangedThroughTheGetter_ModelUnchanged()
+    {
+        var map = new DockerPortMap("web", Ep("[fd00::1]:8080"), Ep("[fd00::2]:80"));
+
+        map.HostEndpoint.Address.ScopeId = 3;
+        map.ContainerEndpoint.Address.ScopeId = 3;
+
+        map.HostEndpoint.Address.ScopeId.Should().Be(0);
+        map.ContainerEndpoint.Address.ScopeId.Should().Be(0);
+        NatRuleBuilder.Default.DockerMapComment(map).Should().Be("natmap:docker:web:tcp:[fd00::1]:8080:[fd00::2]:80");
+    }
+
+    [Fact]
+    public void StaticConfigs_AddressChangedThroughTheGetter_ModelUnchanged()
+    {
+        var dnat = new DnatConfig(Ip("2001:db8::5"), Ip("fd00::2"), 443);
+        var snat = new SnatConfig(Ip("fd00::2"), Ip("2001:db8::5"), "eth0");
+        var hairpin = new HairpinConfig(Ip("2001:db8::5"), Ip("fd00::2"), 80, LanCidr: IPNetwork.Parse("fd00::/64"));
+
+        dnat.ExternalIp.ScopeId = 3;
+        dnat.InternalIp.ScopeId = 3;
+        snat.InternalIp.ScopeId = 3;
+        snat.ExternalIp.ScopeId = 3;
+        hairpin.ExternalIp.ScopeId = 3;
+        hairpin.InternalIp.ScopeId = 3;
+        hairpin.LanCidr!.Value.BaseAddress.ScopeId = 3;
+
+        new[] { dnat.ExternalIp, dnat.InternalIp, snat.InternalIp, snat.ExternalIp, hairpin.ExternalIp, hairpin.InternalIp, hairpin.LanCidr!.Value.BaseAddress }
+            .Should().OnlyContain(a => a.ScopeId == 0);
+        NatRuleBuilder.Default.DnatComment(dnat).Should().Be("natmap:dnat:tcp:[2001:db8::5]:443:[fd00::2]");
+        NatRuleBuilder.Default.HairpinComment(hairpin).Should().Be("natmap:hairpin:tcp:[2001:db8::5]:80:[fd00::2]:lan=fd00::/64");
+    }
+
+    [Fact]
+    public void HairpinConfig_LanCidrChangedAfterConstruction_ModelUnchanged()
+    {
+        var lan = IPNetwork.Parse("fd00::/64");
+        var hairpin = new HairpinConfig(Ip("2001:db8::5"), Ip("fd00::2"), 80, LanCidr: lan);
+
+        lan.BaseAddress.ScopeId = 3;
+
+        hairpin.LanCidr!.Value.BaseAddress.ScopeId.Should().Be(0);
     }
 }
