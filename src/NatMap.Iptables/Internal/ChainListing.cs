@@ -9,28 +9,36 @@ namespace NatMap.Iptables.Internal;
 internal sealed class ChainListing
 {
     private Dictionary<RuleKey, int>? _index;
-    private Dictionary<ListedRule, int>? _positions;
+    private readonly Dictionary<ListedRule, int> _positions;
 
-    private ChainListing(HashSet<string> chains, List<ListedRule> rules)
+    private ChainListing(HashSet<string> chains, List<ListedRule> rules, Dictionary<ListedRule, int> positions)
     {
         Chains = chains;
         Rules = rules;
+        _positions = positions;
     }
 
     /// <summary>A listing of a table that holds nothing, for a table the save output did not show.</summary>
-    public static ChainListing Empty => new([], []);
+    public static ChainListing Empty => new([], [], new(ReferenceEqualityComparer.Instance));
 
     public IReadOnlySet<string> Chains { get; }
 
+    /// <summary>Gets the rules, in listing order; only those the filter kept when the listing was parsed with one.</summary>
     public IReadOnlyList<ListedRule> Rules { get; }
 
-    public static ChainListing Parse(string output) => Parse(output.Split('\n'));
+    public static ChainListing Parse(string output, Func<string, bool>? keep = null) => Parse(LogicalLines(output), keep);
 
-    /// <summary>Reads <c>-P</c>/<c>-N</c> or save-format <c>:CHAIN POLICY [p:b]</c> declarations and <c>-A</c> rules.</summary>
-    public static ChainListing Parse(IEnumerable<string> lines)
+    /// <summary>
+    /// Reads <c>-P</c>/<c>-N</c> or save-format <c>:CHAIN POLICY [p:b]</c> declarations and <c>-A</c> rules. Every chain
+    /// is read; with <paramref name="keep"/>, only the rule lines it accepts are tokenized and kept (their positions in
+    /// their chains still count every rule), so a caller that needs a few rules among thousands pays for those only.
+    /// </summary>
+    public static ChainListing Parse(IEnumerable<string> lines, Func<string, bool>? keep = null)
     {
         var chains = new HashSet<string>(StringComparer.Ordinal);
         var rules = new List<ListedRule>();
+        var positions = new Dictionary<ListedRule, int>(ReferenceEqualityComparer.Instance);
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var rawLine in lines)
         {
             var line = rawLine.TrimEnd('\r');
@@ -45,18 +53,80 @@ internal sealed class ChainListing
                 continue;
             }
 
+            if (line.StartsWith("-A ", StringComparison.Ordinal))
+            {
+                // Count the rule in its chain before deciding whether to read it, so positions stay exact.
+                var end = line.IndexOf(' ', 3);
+                var chainName = end < 0 ? line[3..] : line[3..end];
+                ref var count = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(counts, chainName, out _);
+                count++;
+                if (keep is not null && !keep(line))
+                {
+                    continue;
+                }
+
+                var position = count;
+                var ruleTokens = Tokenize(line);
+                if (ruleTokens.Count >= 2)
+                {
+                    var rule = new ListedRule(ruleTokens[1], ruleTokens.Skip(2).ToArray());
+                    rules.Add(rule);
+                    positions[rule] = position;
+                }
+
+                continue;
+            }
+
             var tokens = Tokenize(line);
             if (tokens.Count >= 2 && tokens[0] is "-P" or "-N")
             {
                 _ = chains.Add(tokens[1]);
             }
-            else if (tokens.Count >= 2 && tokens[0] == "-A")
+        }
+
+        return new ChainListing(chains, rules, positions);
+    }
+
+    /// <summary>
+    /// The lines of a listing as iptables meant them: iptables-save and iptables -S print a newline inside a quoted
+    /// comment as it is, so a line that ends inside quotes goes on with the next one. Without this, a foreign rule's
+    /// comment could hold a line that reads as a rule of its own (a forged loopback guard, a forged owned rule) or as
+    /// a table's <c>COMMIT</c>.
+    /// </summary>
+    public static IEnumerable<string> LogicalLines(string output)
+    {
+        var start = 0;
+        var quoted = false;
+        for (var i = 0; i < output.Length; i++)
+        {
+            var c = output[i];
+            if (quoted)
             {
-                rules.Add(new ListedRule(tokens[1], tokens.Skip(2).ToArray()));
+                if (c == '\\')
+                {
+                    i++; // the next character is literal, a quote or a newline included
+                }
+                else if (c == '"')
+                {
+                    quoted = false;
+                }
+            }
+            else if (c == '"')
+            {
+                quoted = true;
+            }
+            else if (c == '\n')
+            {
+                yield return output[start..i];
+                start = i + 1;
             }
         }
 
-        return new ChainListing(chains, rules);
+        if (start < output.Length)
+        {
+            yield return output[start..];
+        }
+
     }
 
     public IEnumerable<ListedRule> InChain(string chain) => Rules.Where(r => r.Chain == chain);
@@ -69,20 +139,6 @@ internal sealed class ChainListing
     /// </summary>
     public IEnumerable<RuleChange> DeletesInOrder(System.Net.Sockets.AddressFamily family, string table, IEnumerable<ListedRule> rules, bool tolerateMissing = false)
     {
-        if (_positions is null)
-        {
-            var positions = new Dictionary<ListedRule, int>(Rules.Count, ReferenceEqualityComparer.Instance);
-            var counts = new Dictionary<string, int>(StringComparer.Ordinal);
-            foreach (var rule in Rules)
-            {
-                var position = counts.GetValueOrDefault(rule.Chain) + 1;
-                counts[rule.Chain] = position;
-                positions[rule] = position;
-            }
-
-            _positions = positions;
-        }
-
         var deleted = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var rule in rules)
         {

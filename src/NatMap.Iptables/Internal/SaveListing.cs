@@ -3,11 +3,18 @@ namespace NatMap.Iptables.Internal;
 /// <summary><c>iptables-save</c> output split into its tables (<c>*nat</c> … <c>COMMIT</c>), each read as a <see cref="ChainListing"/>.</summary>
 internal static class SaveListing
 {
-    public static IReadOnlyDictionary<string, ChainListing> Parse(string output)
+    /// <summary>
+    /// Splits <paramref name="output"/> into its tables, reading its lines as <see cref="ChainListing.LogicalLines"/>
+    /// does (a newline inside a quoted comment does not end a line, so it cannot start a table or end one either).
+    /// </summary>
+    /// <param name="output">What iptables-save printed.</param>
+    /// <param name="keep">When set, the only rule lines tokenized and kept, as for <see cref="ChainListing.Parse(IEnumerable{string}, Func{string, bool}?)"/>.</param>
+    /// <returns>The tables by name.</returns>
+    public static IReadOnlyDictionary<string, ChainListing> Parse(string output, Func<string, bool>? keep = null)
     {
         var tables = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         List<string>? current = null;
-        foreach (var rawLine in output.Split('\n'))
+        foreach (var rawLine in ChainListing.LogicalLines(output))
         {
             var line = rawLine.TrimEnd('\r');
             if (line.StartsWith('*'))
@@ -25,6 +32,6 @@ internal static class SaveListing
             }
         }
 
-        return tables.ToDictionary(t => t.Key, t => ChainListing.Parse(t.Value), StringComparer.Ordinal);
+        return tables.ToDictionary(t => t.Key, t => ChainListing.Parse(t.Value, keep), StringComparer.Ordinal);
     }
 }
