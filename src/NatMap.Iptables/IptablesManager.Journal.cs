@@ -14,9 +14,11 @@ public sealed partial class IptablesManager
     private async Task RunOperationAsync(string operation, Func<UndoJournal, Task> body, CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        FileStream? crossProcessLock = null;
         var journal = new UndoJournal(this, operation);
         try
         {
+            crossProcessLock = await AcquireOperationLockAsync(cancellationToken).ConfigureAwait(false);
             await body(journal).ConfigureAwait(false);
             journal.Done();
         }
@@ -27,6 +29,11 @@ public sealed partial class IptablesManager
         }
         finally
         {
+            if (crossProcessLock is not null)
+            {
+                await crossProcessLock.DisposeAsync().ConfigureAwait(false);
+            }
+
             _ = _gate.Release();
         }
     }

@@ -18,13 +18,13 @@ public sealed partial class IptablesManager
             var families = Families.ToArray();
             var routeLocalnetRead = ManagedRouteLocalnetAsync(cancellationToken);
             var reads = new List<Task<Dictionary<string, ChainListing>>>();
-            var routes = new List<Task<IReadOnlyList<IPNetwork>>>();
+            var routes = new List<Task<IReadOnlyList<IPNetwork>?>>();
             foreach (var family in families)
             {
                 reads.Add(ReadAsync(family, SetupTables(family), cancellationToken));
                 routes.Add(maps.Any(m => m.HostEndpoint.AddressFamily == family)
                     ? OnLinkNetworksAsync(family, cancellationToken)
-                    : Task.FromResult<IReadOnlyList<IPNetwork>>([]));
+                    : Task.FromResult<IReadOnlyList<IPNetwork>?>([]));
             }
 
             await Task.WhenAll([routeLocalnetRead, .. reads, .. routes]).ConfigureAwait(false);
@@ -40,7 +40,11 @@ public sealed partial class IptablesManager
                 {
                     if (map.HostEndpoint.AddressFamily == family)
                     {
-                        wanted.AddRange(RuleBuilder.BuildDockerMap(map, RouteListing.Longest(networks, map.ContainerEndpoint.Address)));
+                        // Without the routes (the lookup failed), a mapping keeps the hairpin network it was installed with.
+                        var network = networks is null
+                            ? InstalledContainerNetwork(listings["nat"], map)
+                            : RouteListing.Longest(networks, map.ContainerEndpoint.Address);
+                        wanted.AddRange(RuleBuilder.BuildDockerMap(map, network));
                     }
                 }
 
@@ -168,21 +172,30 @@ public sealed partial class IptablesManager
         && comment != RuleBuilder.SetupComment
         && !comment.StartsWith(RuleBuilder.SetupComment + ":", StringComparison.Ordinal);
 
-    /// <summary>The family's on-link networks, read once for all the mappings of a sync; none when the lookup fails.</summary>
-    private async Task<IReadOnlyList<IPNetwork>> OnLinkNetworksAsync(AddressFamily family, CancellationToken cancellationToken)
+    /// <summary>
+    /// The family's on-link networks, read once for all the mappings of a sync; <see langword="null"/> when the lookup
+    /// fails, so that a failure is not read as "no routes" and every network-wide hairpin rule narrowed (review item 7).
+    /// </summary>
+    private async Task<IReadOnlyList<IPNetwork>?> OnLinkNetworksAsync(AddressFamily family, CancellationToken cancellationToken)
     {
         var command = _commands.Routes(family);
         try
         {
             var result = await RunAsync(command, cancellationToken).ConfigureAwait(false);
-            return result.IsSuccess ? RouteListing.OnLinkNetworks(result.StandardOutput, family) : [];
+            if (result.IsSuccess)
+            {
+                return RouteListing.OnLinkNetworks(result.StandardOutput, family);
+            }
+
+            Log.RouteLookupFailed(_logger, command, $"exit code {result.ExitCode}");
+            return null;
         }
 #pragma warning disable CA1031 // As for one mapping: without the routes the hairpin rule covers the container itself.
         catch (Exception exception) when (exception is not OperationCanceledException)
 #pragma warning restore CA1031
         {
             Log.RouteLookupFailed(_logger, command, exception.Message);
-            return [];
+            return null;
         }
     }
 }

@@ -35,6 +35,45 @@ public sealed partial class IptablesManager
     }
 
     /// <summary>
+    /// Reads the tables one object's rules go to, keeping only the rule lines that carry its comment (every chain is
+    /// still listed, and every kept rule knows its position). An install among thousands of rules then tokenizes a
+    /// handful of lines instead of every rule of every table (review item 5). In batch mode a save that printed no
+    /// table at all (a fresh nft host creates a table only when it is first used) is followed by one
+    /// <c>iptables-save -t TABLE</c>, which lists the built-in chains of a real host, so that <see cref="RequireSetup"/>
+    /// can tell a host without the library's chain from a runner that runs nothing.
+    /// </summary>
+    private async Task<Dictionary<string, ChainListing>> ReadObjectAsync(AddressFamily family, string[] tables, string comment, CancellationToken cancellationToken)
+    {
+        bool Keep(string line) => line.Contains(comment, StringComparison.Ordinal);
+        var listings = new Dictionary<string, ChainListing>(StringComparer.Ordinal);
+        if (_options.Transport == IptablesTransport.Batch)
+        {
+            var result = await RunCheckedAsync(_commands.Save(family, tables.Length == 1 ? tables[0] : null), cancellationToken).ConfigureAwait(false);
+            var saved = SaveListing.Parse(result.StandardOutput, Keep);
+            if (saved.Count == 0 && tables.Length > 1 && result.StandardOutput.Length == 0)
+            {
+                var one = await RunCheckedAsync(_commands.Save(family, tables[0]), cancellationToken).ConfigureAwait(false);
+                saved = SaveListing.Parse(one.StandardOutput, Keep);
+            }
+
+            foreach (var table in tables)
+            {
+                listings[table] = saved.GetValueOrDefault(table) ?? ChainListing.Empty;
+            }
+        }
+        else
+        {
+            foreach (var table in tables)
+            {
+                var result = await RunCheckedAsync(_commands.Create(family, ["-t", table, "-S"]), cancellationToken).ConfigureAwait(false);
+                listings[table] = ChainListing.Parse(result.StandardOutput, Keep);
+            }
+        }
+
+        return listings;
+    }
+
+    /// <summary>
     /// Applies a plan in order. Consecutive rule changes form a segment, run family by family and, within a family,
     /// table by table: in batch mode as one <c>iptables-restore</c> per family, in per-rule mode as one command per
     /// change. Host changes (sysctl writes) run between segments. Every applied step leaves its undo in the journal.

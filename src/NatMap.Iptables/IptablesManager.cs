@@ -22,6 +22,7 @@ public sealed partial class IptablesManager : IIptablesManager
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Telemetry _telemetry;
+    private readonly string? _lockFile;
 
     /// <summary>Initializes a new instance.</summary>
     /// <param name="runner">Runs the commands.</param>
@@ -34,6 +35,17 @@ public sealed partial class IptablesManager : IIptablesManager
     /// <exception cref="ArgumentNullException"><paramref name="runner"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">An option is invalid; the exception names it.</exception>
     public IptablesManager(ICommandRunner runner, NatMapOptions? options = null, ILogger<IptablesManager>? logger = null, System.Diagnostics.Metrics.IMeterFactory? meterFactory = null)
+        : this(runner, options, logger, meterFactory, runner is CliWrapCommandRunner ? OperationLock.DefaultDirectory : null)
+    {
+    }
+
+    /// <summary>
+    /// Initializes a new instance whose operations take the cross-process lock file in <paramref name="lockDirectory"/>
+    /// (<see langword="null"/> for none). The public constructor takes it in <see cref="OperationLock.DefaultDirectory"/>
+    /// when the commands run on this machine through <see cref="CliWrapCommandRunner"/>, and not for another runner,
+    /// which may run them elsewhere, or nowhere (the fakes).
+    /// </summary>
+    internal IptablesManager(ICommandRunner runner, NatMapOptions? options, ILogger<IptablesManager>? logger, System.Diagnostics.Metrics.IMeterFactory? meterFactory, string? lockDirectory)
     {
         ArgumentNullException.ThrowIfNull(runner);
         _telemetry = new Telemetry(meterFactory);
@@ -60,6 +72,7 @@ public sealed partial class IptablesManager : IIptablesManager
         _commands = new IptablesCommandFactory(_options);
         RuleBuilder = new NatRuleBuilder(_options.ChainName, _options.CommentPrefix);
         _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _lockFile = lockDirectory is null ? null : OperationLock.PathFor(lockDirectory, _options.NetworkNamespace);
     }
 
     /// <summary>Gets the rule builder this manager uses, configured with its chain name and comment prefix.</summary>
@@ -70,7 +83,8 @@ public sealed partial class IptablesManager : IIptablesManager
     {
         _ = RuleBuilder.BuildDockerMap(map); // validates before any command runs
         EnsureFamilyEnabled(map.IsIPv6);
-        var rules = RuleBuilder.BuildDockerMap(map, await FindContainerNetworkAsync(map.ContainerEndpoint.Address, cancellationToken).ConfigureAwait(false));
+        var (network, lookupFailed) = await FindContainerNetworkAsync(map.ContainerEndpoint.Address, cancellationToken).ConfigureAwait(false);
+        var rules = RuleBuilder.BuildDockerMap(map, network);
         if (!_options.ManageHostSettings && NatRuleBuilder.AdmitsIpv4Loopback(map.HostEndpoint))
         {
             // Preflight: without route_localnet the loopback part of the mapping would silently not work.
@@ -84,26 +98,23 @@ public sealed partial class IptablesManager : IIptablesManager
             }
         }
 
-        await InstallAsync("InstallDockerMap", rules, cancellationToken).ConfigureAwait(false);
+        // Without the routes, a hairpin rule already installed for the container's whole network stays as it is
+        // (review item 7): narrowing it to the container would break sibling-to-sibling hairpin for a lookup's hiccup.
+        await InstallAsync("InstallDockerMap", rules, RuleBuilder.DockerMapComment(map), cancellationToken,
+            lookupFailed ? nat => InstalledContainerNetwork(nat, map) is { } installed ? RuleBuilder.BuildDockerMap(map, installed) : null : null).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
-    public async Task RemoveDockerMapAsync(DockerPortMap map, CancellationToken cancellationToken = default)
+    public Task RemoveDockerMapAsync(DockerPortMap map, CancellationToken cancellationToken = default)
     {
         var rules = RuleBuilder.BuildDockerMap(map); // validates before any command runs
         EnsureFamilyEnabled(map.IsIPv6);
-        if (_options.Transport == IptablesTransport.Batch)
-        {
-            // The batch deletes the rules as built, so it needs the hairpin rule's source network as installed.
-            rules = RuleBuilder.BuildDockerMap(map, await FindContainerNetworkAsync(map.ContainerEndpoint.Address, cancellationToken).ConfigureAwait(false));
-        }
-
-        await RemoveAsync("RemoveDockerMap", rules, RuleBuilder.DockerMapComment(map), cancellationToken).ConfigureAwait(false);
+        return RemoveAsync("RemoveDockerMap", rules, RuleBuilder.DockerMapComment(map), cancellationToken);
     }
 
     /// <inheritdoc/>
     public Task InstallDnatAsync(DnatConfig config, CancellationToken cancellationToken = default) =>
-        InstallAsync("InstallDnat", RuleBuilder.BuildDnat(config), cancellationToken);
+        InstallAsync("InstallDnat", RuleBuilder.BuildDnat(config), RuleBuilder.DnatComment(config), cancellationToken);
 
     /// <inheritdoc/>
     public Task RemoveDnatAsync(DnatConfig config, CancellationToken cancellationToken = default) =>
@@ -111,7 +122,7 @@ public sealed partial class IptablesManager : IIptablesManager
 
     /// <inheritdoc/>
     public Task InstallSnatAsync(SnatConfig config, CancellationToken cancellationToken = default) =>
-        InstallAsync("InstallSnat", RuleBuilder.BuildSnat(config), cancellationToken);
+        InstallAsync("InstallSnat", RuleBuilder.BuildSnat(config), RuleBuilder.SnatComment(config), cancellationToken);
 
     /// <inheritdoc/>
     public Task RemoveSnatAsync(SnatConfig config, CancellationToken cancellationToken = default) =>
@@ -119,7 +130,7 @@ public sealed partial class IptablesManager : IIptablesManager
 
     /// <inheritdoc/>
     public Task InstallHairpinAsync(HairpinConfig config, CancellationToken cancellationToken = default) =>
-        InstallAsync("InstallHairpin", RuleBuilder.BuildHairpin(config), cancellationToken);
+        InstallAsync("InstallHairpin", RuleBuilder.BuildHairpin(config), RuleBuilder.HairpinComment(config), cancellationToken);
 
     /// <inheritdoc/>
     public Task RemoveHairpinAsync(HairpinConfig config, CancellationToken cancellationToken = default) =>
@@ -128,17 +139,39 @@ public sealed partial class IptablesManager : IIptablesManager
     private IEnumerable<AddressFamily> Families =>
         _options.EnableIpv6 ? [AddressFamily.InterNetwork, AddressFamily.InterNetworkV6] : [AddressFamily.InterNetwork];
 
-    private async Task InstallAsync(string operation, IReadOnlyList<IptablesRule> rules, CancellationToken cancellationToken)
+    /// <summary>
+    /// Installs one object, whose rules all carry <paramref name="comment"/>: it reads the tables the rules go to, keeping
+    /// only the lines that carry the comment, and makes the object's rules exactly <paramref name="rules"/>, one copy
+    /// each. Rules already in place are left alone (so an install is idempotent); a second copy of a rule, or a rule
+    /// of the object that it no longer builds, is deleted in the same batch. Within the operation lock no other
+    /// process of the library can write between the read and the write.
+    /// </summary>
+    /// <param name="operation">The operation's name.</param>
+    /// <param name="rules">The object's rules.</param>
+    /// <param name="comment">The comment every rule of the object carries.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <param name="fromInstalled">
+    /// When set, may replace the family's rules after the read, from the object's rules in the nat table as listed.
+    /// </param>
+    private async Task InstallAsync(string operation, IReadOnlyList<IptablesRule> rules, string comment, CancellationToken cancellationToken,
+        Func<ChainListing, IReadOnlyList<IptablesRule>?>? fromInstalled = null)
     {
         EnsureFamilyEnabled(rules);
         await RunOperationAsync(operation, async journal =>
         {
-            // Rules already in place are left alone, which makes every install idempotent.
             var changes = new List<Change>();
             foreach (var family in rules.GroupBy(static r => r.Family))
             {
-                var listings = await ReadAsync(family.Key, [.. family.Select(static r => r.Table).Distinct()], cancellationToken).ConfigureAwait(false);
-                changes.AddRange(family.Where(r => !listings[r.Table].Contains(r.Chain, r.Specification)).Distinct().Select(RuleChange.Add));
+                var tables = family.Select(static r => r.Table).Distinct().ToArray();
+                var listings = await ReadObjectAsync(family.Key, tables, comment, cancellationToken).ConfigureAwait(false);
+                IReadOnlyList<IptablesRule> wanted = [.. family.Distinct()];
+                if (fromInstalled is not null && listings.GetValueOrDefault("nat") is { } nat && fromInstalled(nat) is { } installed)
+                {
+                    wanted = [.. installed.Where(r => r.Family == family.Key).Distinct()];
+                }
+
+                RequireSetup(operation, family.Key, wanted, listings);
+                changes.AddRange(ObjectChanges(family.Key, listings, comment, wanted));
             }
 
             await ApplyAsync(journal, changes, cancellationToken).ConfigureAwait(false);
@@ -147,52 +180,27 @@ public sealed partial class IptablesManager : IIptablesManager
     }
 
     /// <summary>
-    /// Removes an object's rules. Batch mode deletes the rules as built in one restore per family, without reading
-    /// the tables first; if that fails (a rule is already gone, so its table changed nothing), it reads the tables,
-    /// journals the undo of every table the batch emptied of the object's rules (those committed before the failure),
-    /// and deletes whatever still carries the object's comment. Per-rule mode always reads first and deletes those.
+    /// Removes an object: reads the tables its rules go to, keeping only the lines that carry its comment, and deletes
+    /// every rule that carries it, every copy of each included (review item 3: deleting the rules as built left a second
+    /// copy in place, and the port published). It needs neither the routes nor the rules as they were built: a hairpin
+    /// rule installed for another container network carries the same comment.
     /// </summary>
     private async Task RemoveAsync(string operation, IReadOnlyList<IptablesRule> rules, string comment, CancellationToken cancellationToken)
     {
         EnsureFamilyEnabled(rules);
         await RunOperationAsync(operation, async journal =>
         {
+            var changes = new List<Change>();
             foreach (var family in rules.GroupBy(static r => r.Family))
             {
                 var tables = family.Select(static r => r.Table).Distinct().ToArray();
-                Dictionary<string, ChainListing> listings;
-                if (_options.Transport == IptablesTransport.Batch)
-                {
-                    var deletes = family.Select(static r => RuleChange.Delete(r.Family, r.Table, r.Chain, r.Specification)).ToList();
-                    Exception? stopped = null;
-                    try
-                    {
-                        if (await RunBatchAsync(journal, family.Key, deletes, cancellationToken, journalPartial: false).ConfigureAwait(false) is null)
-                        {
-                            continue;
-                        }
-                    }
-                    catch (Exception exception)
-                    {
-                        stopped = exception; // timed out or cancelled: read back what committed, then stop
-                    }
-
-                    listings = await ReadCommittedDeletesAsync(journal, family.Key, tables, deletes, stopped, cancellationToken).ConfigureAwait(false);
-                }
-                else
-                {
-                    listings = await ReadAsync(family.Key, tables, cancellationToken).ConfigureAwait(false);
-                }
-
-                var leftovers = tables.SelectMany(table => listings[table].DeletesInOrder(
-                    family.Key,
-                    table,
-                    listings[table].Rules.Where(r => r.Comment == comment || family.Any(b => b.Table == table && b.Chain == r.Chain && r.SameSpecification(b.Specification))),
-                    tolerateMissing: true));
-                await ApplyAsync(journal, [.. leftovers], cancellationToken).ConfigureAwait(false);
+                var listings = await ReadObjectAsync(family.Key, tables, comment, cancellationToken).ConfigureAwait(false);
+                changes.AddRange(ObjectChanges(family.Key, listings, comment, []));
             }
 
-            // Whether the rules went in one batch or by the fallback, the object's translation is gone now.
+            await ApplyAsync(journal, changes, cancellationToken).ConfigureAwait(false);
+
+            // Whatever the tables held, the object's translation is gone now: its flows follow at once.
             await ResetFlowsAsync(journal, rules.Select(static r => RuleChange.Delete(r.Family, r.Table, r.Chain, r.Specification)), cancellationToken).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
     }
@@ -237,39 +245,76 @@ public sealed partial class IptablesManager : IIptablesManager
     }
 
     /// <summary>
-    /// After a removal's batch failed or was stopped: reads the tables and journals the undo of each table whose deletes
-    /// all took effect (each table commits whole, so those are the tables that committed, unless the object's rules
-    /// there were gone before). When the batch was <paramref name="stopped"/>, rethrows that once journaled; if the read
-    /// fails then, rollback stops at the batch.
+    /// What makes the rules that carry <paramref name="comment"/> exactly <paramref name="wanted"/>: deletes of every
+    /// listed copy beyond the first of a wanted rule and of every listed rule no wanted rule is, then adds of the wanted
+    /// rules not listed.
     /// </summary>
-    private async Task<Dictionary<string, ChainListing>> ReadCommittedDeletesAsync(UndoJournal journal, AddressFamily family, string[] tables, List<RuleChange> deletes, Exception? stopped, CancellationToken cancellationToken)
+    private static List<Change> ObjectChanges(AddressFamily family, Dictionary<string, ChainListing> listings, string comment, IReadOnlyList<IptablesRule> wanted)
     {
-        Dictionary<string, ChainListing> listings;
-        try
+        var changes = new List<Change>();
+        var adds = new List<Change>();
+        var taken = new HashSet<RuleKey>();
+        var wantedKeys = wanted.Select(static r => new RuleKey(r.Table, r.Chain, r.Specification)).ToHashSet();
+        foreach (var (table, listing) in listings)
         {
-            listings = await ReadAsync(family, tables, stopped is null ? cancellationToken : CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Exception exception) when (stopped is not null)
-        {
-            Log.RollbackFailed(_logger, journal.Operation, _commands.Save(family), -1, exception.Message);
-            journal.PushUnknown();
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(stopped);
-            throw;
-        }
-        catch
-        {
-            // The read that would say which tables committed failed: rollback cannot go past the batch.
-            journal.PushUnknown();
-            throw;
+            var extra = listing.Rules.Where(r =>
+                r.Comment == comment
+                && !(wantedKeys.Contains(new RuleKey(table, r.Chain, r.Specification)) && taken.Add(new RuleKey(table, r.Chain, r.Specification))));
+            changes.AddRange(listing.DeletesInOrder(family, table, [.. extra], tolerateMissing: true));
         }
 
-        JournalInverse(journal, family, [.. deletes.GroupBy(static d => d.Table).Where(t => t.All(d => d.IsVisibleIn(listings[d.Table]))).SelectMany(static t => t)]);
-        if (stopped is not null)
+        foreach (var rule in wanted)
         {
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(stopped);
+            if (!taken.Contains(new RuleKey(rule.Table, rule.Chain, rule.Specification)))
+            {
+                adds.Add(RuleChange.Add(rule));
+            }
         }
 
-        return listings;
+        return [.. changes, .. adds];
+    }
+
+    /// <summary>
+    /// Review item 11: an object whose rules go to the library's chain needs Setup. When the listing shows the table
+    /// but not the chain, the install would fail with iptables' own "No chain/target/match by that name" (or, per
+    /// rule, half done), so it stops before running anything and says what to do.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The library's chain is missing.</exception>
+    private void RequireSetup(string operation, AddressFamily family, IReadOnlyList<IptablesRule> rules, Dictionary<string, ChainListing> listings)
+    {
+        if (listings.Values.All(static l => l.Chains.Count == 0))
+        {
+            return; // nothing listed at all: a runner that runs nothing (a dry run, an unscripted fake) tells nothing
+        }
+
+        foreach (var rule in rules)
+        {
+            if (rule.Chain == _options.ChainName && !listings[rule.Table].Chains.Contains(rule.Chain))
+            {
+                throw new InvalidOperationException(
+                    $"{operation} needs the chain {rule.Chain} in the {rule.Table} table ({_commands.Program(family)}), and it is not there: " +
+                    $"call {nameof(SetupAsync)} first (natmap plan setup --apply), or {nameof(SyncAsync)}, which sets up what is missing. Nothing was changed.");
+            }
+        }
+    }
+
+    /// <summary>The nat POSTROUTING hairpin rule of a mapping as installed: its source network, when that holds the container.</summary>
+    private IPNetwork? InstalledContainerNetwork(ChainListing nat, DockerPortMap map)
+    {
+        var comment = RuleBuilder.DockerMapComment(map);
+        foreach (var rule in nat.InChain("POSTROUTING"))
+        {
+            if (rule.Comment == comment && rule.JumpTarget == "MASQUERADE"
+                && RuleSpecification.ValueOf(rule.Specification, "-s") is { } source
+                && IPNetwork.TryParse(source, out var network)
+                && network.PrefixLength > 0
+                && network.Contains(map.ContainerEndpoint.Address))
+            {
+                return network;
+            }
+        }
+
+        return null;
     }
 
     private void EnsureFamilyEnabled(IReadOnlyList<IptablesRule> rules) =>
@@ -286,23 +331,47 @@ public sealed partial class IptablesManager : IIptablesManager
 
     /// <summary>
     /// The container's on-link network, from the routing table (<c>ip route show match</c>): the longest route that
-    /// contains the address and has no gateway. <see langword="null"/> when there is none, or the lookup fails.
+    /// contains the address and has no gateway. <see langword="null"/> when there is none, or the lookup fails, which
+    /// <c>Failed</c> tells apart.
     /// </summary>
-    private async Task<IPNetwork?> FindContainerNetworkAsync(IPAddress container, CancellationToken cancellationToken)
+    private async Task<(IPNetwork? Network, bool Failed)> FindContainerNetworkAsync(IPAddress container, CancellationToken cancellationToken)
     {
         var command = _commands.RoutesMatching(container);
         try
         {
             var result = await RunAsync(command, cancellationToken).ConfigureAwait(false);
-            return result.IsSuccess ? RouteListing.OnLinkNetwork(result.StandardOutput, container) : null;
+            if (result.IsSuccess)
+            {
+                return (RouteListing.OnLinkNetwork(result.StandardOutput, container), false);
+            }
+
+            Log.RouteLookupFailed(_logger, command, $"exit code {result.ExitCode}");
+            return (null, true);
         }
 #pragma warning disable CA1031 // The lookup only widens the hairpin rule; without it (no iproute2) the mapping still works.
         catch (Exception exception) when (exception is not OperationCanceledException)
 #pragma warning restore CA1031
         {
             Log.RouteLookupFailed(_logger, command, exception.Message);
+            return (null, true);
+        }
+    }
+
+    /// <summary>Takes the cross-process operation lock, if this manager uses one (see <see cref="OperationLock"/>).</summary>
+    private async Task<FileStream?> AcquireOperationLockAsync(CancellationToken cancellationToken)
+    {
+        if (_lockFile is null)
+        {
             return null;
         }
+
+        var taken = await OperationLock.AcquireAsync(_lockFile, _options.CommandTimeout, cancellationToken).ConfigureAwait(false);
+        if (taken is null)
+        {
+            Log.LockUnavailable(_logger, _lockFile);
+        }
+
+        return taken;
     }
 
     private async Task<CommandResult> RunAsync(CommandSpec command, CancellationToken cancellationToken)

@@ -227,6 +227,7 @@ public sealed class IptablesManagerTests
     {
         _fake.OutputWhen(CommandMatch.ArgumentsContain("-t", "nat", "-S"),
             "-N NATMAP\n-A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment \"natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80\" -j DNAT --to-destination 172.17.0.2:80\n");
+        _fake.OutputWhen(CommandMatch.ArgumentsContain("-t", "filter", "-S"), "-P FORWARD ACCEPT\n-N NATMAP\n");
 
         await Manager().InstallDockerMapAsync(Map(), Ct);
 

@@ -90,10 +90,10 @@ public sealed class NatMapServiceCollectionExtensionsTests
             .AddFakeCommandRunner()
             .BuildServiceProvider();
 
-        await provider.GetRequiredService<IIptablesManager>().RemoveSnatAsync(new SnatConfig(Ip("10.0.0.2"), Ip("203.0.113.5"), "eth0"), Ct);
+        await provider.GetRequiredService<IIptablesManager>().InstallSnatAsync(new SnatConfig(Ip("10.0.0.2"), Ip("203.0.113.5"), "eth0"), Ct);
 
         collector.GetSnapshot().Should().Contain(r => r.Level == LogLevel.Debug && r.Message.StartsWith("Running iptables-restore --noflush -w 10", StringComparison.Ordinal))
-            .And.Contain(r => r.Level == LogLevel.Trace && r.Message.Contains("-D POSTROUTING -s 10.0.0.2/32", StringComparison.Ordinal));
+            .And.Contain(r => r.Level == LogLevel.Trace && r.Message.Contains("-A POSTROUTING -s 10.0.0.2/32", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -20,7 +20,7 @@ internal static partial class Log
     [LoggerMessage(4, LogLevel.Warning, "{Operation} stopped ({Cause}); rolling back {Count} applied changes")]
     public static partial void RollingBack(ILogger logger, string operation, string cause, int count);
 
-    [LoggerMessage(6, LogLevel.Warning, "{Command} failed ({Reason}); hairpin through the host covers the container itself only")]
+    [LoggerMessage(6, LogLevel.Warning, "{Command} failed ({Reason}); a mapping's hairpin rule keeps the network it was installed with, else covers the container itself only")]
     public static partial void RouteLookupFailed(ILogger logger, CommandSpec command, string reason);
 
     [LoggerMessage(5, LogLevel.Error, "Rollback of {Operation} could not undo {Command}: exit code {ExitCode}, {StandardError}")]
@@ -31,6 +31,9 @@ internal static partial class Log
 
     [LoggerMessage(8, LogLevel.Warning, "{Missing} of Setup's chains and jumps are gone (another tool flushed the tables?); putting the desired state back")]
     public static partial void Repairing(ILogger logger, int missing);
+
+    [LoggerMessage(10, LogLevel.Warning, "The lock file {Path} cannot be made (no write access?); operations of other processes may interleave with this one's")]
+    public static partial void LockUnavailable(ILogger logger, string path);
 
     [LoggerMessage(9, LogLevel.Error, "The monitor's check failed; it retries at the next interval")]
     public static partial void CheckFailed(ILogger logger, Exception exception);

@@ -1,0 +1,63 @@
+namespace NatMap.Iptables.Internal;
+
+/// <summary>
+/// A lock file that serializes the library's mutating operations on one network namespace across processes: each
+/// operation reads the tables and then writes its changes, and two processes interleaving those steps would both see
+/// a rule missing and both add it. The lock is an <c>flock</c> on <c>DIRECTORY/NAME.lock</c> (.NET opens a file with
+/// <see cref="FileShare.None"/> under an exclusive <c>flock</c> on Linux), so the kernel releases it when the process
+/// dies, crash or kill included: a stale lock file holds nothing.
+/// </summary>
+internal static class OperationLock
+{
+    /// <summary>The lock directory of the local host.</summary>
+    public const string DefaultDirectory = "/run/natmap";
+
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>The lock file of a namespace: <c>netns-NAME.lock</c>, or <c>init.lock</c> for the process's own.</summary>
+    public static string PathFor(string directory, string? networkNamespace) =>
+        System.IO.Path.Combine(directory, networkNamespace is null ? "init.lock" : $"netns-{networkNamespace}.lock");
+
+    /// <summary>
+    /// Takes the lock, waiting while another process (or another manager of this one) holds it. Returns
+    /// <see langword="null"/> when the file cannot be made at all (no write access to the directory): the operation
+    /// then runs unlocked, as it did before the lock existed, and the caller logs it.
+    /// </summary>
+    /// <exception cref="TimeoutException">The lock was held by someone else for longer than <paramref name="wait"/>.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled while waiting.</exception>
+    public static async Task<FileStream?> AcquireAsync(string path, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        try
+        {
+            _ = Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
+        }
+        catch (Exception exception) when (exception is UnauthorizedAccessException or IOException)
+        {
+            return null;
+        }
+
+        var deadline = DateTime.UtcNow + wait;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None);
+            }
+            catch (UnauthorizedAccessException)
+            {
+                return null;
+            }
+            catch (IOException) when (DateTime.UtcNow < deadline)
+            {
+                // Held: EWOULDBLOCK from flock(LOCK_EX | LOCK_NB). Poll; operations take milliseconds.
+            }
+            catch (IOException exception)
+            {
+                throw new TimeoutException($"Another process held the lock file {path} for longer than {wait}; it runs a NatMap operation on the same network namespace.", exception);
+            }
+
+            await Task.Delay(Poll, cancellationToken).ConfigureAwait(false);
+        }
+    }
+}
