@@ -12,7 +12,8 @@ namespace NatMap.Iptables;
 /// <param name="Protocol">The transport protocol; TCP by default.</param>
 /// <param name="ExternalInterface">When set, only traffic arriving on this interface is translated.</param>
 /// <remarks>
-/// <para>Installed as a DNAT rule in nat <c>PREROUTING</c> and an ACCEPT rule in filter <c>FORWARD</c>, through ip6tables for IPv6.</para>
+/// <para>Installed as a DNAT rule in nat <c>PREROUTING</c> and an ACCEPT rule in the library's filter chain (reached from
+/// the top of <c>FORWARD</c>, so it needs <see cref="IIptablesManager.SetupAsync"/>), through ip6tables for IPv6.</para>
 /// <para>Every field is validated when set; a failure throws an <see cref="ArgumentException"/> naming the property.</para>
 /// </remarks>
 public sealed record DnatConfig(

@@ -226,6 +226,33 @@ public sealed class TrafficTests
         (await net.ProbeAsync(net.Ext, TransportProtocol.Tcp, HostA6, 9000)).Should().BeNull("that DNAT only applies to traffic arriving on br0");
     }
 
+    /// <summary>
+    /// Review item 10: RHEL's iptables-services ends FORWARD in <c>-j REJECT</c> (policy ACCEPT, no ESTABLISHED rule). An
+    /// ACCEPT appended to FORWARD sits after it and never matches; the library's chain, reached from the top, does.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async Task StaticDnat_ForwardEndingInReject_CarriesTraffic(string backend, IptablesTransport transport)
+    {
+        var net = await Topology.CreateAsync(backend, 9000, 9100);
+        await using var _ = net;
+        await net.ExecAsync(net.Host, $"iptables-{backend}", "-A", "FORWARD", "-j", "REJECT", "--reject-with", "icmp-host-prohibited");
+        await net.ExecAsync(net.Host, $"ip6tables-{backend}", "-A", "FORWARD", "-j", "REJECT", "--reject-with", "icmp6-adm-prohibited");
+        var manager = net.Manager(o => o.Transport = transport);
+        await manager.SetupAsync(Ct);
+
+        await manager.InstallDnatAsync(new DnatConfig(IPAddress.Parse(HostA4), IPAddress.Parse(C1v4), 9000), Ct);
+        await manager.InstallDnatAsync(new DnatConfig(IPAddress.Parse(HostA4), IPAddress.Parse(C2v4), 9100, TransportProtocol.Udp), Ct);
+        await manager.InstallDnatAsync(new DnatConfig(IPAddress.Parse(HostA6), IPAddress.Parse(C1v6), 9000, ExternalInterface: "eth0"), Ct);
+
+        (await net.ProbeAsync(net.Ext, TransportProtocol.Tcp, HostA4, 9000)).Should().Be("c1");
+        (await net.ProbeAsync(net.Ext, TransportProtocol.Udp, HostA4, 9100)).Should().Be("c2");
+        (await net.ProbeAsync(net.Ext, TransportProtocol.Tcp, HostA6, 9000)).Should().Be("c1");
+        (await net.ProbeAsync(net.Ext, TransportProtocol.Tcp, HostA4, 9001)).Should().BeNull("an unmapped port still meets the REJECT");
+        (await net.ExecAsync(net.Host, $"iptables-{backend}", "-t", "filter", "-S", "FORWARD")).Trim().Split('\n')[^1]
+            .Should().Contain("-j REJECT", "the host's own rule stays last");
+    }
+
     [Theory]
     [MemberData(nameof(Backends))]
     public async Task StaticSnat_TheOutsideSeesTheTranslatedSource(string backend, IptablesTransport transport)

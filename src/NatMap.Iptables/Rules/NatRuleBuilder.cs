@@ -196,9 +196,12 @@ public sealed class NatRuleBuilder
     }
 
     /// <summary>
-    /// Returns the rules of a static DNAT: the DNAT in nat <c>PREROUTING</c>, then the ACCEPT in filter <c>FORWARD</c>,
-    /// which admits only connections translated from the external address (<c>--ctstate DNAT --ctorigdst</c>), never a
-    /// packet routed straight to the internal address.
+    /// Returns the rules of a static DNAT: the DNAT in nat <c>PREROUTING</c>, then the ACCEPT in the library's filter
+    /// chain, which admits only connections translated from the external address (<c>--ctstate DNAT --ctorigdst</c>),
+    /// never a packet routed straight to the internal address. Setup reaches that chain from the top of <c>FORWARD</c>
+    /// (through <c>DOCKER-USER</c>): appended to <c>FORWARD</c> itself the ACCEPT would sit after a final
+    /// <c>-j REJECT</c> (RHEL's iptables-services) and never match. Installing it therefore needs Setup, as a Docker
+    /// mapping does.
     /// </summary>
     /// <param name="config">The DNAT.</param>
     /// <returns>The two rules.</returns>
@@ -222,7 +225,7 @@ public sealed class NatRuleBuilder
                 "-d", Tokens.Host(config.ExternalIp), .. inInterface, "-p", protocol, .. PortArgs(protocol, config.Ports),
                 .. CommentArgs(comment), "-j", "DNAT", "--to-destination", Tokens.NatTarget(config.InternalIp, targetPort),
             ]),
-            new(family, "filter", "FORWARD",
+            new(family, "filter", ChainName,
             [
                 "-d", Tokens.Host(config.InternalIp), "-p", protocol, .. PortArgs(protocol, forwardPorts),
                 "-m", "conntrack", "--ctstate", "DNAT", "--ctorigdst", config.ExternalIp.ToString(),

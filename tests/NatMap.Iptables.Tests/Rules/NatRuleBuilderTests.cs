@@ -120,7 +120,7 @@ public sealed class NatRuleBuilderTests
 
         Render(Builder.BuildDnat(new DnatConfig(Ip("203.0.113.5"), Ip("10.0.0.2"), 80, ExternalInterface: "eth0"))).Should().Equal(
             $"4 -t nat -A PREROUTING -d 203.0.113.5/32 -i eth0 -p tcp -m tcp --dport 80 -m comment --comment {c} -j DNAT --to-destination 10.0.0.2:80",
-            $"4 -t filter -A FORWARD -d 10.0.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdst 203.0.113.5 -m comment --comment {c} -j ACCEPT");
+            $"4 -t filter -A NATMAP -d 10.0.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdst 203.0.113.5 -m comment --comment {c} -j ACCEPT");
     }
 
     [Fact]
@@ -130,7 +130,7 @@ public sealed class NatRuleBuilderTests
 
         Render(Builder.BuildDnat(new DnatConfig(Ip("203.0.113.5"), Ip("10.0.0.2"), PortSet.Parse("53,5353,6000-6010"), TransportProtocol.Udp))).Should().Equal(
             $"4 -t nat -A PREROUTING -d 203.0.113.5/32 -p udp -m multiport --dports 53,5353,6000:6010 -m comment --comment {c} -j DNAT --to-destination 10.0.0.2",
-            $"4 -t filter -A FORWARD -d 10.0.0.2/32 -p udp -m multiport --dports 53,5353,6000:6010 -m conntrack --ctstate DNAT --ctorigdst 203.0.113.5 -m comment --comment {c} -j ACCEPT");
+            $"4 -t filter -A NATMAP -d 10.0.0.2/32 -p udp -m multiport --dports 53,5353,6000:6010 -m conntrack --ctstate DNAT --ctorigdst 203.0.113.5 -m comment --comment {c} -j ACCEPT");
     }
 
     [Fact]
@@ -147,7 +147,7 @@ public sealed class NatRuleBuilderTests
 
         Render(Builder.BuildDnat(new DnatConfig(Ip("203.0.113.5"), Ip("10.0.0.2"), 80) { InternalPort = 8080 })).Should().Equal(
             $"4 -t nat -A PREROUTING -d 203.0.113.5/32 -p tcp -m tcp --dport 80 -m comment --comment {c} -j DNAT --to-destination 10.0.0.2:8080",
-            $"4 -t filter -A FORWARD -d 10.0.0.2/32 -p tcp -m tcp --dport 8080 -m conntrack --ctstate DNAT --ctorigdst 203.0.113.5 -m comment --comment {c} -j ACCEPT");
+            $"4 -t filter -A NATMAP -d 10.0.0.2/32 -p tcp -m tcp --dport 8080 -m conntrack --ctstate DNAT --ctorigdst 203.0.113.5 -m comment --comment {c} -j ACCEPT");
     }
 
     [Fact]
@@ -157,7 +157,7 @@ public sealed class NatRuleBuilderTests
 
         Render(Builder.BuildDnat(new DnatConfig(Ip("2001:db8::5"), Ip("fd00::2"), 443))).Should().Equal(
             $"6 -t nat -A PREROUTING -d 2001:db8::5/128 -p tcp -m tcp --dport 443 -m comment --comment {c} -j DNAT --to-destination [fd00::2]:443",
-            $"6 -t filter -A FORWARD -d fd00::2/128 -p tcp -m tcp --dport 443 -m conntrack --ctstate DNAT --ctorigdst 2001:db8::5 -m comment --comment {c} -j ACCEPT");
+            $"6 -t filter -A NATMAP -d fd00::2/128 -p tcp -m tcp --dport 443 -m conntrack --ctstate DNAT --ctorigdst 2001:db8::5 -m comment --comment {c} -j ACCEPT");
     }
 
     [Fact]
