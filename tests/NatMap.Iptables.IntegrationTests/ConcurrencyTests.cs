@@ -20,7 +20,7 @@ public sealed class ConcurrencyTests
         new($"t{task}m{i}", new IPEndPoint(IPAddress.Any, 10_000 + (task * PerTask) + i), new IPEndPoint(new IPAddress([172, 17, (byte)task, (byte)(i + 2)]), 80));
 
     /// <summary>The natmap tool, built with the tests (a project reference orders the build).</summary>
-    private static string Tool()
+    internal static string Tool()
     {
         var project = typeof(ConcurrencyTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "ProjectDirectory").Value!;
         var bin = Path.GetFullPath(Path.Combine(project, "..", "..", "src", "NatMap.Cli", "bin"));

@@ -1,0 +1,84 @@
+using NatMap.Iptables.Internal;
+using NatMap.Iptables.Testing;
+using static NatMap.Iptables.Tests.TestData;
+
+namespace NatMap.Iptables.Tests.Internal;
+
+/// <summary>Review item 3: the cross-process lock that keeps two managers from both reading "missing" and both adding.</summary>
+public sealed class OperationLockTests : IDisposable
+{
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), $"natmap-lock-{Guid.NewGuid():N}");
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_directory))
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void PathFor_OneFilePerNamespace() =>
+        new[] { OperationLock.PathFor("/run/natmap", null), OperationLock.PathFor("/run/natmap", "lab1") }
+            .Should().Equal("/run/natmap/init.lock", "/run/natmap/netns-lab1.lock");
+
+    [Fact]
+    public async Task Acquire_HeldElsewhere_WaitsUntilReleased()
+    {
+        var path = OperationLock.PathFor(_directory, "a");
+        var first = await OperationLock.AcquireAsync(path, TimeSpan.FromSeconds(5), Ct);
+        first.Should().NotBeNull();
+
+        var second = OperationLock.AcquireAsync(path, TimeSpan.FromSeconds(5), Ct);
+        await Task.Delay(100, Ct);
+        second.IsCompleted.Should().BeFalse("the lock is held");
+        await first!.DisposeAsync();
+
+        await using var taken = await second;
+        taken.Should().NotBeNull();
+    }
+
+    [Fact]
+    public async Task Acquire_HeldLongerThanTheWait_TimesOutNamingTheFile()
+    {
+        var path = OperationLock.PathFor(_directory, "b");
+        await using var held = await OperationLock.AcquireAsync(path, TimeSpan.FromSeconds(5), Ct);
+
+        var act = () => OperationLock.AcquireAsync(path, TimeSpan.FromMilliseconds(50), Ct);
+
+        (await act.Should().ThrowAsync<TimeoutException>()).Which.Message.Should().Contain(path);
+    }
+
+    [Fact]
+    public async Task Acquire_DirectoryCannotBeMade_RunsUnlocked()
+    {
+        var file = Path.Combine(_directory, "file");
+        Directory.CreateDirectory(_directory);
+        await File.WriteAllTextAsync(file, "not a directory", Ct);
+
+        (await OperationLock.AcquireAsync(Path.Combine(file, "x.lock"), TimeSpan.FromSeconds(1), Ct)).Should().BeNull();
+    }
+
+    [Theory]
+    [InlineData(true, 3)]  // with the lock, the second install reads after the first wrote: one copy of each rule
+    [InlineData(false, 6)] // without it (the premise): both read "missing", both add
+    public async Task TwoManagers_InstallTheSameMappingAtOnce_OneCopyOnlyWithTheLock(bool locked, int expectedRules)
+    {
+        var host = new FakeIptables();
+        var options = new NatMapOptions { EnableIpv6 = false };
+        IptablesManager NewManager() => new(host, options, null, null, locked ? _directory : null);
+        var first = NewManager();
+        var second = NewManager();
+        await first.SetupAsync(Ct);
+        host.DelayWhen(CommandMatch.Program("iptables-restore"), TimeSpan.FromMilliseconds(300), times: 1);
+
+        var slow = first.InstallDockerMapAsync(Map(), Ct); // has read, its write is held back
+        await Task.Delay(100, Ct);
+        await second.InstallDockerMapAsync(Map(), Ct);
+        await slow;
+
+        host.Save().Split('\n').Count(l => l.Contains("natmap:docker:web:", StringComparison.Ordinal)).Should().Be(expectedRules);
+    }
+}
