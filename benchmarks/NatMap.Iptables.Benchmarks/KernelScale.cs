@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using NatMap.Iptables;
+using NatMap.Iptables.Rules;
 
 namespace NatMap.Iptables.Benchmarks;
 
@@ -23,18 +24,18 @@ internal static class KernelScale
         Console.WriteLine($"# kernel scale: iptables-{backend}, IPv4 Docker mappings (3 rules each), median of {repeats} runs (per-rule: 1 run); batch / raw is the median ratio of {repeats} back-to-back pairs, after {warmup} warm-up pairs per N");
         Console.WriteLine($"# {Environment.ProcessorCount} CPUs, {Environment.OSVersion}, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         Console.WriteLine();
-        Console.WriteLine("| N | per-rule apply | batch apply (SyncAsync) | raw iptables-restore | batch / raw | per-rule / batch | remove one | processes (remove one) | no-op sync | processes (no-op) | full sync (replace all N) |");
-        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| N | per-rule apply | batch apply (SyncAsync) | raw iptables-restore | batch / raw | per-rule / batch | install one | processes (install one) | floor (save + restore by hand) | install one / floor | remove one | processes (remove one) | remove one / floor | no-op sync | processes (no-op) | full sync (replace all N) |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var n in sizes)
         {
             var maps = Maps(n, 0);
             var perRule = n <= perRuleMax ? await TimeApplyAsync(backend, maps, IptablesTransport.PerRule, 1) : (TimeSpan?)null;
             var (batch, raw, ratio) = await TimeBatchAgainstRawAsync(backend, maps, repeats, warmup);
-            var (remove, removeProcesses) = await TimeRemoveOneAsync(backend, maps, repeats);
+            var (install, installProcesses, floor, installRatio, remove, removeProcesses, removeRatio) = await TimeOneObjectAsync(backend, maps, repeats);
             var (noop, noopProcesses) = await TimeNoOpSyncAsync(backend, maps, repeats);
             var full = await TimeFullSyncAsync(backend, maps, Maps(n, 1), repeats);
             Console.WriteLine(string.Create(Inv,
-                $"| {n} | {Ms(perRule)} | {Ms(batch)} | {Ms(raw)} | {ratio:0.00}× | {(perRule is { } p ? $"{p / batch:0}×" : "–")} | {Ms(remove)} | {removeProcesses} | {Ms(noop)} | {noopProcesses} | {Ms(full)} |"));
+                $"| {n} | {Ms(perRule)} | {Ms(batch)} | {Ms(raw)} | {ratio:0.00}× | {(perRule is { } p ? $"{p / batch:0}×" : "–")} | {Ms(install)} | {installProcesses} | {Ms(floor)} | {installRatio:0.00}× | {Ms(remove)} | {removeProcesses} | {removeRatio:0.00}× | {Ms(noop)} | {noopProcesses} | {Ms(full)} |"));
         }
 
         return 0;
@@ -128,26 +129,70 @@ internal static class KernelScale
         return result.IsSuccess ? elapsed : throw new InvalidOperationException(result.StandardError);
     }
 
-    private static async Task<(TimeSpan Time, int Processes)> TimeRemoveOneAsync(string backend, DockerPortMap[] maps, int repeats)
+    /// <summary>
+    /// Installing and removing one mapping among N, each against the physical floor of a checked change: one
+    /// iptables-save and one iptables-restore of the same three rules, run by hand right after in the same namespace.
+    /// The ratios are the medians of the pairs' ratios, so a slow spell of the machine weighs on both sides.
+    /// </summary>
+    private static async Task<(TimeSpan Install, int InstallProcesses, TimeSpan Floor, double InstallRatio, TimeSpan Remove, int RemoveProcesses, double RemoveRatio)> TimeOneObjectAsync(
+        string backend, DockerPortMap[] maps, int repeats)
     {
         await using var ns = await Namespace.CreateAsync();
         var runner = new CountingRunner();
         var manager = ns.Manager(backend, IptablesTransport.Batch, runner);
         await manager.SyncAsync(new NatMapState { DockerMaps = maps });
-        var times = new List<TimeSpan>();
-        var processes = 0;
-        for (var r = 0; r < repeats; r++)
+        var shell = new CliWrapCommandRunner(TimeSpan.FromMinutes(1));
+        async Task<TimeSpan> FloorAsync(DockerPortMap map, RuleAction action)
         {
-            var victim = maps[(maps.Length / 2) + r];
-            runner.Clear();
+            var script = "*nat\n" + string.Join('\n', manager.RuleBuilder.BuildDockerMap(map).Where(r => r.Table == "nat").Select(r => string.Join(' ', r.ToArguments(action).Skip(2).Select(Quote)))) +
+                "\nCOMMIT\n*filter\n" + string.Join('\n', manager.RuleBuilder.BuildDockerMap(map).Where(r => r.Table == "filter").Select(r => string.Join(' ', r.ToArguments(action).Skip(2).Select(Quote)))) + "\nCOMMIT\n";
             var watch = Stopwatch.StartNew();
-            await manager.RemoveDockerMapAsync(victim);
-            times.Add(watch.Elapsed);
-            processes = Math.Max(processes, runner.Count);
+            var save = await shell.RunAsync(new CommandSpec("ip", ["netns", "exec", ns.Name, $"iptables-{backend}-save"]));
+            var restore = await shell.RunAsync(new CommandSpec("ip", ["netns", "exec", ns.Name, $"iptables-{backend}-restore", "--noflush", "-w", "10"], script));
+            var elapsed = watch.Elapsed;
+            return save.IsSuccess && restore.IsSuccess ? elapsed : throw new InvalidOperationException(restore.StandardError);
         }
 
-        return (Median(times), processes);
+        var installs = new List<TimeSpan>();
+        var removes = new List<TimeSpan>();
+        var floors = new List<TimeSpan>();
+        var installRatios = new List<double>();
+        var removeRatios = new List<double>();
+        int installProcesses = 0, removeProcesses = 0;
+        var extra = Maps(repeats * 2, 2);
+        for (var r = 0; r < repeats; r++)
+        {
+            var map = extra[r];
+            runner.Clear();
+            var watch = Stopwatch.StartNew();
+            await manager.InstallDockerMapAsync(map);
+            var install = watch.Elapsed;
+            installProcesses = Math.Max(installProcesses, runner.Count);
+
+            var victim = maps[(maps.Length / 2) + r];
+            runner.Clear();
+            watch.Restart();
+            await manager.RemoveDockerMapAsync(victim);
+            var remove = watch.Elapsed;
+            removeProcesses = Math.Max(removeProcesses, runner.Count);
+
+            // The same changes by hand, on a mapping of their own so the tables keep their size.
+            var other = extra[repeats + r];
+            var floorAdd = await FloorAsync(other, RuleAction.Add);
+            var floorDelete = await FloorAsync(other, RuleAction.Delete);
+            installs.Add(install);
+            removes.Add(remove);
+            floors.Add(floorAdd);
+            installRatios.Add(install / floorAdd);
+            removeRatios.Add(remove / floorDelete);
+        }
+
+        installRatios.Sort();
+        removeRatios.Sort();
+        return (Median(installs), installProcesses, Median(floors), installRatios[installRatios.Count / 2], Median(removes), removeProcesses, removeRatios[removeRatios.Count / 2]);
     }
+
+    private static string Quote(string argument) => argument.Contains(' ', StringComparison.Ordinal) ? $"\"{argument}\"" : argument;
 
     private static async Task<(TimeSpan Time, int Processes)> TimeNoOpSyncAsync(string backend, DockerPortMap[] maps, int repeats)
     {
@@ -234,6 +279,7 @@ internal static class KernelScale
             return ns;
         }
 
+        /// <summary>A manager that takes the cross-process lock file as one running on CliWrapCommandRunner does, so its cost is counted.</summary>
         public IptablesManager Manager(string backend, IptablesTransport transport, ICommandRunner runner) => new(runner, new NatMapOptions
         {
             NetworkNamespace = Name,
@@ -242,7 +288,7 @@ internal static class KernelScale
             EnableIpv6 = false,
             Transport = transport,
             CommandTimeout = TimeSpan.FromMinutes(5),
-        });
+        }, null, null, Internal.OperationLock.DefaultDirectory);
 
         public async ValueTask DisposeAsync() => await RunAsync("ip", "netns", "del", Name);
 

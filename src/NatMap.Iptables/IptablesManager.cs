@@ -81,10 +81,8 @@ public sealed partial class IptablesManager : IIptablesManager
     /// <inheritdoc/>
     public async Task InstallDockerMapAsync(DockerPortMap map, CancellationToken cancellationToken = default)
     {
-        _ = RuleBuilder.BuildDockerMap(map); // validates before any command runs
+        var rules = RuleBuilder.BuildDockerMap(map); // validates before any command runs
         EnsureFamilyEnabled(map.IsIPv6);
-        var (network, lookupFailed) = await FindContainerNetworkAsync(map.ContainerEndpoint.Address, cancellationToken).ConfigureAwait(false);
-        var rules = RuleBuilder.BuildDockerMap(map, network);
         if (!_options.ManageHostSettings && NatRuleBuilder.AdmitsIpv4Loopback(map.HostEndpoint))
         {
             // Preflight: without route_localnet the loopback part of the mapping would silently not work.
@@ -98,10 +96,15 @@ public sealed partial class IptablesManager : IIptablesManager
             }
         }
 
-        // Without the routes, a hairpin rule already installed for the container's whole network stays as it is
-        // (review item 7): narrowing it to the container would break sibling-to-sibling hairpin for a lookup's hiccup.
-        await InstallAsync("InstallDockerMap", rules, RuleBuilder.DockerMapComment(map), cancellationToken,
-            lookupFailed ? nat => InstalledContainerNetwork(nat, map) is { } installed ? RuleBuilder.BuildDockerMap(map, installed) : null : null).ConfigureAwait(false);
+        // The route lookup runs while the operation reads the tables; the hairpin rule waits for it. Without the
+        // routes, a hairpin rule already installed for the container's whole network stays as it is (review item 7):
+        // narrowing it to the container would break sibling-to-sibling hairpin for a lookup's hiccup.
+        var lookup = FindContainerNetworkAsync(map.ContainerEndpoint.Address, cancellationToken);
+        await InstallAsync("InstallDockerMap", rules, RuleBuilder.DockerMapComment(map), cancellationToken, async nat =>
+        {
+            var (network, failed) = await lookup.ConfigureAwait(false);
+            return RuleBuilder.BuildDockerMap(map, failed ? InstalledContainerNetwork(nat, map) : network);
+        }).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -151,10 +154,11 @@ public sealed partial class IptablesManager : IIptablesManager
     /// <param name="comment">The comment every rule of the object carries.</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
     /// <param name="fromInstalled">
-    /// When set, may replace the family's rules after the read, from the object's rules in the nat table as listed.
+    /// When set, gives the family's rules after the read (they may depend on the object's rules in the nat table as
+    /// listed); <paramref name="rules"/> then only name the families and tables.
     /// </param>
     private async Task InstallAsync(string operation, IReadOnlyList<IptablesRule> rules, string comment, CancellationToken cancellationToken,
-        Func<ChainListing, IReadOnlyList<IptablesRule>?>? fromInstalled = null)
+        Func<ChainListing, Task<IReadOnlyList<IptablesRule>>>? fromInstalled = null)
     {
         EnsureFamilyEnabled(rules);
         await RunOperationAsync(operation, async journal =>
@@ -165,9 +169,10 @@ public sealed partial class IptablesManager : IIptablesManager
                 var tables = family.Select(static r => r.Table).Distinct().ToArray();
                 var listings = await ReadObjectAsync(family.Key, tables, comment, cancellationToken).ConfigureAwait(false);
                 IReadOnlyList<IptablesRule> wanted = [.. family.Distinct()];
-                if (fromInstalled is not null && listings.GetValueOrDefault("nat") is { } nat && fromInstalled(nat) is { } installed)
+                if (fromInstalled is not null)
                 {
-                    wanted = [.. installed.Where(r => r.Family == family.Key).Distinct()];
+                    var built = await fromInstalled(listings.GetValueOrDefault("nat") ?? ChainListing.Empty).ConfigureAwait(false);
+                    wanted = [.. built.Where(r => r.Family == family.Key).Distinct()];
                 }
 
                 RequireSetup(operation, family.Key, wanted, listings);

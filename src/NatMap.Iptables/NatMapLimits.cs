@@ -27,6 +27,12 @@ public static class NatMapLimits
     /// <summary>The longest comment prefix accepted: 32 characters.</summary>
     public const int MaxCommentPrefixLength = 32;
 
+    /// <summary>
+    /// The longest network namespace name: 255 characters, as iproute2 allows (the name is a file under
+    /// <c>/var/run/netns</c>, so <c>NAME_MAX</c>); it also refuses <c>.</c> and <c>..</c>.
+    /// </summary>
+    public const int MaxNetworkNamespaceLength = 255;
+
     /// <summary>The lowest valid port (port 0 cannot be matched or mapped).</summary>
     public const int MinPort = 1;
 

@@ -31,7 +31,10 @@ public sealed class NatMapOptions
     public TimeSpan? XtablesLockWait { get; set; } = NatMapDefaults.XtablesLockWait;
 
     /// <summary>Gets or sets a network namespace to run every command in, through <c>ip netns exec NAME</c>; <see langword="null"/> for the caller's namespace.</summary>
-    /// <value>The default is <see langword="null"/>. A name of letters, digits, <c>_</c>, <c>.</c>, <c>-</c>.</value>
+    /// <value>
+    /// The default is <see langword="null"/>. A name of letters, digits, <c>_</c>, <c>.</c>, <c>-</c>, at most
+    /// <see cref="NatMapLimits.MaxNetworkNamespaceLength"/> characters, not <c>.</c> or <c>..</c>.
+    /// </value>
     public string? NetworkNamespace { get; set; }
 
     /// <summary>Gets or sets the iproute2 program used for <see cref="NetworkNamespace"/>.</summary>

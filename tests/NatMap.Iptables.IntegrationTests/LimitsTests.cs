@@ -52,4 +52,31 @@ public sealed class LimitsTests
         (await ns.RulesAsync("filter", "FORWARD")).Should().ContainSingle()
             .Which.Should().Contain(new string('k', NatMapLimits.MaxCommentLength)).And.NotContain(new string('k', NatMapLimits.MaxCommentLength + 1));
     }
+
+    [Fact]
+    public async Task NetworkNamespaceName_LimitAcceptedOneMoreAndDotsRejectedByIproute2()
+    {
+        Kernel.RequireRoot();
+        var runner = new CliWrapCommandRunner(TimeSpan.FromSeconds(30));
+        var ct = TestContext.Current.CancellationToken;
+        var name = $"nmlim{Guid.NewGuid():N}".PadRight(NatMapLimits.MaxNetworkNamespaceLength, 'n');
+        try
+        {
+            (await runner.RunAsync(new CommandSpec("ip", ["netns", "add", name]), ct)).ExitCode.Should().Be(0, "255 characters");
+            (await runner.RunAsync(new CommandSpec("ip", ["netns", "exec", name, "true"]), ct)).ExitCode.Should().Be(0);
+        }
+        finally
+        {
+            await runner.RunAsync(new CommandSpec("ip", ["netns", "delete", name]), CancellationToken.None);
+        }
+
+        foreach (var refused in new[] { name + "n", ".", ".." })
+        {
+            (await runner.RunAsync(new CommandSpec("ip", ["netns", "exec", refused, "true"]), ct)).StandardError.Should().Contain("Invalid netns name");
+            FluentActions.Invoking(() => new IptablesManager(runner, new NatMapOptions { NetworkNamespace = refused }))
+                .Should().Throw<ArgumentException>().Which.ParamName.Should().Be("NetworkNamespace", "the library refuses what iproute2 refuses");
+        }
+
+        _ = new IptablesManager(runner, new NatMapOptions { NetworkNamespace = name });
+    }
 }

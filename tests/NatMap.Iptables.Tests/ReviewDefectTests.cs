@@ -66,7 +66,7 @@ public sealed class ReviewDefectTests
         // Another process installed the same mapping in the gap between this one's read and write (or an older version did).
         foreach (var rule in manager.RuleBuilder.BuildDockerMap(Map(), IPNetwork.Parse("172.17.0.0/16")))
         {
-            (await host.RunAsync(new CommandSpec("iptables", ["-t", rule.Table, .. rule.ToArguments(NatMap.Iptables.Rules.RuleAction.Add)]), Ct)).ExitCode.Should().Be(0);
+            (await host.RunAsync(new CommandSpec("iptables", rule.ToArguments(NatMap.Iptables.Rules.RuleAction.Add)), Ct)).ExitCode.Should().Be(0);
         }
 
         Copies(host, WebComment).Should().Be(6, "the premise: every rule twice");
@@ -76,7 +76,7 @@ public sealed class ReviewDefectTests
 
         foreach (var rule in manager.RuleBuilder.BuildDockerMap(Map(), IPNetwork.Parse("172.17.0.0/16")))
         {
-            (await host.RunAsync(new CommandSpec("iptables", ["-t", rule.Table, .. rule.ToArguments(NatMap.Iptables.Rules.RuleAction.Add)]), Ct)).ExitCode.Should().Be(0);
+            (await host.RunAsync(new CommandSpec("iptables", rule.ToArguments(NatMap.Iptables.Rules.RuleAction.Add)), Ct)).ExitCode.Should().Be(0);
         }
 
         await manager.RemoveDockerMapAsync(Map(), Ct);

@@ -80,9 +80,13 @@ internal sealed class NatMapOptionsValidator : IValidateOptions<NatMapOptions>
                 $"waits for the xtables lock once per table, up to {LockWaitsPerCommand} tables (raw, nat, filter), and a command still waiting is killed before it can report.");
         }
 
-        if (options.NetworkNamespace is { } ns && !Guard.IsNameToken(ns))
+        if (options.NetworkNamespace is { } ns && (!Guard.IsNameToken(ns) || ns is "." or ".."))
         {
-            yield return (nameof(options.NetworkNamespace), $"'{Guard.Printable(ns)}' is not a namespace name (letters, digits, '_', '.', '-').");
+            yield return (nameof(options.NetworkNamespace), $"'{Guard.Printable(ns)}' is not a namespace name (letters, digits, '_', '.', '-'; not '.' or '..').");
+        }
+        else if (options.NetworkNamespace is { Length: > NatMapLimits.MaxNetworkNamespaceLength } longName)
+        {
+            yield return (nameof(options.NetworkNamespace), $"'{Guard.Printable(longName)}' is {longName.Length} characters long; iproute2 allows at most {NatMapLimits.MaxNetworkNamespaceLength}.");
         }
     }
 }

@@ -14,9 +14,22 @@ internal static class OperationLock
 
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(5);
 
-    /// <summary>The lock file of a namespace: <c>netns-NAME.lock</c>, or <c>init.lock</c> for the process's own.</summary>
-    public static string PathFor(string directory, string? networkNamespace) =>
-        System.IO.Path.Combine(directory, networkNamespace is null ? "init.lock" : $"netns-{networkNamespace}.lock");
+    /// <summary>
+    /// The lock file of a namespace: <c>netns-NAME.lock</c>, or <c>init.lock</c> for the process's own. A name too long
+    /// for a file name with the prefix and suffix (iproute2 allows 255 characters) is replaced by its SHA-256.
+    /// </summary>
+    public static string PathFor(string directory, string? networkNamespace)
+    {
+        if (networkNamespace is null)
+        {
+            return System.IO.Path.Combine(directory, "init.lock");
+        }
+
+        var name = networkNamespace.Length <= 200
+            ? networkNamespace
+            : Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(networkNamespace)));
+        return System.IO.Path.Combine(directory, $"netns-{name}.lock");
+    }
 
     /// <summary>
     /// Takes the lock, waiting while another process (or another manager of this one) holds it. Returns

@@ -8,9 +8,10 @@ using NatMap.Iptables.Testing;
 namespace NatMap.Iptables.Tests.Reliability;
 
 /// <summary>
-/// Hostile input, property-based: 12,000 cases a run over every string field (container id, interface, comment
-/// prefix, chain name) and every number (ports, port ranges, prefix lengths), with quotes, line breaks, NUL, <c>\r</c>,
-/// leading <c>-</c>, <c>!</c>, <c>#</c>, spaces, unicode, 300-character strings and IPv4-mapped IPv6 addresses.
+/// Hostile input, property-based: 3,000 cases a property over every string field (container id, interface, comment
+/// prefix, chain name, network namespace, program paths), every number (ports, port ranges, prefix lengths) and the
+/// hairpin configuration, with quotes, line breaks, NUL, <c>\r</c>, leading <c>-</c>, <c>!</c>, <c>#</c>, spaces, unicode,
+/// strings at and past the length limits (255 and 256 characters) and IPv4-mapped IPv6 addresses.
 /// Each case either throws an <see cref="ArgumentException"/> naming the field before any command runs, or installs
 /// exactly the rules the builder gives: no extra rule, no restore line the model did not intend, and no program but
 /// iptables-restore, ip and sysctl (never a shell).
@@ -23,7 +24,8 @@ public sealed class HostileInputTests
     [
         "web", "a", "-", "--", "-j", "ACCEPT", "!", "#", " ", "\t", "\"", "'", "\\", "\n", "\r", "\0", "\u0085", "\u2028",
         "é", "容器", "🐳", ":", ",", "/", "*nat", "COMMIT", "-A NATMAP -j ACCEPT", "$(reboot)", "`id`", ";", "|", "&",
-        new string('x', 300), "natmap", "NATMAP", "eth0", "wan+", "0", "9",
+        new string('x', 300), new string('n', 255), new string('n', 256), "natmap", "NATMAP", "eth0", "wan+", "0", "9", ".", "..",
+        "/usr/sbin/iptables", "./iptables", "ip tables", "iptables;reboot",
     ];
 
     private static readonly string[] Addresses =
@@ -269,6 +271,140 @@ public sealed class HostileInputTests
                 (network.Contains(map.ContainerEndpoint.Address) && network.PrefixLength > 0).Should().BeFalse();
                 return RefusedCleanly(exception, null, "containerNetwork");
             }
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(CasesPerProperty));
+        ShouldHaveSeenBothOutcomes();
+    }
+
+    [Fact]
+    public void Hairpin_HostilePortsNetworksAndAddresses_RefusedOrInstalledExactly()
+    {
+        ResetOutcomes();
+        var cases = from first in HostileNumber()
+                    from last in Gen.Frequency((2, Gen.Constant(first)), (1, HostileNumber()))
+                    from pair in AddressPair()
+                    from lanBase in Gen.Frequency(
+                        (3, Gen.Elements("0.0.0.0", "::")),
+                        (1, Gen.Elements("192.168.1.0", "10.0.0.5", "fd00::", "::ffff:10.0.0.0", "224.0.0.0")))
+                    from lanPrefix in Gen.Frequency((1, HostileNumber()), (3, Gen.Choose(0, 33)), (2, Gen.Choose(0, 129)))
+                    from hasLan in Gen.Elements(true, true, false)
+                    from protocol in Gen.Elements(TransportProtocol.Tcp, TransportProtocol.Udp, (TransportProtocol)9)
+                    select (first, last, external: pair.First, inside: pair.Second, lanBase, lanPrefix, hasLan, protocol);
+        Prop.ForAll(cases.ToArbitrary(), input =>
+        {
+            HairpinConfig config;
+            try
+            {
+                IPNetwork? lan = input.hasLan ? new IPNetwork(IPAddress.Parse(input.lanBase), input.lanPrefix) : null;
+                config = new HairpinConfig(input.external, input.inside, new PortSet(input.first, input.last), input.protocol, lan);
+            }
+            catch (Exception exception)
+            {
+                // The BCL refuses a network whose prefix does not fit or whose host bits are set (parameter prefixLength or baseAddress).
+                return RefusedCleanly(exception, null, "ExternalIp", "InternalIp", "Ports", "Protocol", "LanCidr", "first", "last", "port", "prefixLength", "baseAddress");
+            }
+
+            config.LanCidr.Should().Match<IPNetwork?>(l => l == null || l.Value.PrefixLength > 0, "a /0 LAN lists without -s and never reads back (review item 6)");
+            var fake = new FakeCommandRunner();
+            IReadOnlyList<IptablesRule> rules;
+            try
+            {
+                rules = NatRuleBuilder.Default.BuildHairpin(config);
+            }
+            catch (Exception exception)
+            {
+                var install = () => new IptablesManager(fake).InstallHairpinAsync(config, Ct).GetAwaiter().GetResult();
+                install.Should().Throw<ArgumentException>();
+                return RefusedCleanly(exception, fake, "ExternalIp", "InternalIp", "Ports", "LanCidr", "config");
+            }
+
+            rules.Should().HaveCount(2);
+            return InstallsExactly(rules, m => m.InstallHairpinAsync(config, Ct), new NatMapOptions());
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(CasesPerProperty));
+        ShouldHaveSeenBothOutcomes();
+    }
+
+    [Fact]
+    public void Options_HostileNamespacesAndProgramPaths_RefusedOrRunVerbatimWithoutAShell()
+    {
+        ResetOutcomes();
+        var cases = from ns in Gen.Frequency((2, Gen.Constant<string?>(null)), (3, HostileString().Select(s => (string?)s)))
+                    from iptables in Gen.Frequency((2, Gen.Constant("iptables")), (1, HostileString()))
+                    from ip in Gen.Frequency((2, Gen.Constant("ip")), (1, HostileString()))
+                    from sysctl in Gen.Frequency((2, Gen.Constant("sysctl")), (1, HostileString()))
+                    select (ns, iptables, ip, sysctl);
+        Prop.ForAll(cases.ToArbitrary(), input =>
+        {
+            var options = new NatMapOptions { NetworkNamespace = input.ns, IptablesPath = input.iptables, IpPath = input.ip, SysctlPath = input.sysctl, EnableIpv6 = false };
+            var fake = new FakeCommandRunner();
+            IptablesManager manager;
+            try
+            {
+                manager = new IptablesManager(fake, options);
+            }
+            catch (Exception exception)
+            {
+                return RefusedCleanly(exception, fake, "NetworkNamespace", "IptablesPath", "IpPath", "SysctlPath");
+            }
+
+            input.ns.Should().Match<string?>(n => n == null || (n.Length <= NatMapLimits.MaxNetworkNamespaceLength && n != "." && n != ".."), "iproute2 refuses longer names, '.' and '..'");
+            manager.SetupAsync(Ct).GetAwaiter().GetResult();
+            manager.InstallSnatAsync(new SnatConfig(IPAddress.Parse("10.0.0.2"), IPAddress.Parse("203.0.113.5"), "eth0"), Ct).GetAwaiter().GetResult();
+            fake.Processes.Should().NotBeEmpty();
+            foreach (var process in fake.Processes)
+            {
+                // Each program path is argv[0] as given (never a shell, never split), behind "ip netns exec NAME" when set.
+                var argv = input.ns is null ? [process.FileName, .. process.Arguments] : process.Arguments.Skip(3).ToArray();
+                if (input.ns is not null)
+                {
+                    process.FileName.Should().Be(input.ip);
+                    process.Arguments.Take(3).Should().Equal("netns", "exec", input.ns);
+                }
+
+                argv[0].Should().BeOneOf(input.iptables, input.iptables + "-save", input.iptables + "-restore", input.sysctl);
+            }
+
+            _installed++;
+            return true;
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(CasesPerProperty));
+        ShouldHaveSeenBothOutcomes();
+    }
+
+    /// <summary>Comments exactly at the limit are installed; one character more is refused, naming the field that made it long.</summary>
+    [Fact]
+    public void Comments_AtTheLimitInstalled_OneMoreRefusedNamingTheField()
+    {
+        ResetOutcomes();
+        var cases = from prefixLength in Gen.Choose(1, NatMapLimits.MaxCommentPrefixLength)
+                    from pair in Gen.Elements(
+                        ("0.0.0.0", "172.17.0.2"), ("127.0.0.1", "10.0.0.5"), ("203.0.113.255", "172.17.255.254"), ("::", "fd00::2"),
+                        ("2001:db8::5", "fd00::2"), ("2001:db8:ffff:ffff:ffff:ffff:ffff:fffe", "fd00:ffff:ffff:ffff:ffff:ffff:ffff:ffff"))
+                        .Select(p => (First: IPAddress.Parse(p.Item1), Second: IPAddress.Parse(p.Item2)))
+                    from extra in Gen.Elements(0, 1)
+                    select (prefixLength, pair, extra);
+        Prop.ForAll(cases.ToArbitrary(), input =>
+        {
+            var options = new NatMapOptions { CommentPrefix = new string('p', input.prefixLength), EnableIpv6 = true };
+            var builder = new NatRuleBuilder(options.ChainName, options.CommentPrefix);
+            var host = new IPEndPoint(input.pair.First, 65_535);
+            var container = new IPEndPoint(input.pair.Second, 65_535);
+            var shortest = builder.DockerMapComment(new DockerPortMap("x", host, container)).Length - 1;
+            var idLength = NatMapLimits.MaxCommentLength - shortest + input.extra;
+            if (idLength is < 1 or > NatMapLimits.MaxContainerIdLength)
+            {
+                _refused++;
+                return true; // the id cannot bring this comment to the limit
+            }
+
+            var map = new DockerPortMap(new string('i', idLength), host, container);
+            if (input.extra == 0)
+            {
+                builder.DockerMapComment(map).Length.Should().Be(NatMapLimits.MaxCommentLength);
+                return InstallsExactly(builder.BuildDockerMap(map), m => m.InstallDockerMapAsync(map, Ct), options);
+            }
+
+            var fake = new FakeCommandRunner();
+            var install = () => new IptablesManager(fake, options).InstallDockerMapAsync(map, Ct).GetAwaiter().GetResult();
+            return RefusedCleanly(install.Should().Throw<ArgumentException>().Which, fake, "ContainerId");
         }).Check(Config.QuickThrowOnFailure.WithMaxTest(CasesPerProperty));
         ShouldHaveSeenBothOutcomes();
     }
