@@ -24,18 +24,18 @@ internal static class KernelScale
         Console.WriteLine($"# kernel scale: iptables-{backend}, IPv4 Docker mappings (3 rules each), median of {repeats} runs (per-rule: 1 run); batch / raw is the median ratio of {repeats} back-to-back pairs, after {warmup} warm-up pairs per N");
         Console.WriteLine($"# {Environment.ProcessorCount} CPUs, {Environment.OSVersion}, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         Console.WriteLine();
-        Console.WriteLine("| N | per-rule apply | batch apply (SyncAsync) | raw iptables-restore | batch / raw | per-rule / batch | install one | processes (install one) | floor (save + restore by hand) | install one / floor | remove one | processes (remove one) | remove one / floor | no-op sync | processes (no-op) | full sync (replace all N) |");
-        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| N | per-rule apply | batch apply (SyncAsync) | raw iptables-restore | batch / raw | per-rule / batch | install one | processes (install one) | old install path (every rule read) | install one / old | floor (save + restore by hand) | install one / floor | remove one | processes (remove one) | remove one / floor | no-op sync | processes (no-op) | full sync (replace all N) |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var n in sizes)
         {
             var maps = Maps(n, 0);
             var perRule = n <= perRuleMax ? await TimeApplyAsync(backend, maps, IptablesTransport.PerRule, 1) : (TimeSpan?)null;
             var (batch, raw, ratio) = await TimeBatchAgainstRawAsync(backend, maps, repeats, warmup);
-            var (install, installProcesses, floor, installRatio, remove, removeProcesses, removeRatio) = await TimeOneObjectAsync(backend, maps, repeats);
+            var (install, installProcesses, old, oldRatio, floor, installRatio, remove, removeProcesses, removeRatio) = await TimeOneObjectAsync(backend, maps, repeats);
             var (noop, noopProcesses) = await TimeNoOpSyncAsync(backend, maps, repeats);
             var full = await TimeFullSyncAsync(backend, maps, Maps(n, 1), repeats);
             Console.WriteLine(string.Create(Inv,
-                $"| {n} | {Ms(perRule)} | {Ms(batch)} | {Ms(raw)} | {ratio:0.00}× | {(perRule is { } p ? $"{p / batch:0}×" : "–")} | {Ms(install)} | {installProcesses} | {Ms(floor)} | {installRatio:0.00}× | {Ms(remove)} | {removeProcesses} | {removeRatio:0.00}× | {Ms(noop)} | {noopProcesses} | {Ms(full)} |"));
+                $"| {n} | {Ms(perRule)} | {Ms(batch)} | {Ms(raw)} | {ratio:0.00}× | {(perRule is { } p ? $"{p / batch:0}×" : "–")} | {Ms(install)} | {installProcesses} | {Ms(old)} | {oldRatio:0.00}× | {Ms(floor)} | {installRatio:0.00}× | {Ms(remove)} | {removeProcesses} | {removeRatio:0.00}× | {Ms(noop)} | {noopProcesses} | {Ms(full)} |"));
         }
 
         return 0;
@@ -134,7 +134,7 @@ internal static class KernelScale
     /// iptables-save and one iptables-restore of the same three rules, run by hand right after in the same namespace.
     /// The ratios are the medians of the pairs' ratios, so a slow spell of the machine weighs on both sides.
     /// </summary>
-    private static async Task<(TimeSpan Install, int InstallProcesses, TimeSpan Floor, double InstallRatio, TimeSpan Remove, int RemoveProcesses, double RemoveRatio)> TimeOneObjectAsync(
+    private static async Task<(TimeSpan Install, int InstallProcesses, TimeSpan Old, double OldRatio, TimeSpan Floor, double InstallRatio, TimeSpan Remove, int RemoveProcesses, double RemoveRatio)> TimeOneObjectAsync(
         string backend, DockerPortMap[] maps, int repeats)
     {
         await using var ns = await Namespace.CreateAsync();
@@ -153,13 +153,30 @@ internal static class KernelScale
             return save.IsSuccess && restore.IsSuccess ? elapsed : throw new InvalidOperationException(restore.StandardError);
         }
 
+        // The install as it was before review item 5, by hand with the library's own parts: the route lookup, then one
+        // iptables-save tokenized whole (every rule of every table), a lookup per rule, and the restore of what is missing.
+        async Task<TimeSpan> OldInstallAsync(DockerPortMap map)
+        {
+            var watch = Stopwatch.StartNew();
+            var routes = await shell.RunAsync(new CommandSpec("ip", ["netns", "exec", ns.Name, "ip", "-o", "-4", "route", "show", "match", map.ContainerEndpoint.Address.ToString()]));
+            var save = await shell.RunAsync(new CommandSpec("ip", ["netns", "exec", ns.Name, $"iptables-{backend}-save"]));
+            var tables = Internal.SaveListing.Parse(save.StandardOutput);
+            var rules = manager.RuleBuilder.BuildDockerMap(map, Internal.RouteListing.OnLinkNetwork(routes.StandardOutput, map.ContainerEndpoint.Address));
+            var missing = rules.Where(r => !(tables.GetValueOrDefault(r.Table) ?? Internal.ChainListing.Empty).Contains(r.Chain, r.Specification)).Select(Internal.RuleChange.Add).ToList();
+            var restore = await shell.RunAsync(new CommandSpec("ip", ["netns", "exec", ns.Name, $"iptables-{backend}-restore", "--noflush", "-w", "10"], Internal.RestoreScript.Render(missing)));
+            var elapsed = watch.Elapsed;
+            return restore.IsSuccess && missing.Count == 3 ? elapsed : throw new InvalidOperationException(restore.StandardError);
+        }
+
+        var olds = new List<TimeSpan>();
+        var oldRatios = new List<double>();
         var installs = new List<TimeSpan>();
         var removes = new List<TimeSpan>();
         var floors = new List<TimeSpan>();
         var installRatios = new List<double>();
         var removeRatios = new List<double>();
         int installProcesses = 0, removeProcesses = 0;
-        var extra = Maps(repeats * 2, 2);
+        var extra = Maps(repeats * 3, 2);
         for (var r = 0; r < repeats; r++)
         {
             var map = extra[r];
@@ -180,6 +197,9 @@ internal static class KernelScale
             var other = extra[repeats + r];
             var floorAdd = await FloorAsync(other, RuleAction.Add);
             var floorDelete = await FloorAsync(other, RuleAction.Delete);
+            var old = await OldInstallAsync(extra[(2 * repeats) + r]);
+            olds.Add(old);
+            oldRatios.Add(install / old);
             installs.Add(install);
             removes.Add(remove);
             floors.Add(floorAdd);
@@ -187,9 +207,10 @@ internal static class KernelScale
             removeRatios.Add(remove / floorDelete);
         }
 
+        oldRatios.Sort();
         installRatios.Sort();
         removeRatios.Sort();
-        return (Median(installs), installProcesses, Median(floors), installRatios[installRatios.Count / 2], Median(removes), removeProcesses, removeRatios[removeRatios.Count / 2]);
+        return (Median(installs), installProcesses, Median(olds), oldRatios[oldRatios.Count / 2], Median(floors), installRatios[installRatios.Count / 2], Median(removes), removeProcesses, removeRatios[removeRatios.Count / 2]);
     }
 
     private static string Quote(string argument) => argument.Contains(' ', StringComparison.Ordinal) ? $"\"{argument}\"" : argument;

@@ -5,8 +5,15 @@ namespace NatMap.Iptables;
 /// <para>Every method validates its argument before any command runs and throws an <see cref="ArgumentException"/>
 /// naming the invalid field. A command that must succeed and does not raises an <see cref="IptablesCommandException"/>
 /// after the changes the operation had already made are undone. Operations on one instance run one at a time.</para>
-/// <para>Docker mappings need <see cref="SetupAsync"/> first (they live in the library's chains); static DNAT, SNAT
-/// and hairpin rules live in the built-in chains and do not.</para>
+/// <para>Docker mappings and static DNATs need <see cref="SetupAsync"/> first (rules of theirs live in the library's
+/// chains); their installs check for the chains before running anything and throw an
+/// <see cref="InvalidOperationException"/> saying so. SNAT and hairpin rules live in the built-in chains and do not.</para>
+/// <para>Each install and remove makes one object's rules exactly right: an install leaves one copy of each rule it
+/// builds and deletes any other rule that carries the object's comment (a second copy another tool or an older version
+/// left, a hairpin rule for a container network that changed); a remove deletes every rule that carries it. With the
+/// default <see cref="CliWrapCommandRunner"/> every operation holds an <c>flock</c> on
+/// <c>/run/natmap/init.lock</c> (or <c>netns-NAME.lock</c>) from its first read to its last write, so two processes
+/// using the library on one namespace cannot both find a rule missing and both add it.</para>
 /// </remarks>
 public interface IIptablesManager
 {
@@ -19,18 +26,20 @@ public interface IIptablesManager
     /// <param name="map">The mapping.</param>
     /// <param name="cancellationToken">Cancels the operation; rules already added are removed.</param>
     /// <returns>A task that completes when every rule is installed.</returns>
+    /// <exception cref="InvalidOperationException">The library's chain is missing (call <see cref="SetupAsync"/> first); nothing has run that changes the tables.</exception>
     Task InstallDockerMapAsync(DockerPortMap map, CancellationToken cancellationToken = default);
 
-    /// <summary>Removes exactly the rules of a Docker-style port mapping; rules already gone are skipped.</summary>
+    /// <summary>Removes exactly the rules of a Docker-style port mapping, every copy of each; rules already gone are skipped.</summary>
     /// <param name="map">The mapping.</param>
     /// <param name="cancellationToken">Cancels the operation; rules already removed are put back.</param>
     /// <returns>A task that completes when no rule of the mapping remains.</returns>
     Task RemoveDockerMapAsync(DockerPortMap map, CancellationToken cancellationToken = default);
 
-    /// <summary>Installs a static DNAT.</summary>
+    /// <summary>Installs a static DNAT: its DNAT in nat <c>PREROUTING</c>, its ACCEPT in the library's filter chain.</summary>
     /// <param name="config">The DNAT.</param>
     /// <param name="cancellationToken">Cancels the operation; rules already added are removed.</param>
     /// <returns>A task that completes when every rule is installed.</returns>
+    /// <exception cref="InvalidOperationException">The library's chain is missing (call <see cref="SetupAsync"/> first); nothing has run that changes the tables.</exception>
     Task InstallDnatAsync(DnatConfig config, CancellationToken cancellationToken = default);
 
     /// <summary>Removes exactly the rules of a static DNAT.</summary>

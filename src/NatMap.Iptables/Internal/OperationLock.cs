@@ -14,6 +14,10 @@ internal static class OperationLock
 
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(5);
 
+    private static readonly FileStreamOptions Options = OperatingSystem.IsWindows()
+        ? new() { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 0 }
+        : new() { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None, BufferSize = 0, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite };
+
     /// <summary>
     /// The lock file of a namespace: <c>netns-NAME.lock</c>, or <c>init.lock</c> for the process's own. A name too long
     /// for a file name with the prefix and suffix (iproute2 allows 255 characters) is replaced by its SHA-256.
@@ -42,7 +46,12 @@ internal static class OperationLock
     {
         try
         {
-            _ = Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
+            // Owner-only, directory and file: flock needs no write access, so a lock file others could open would let
+            // any local user hold every operation up.
+            var directory = System.IO.Path.GetDirectoryName(path)!;
+            _ = OperatingSystem.IsWindows()
+                ? Directory.CreateDirectory(directory)
+                : Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
         catch (Exception exception) when (exception is UnauthorizedAccessException or IOException)
         {
@@ -55,7 +64,7 @@ internal static class OperationLock
             cancellationToken.ThrowIfCancellationRequested();
             try
             {
-                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.None);
+                return new FileStream(path, Options);
             }
             catch (UnauthorizedAccessException)
             {

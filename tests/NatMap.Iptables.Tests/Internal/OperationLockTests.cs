@@ -41,6 +41,21 @@ public sealed class OperationLockTests : IDisposable
     }
 
     [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Acquire_MakesTheDirectoryAndFileOwnerOnly()
+    {
+        var path = OperationLock.PathFor(_directory, "c");
+
+        await using (await OperationLock.AcquireAsync(path, TimeSpan.FromSeconds(5), Ct))
+        {
+        }
+
+        // flock needs no write access: a file others could open would let any local user hold every operation up.
+        File.GetUnixFileMode(_directory).Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        File.GetUnixFileMode(path).Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite);
+    }
+
+    [Fact]
     public async Task Acquire_HeldLongerThanTheWait_TimesOutNamingTheFile()
     {
         var path = OperationLock.PathFor(_directory, "b");
