@@ -205,17 +205,22 @@ public sealed class ManagerKernelTests
     public async Task FailingInstall_LeavesNothingBehind(string backend, IptablesTransport transport)
     {
         await using var ns = await TestNamespace.CreateAsync(backend);
-        var manager = ns.Manager(o => o.Transport = transport);
+        string? broken = null;
+        BreakBeforeFirstWrite? breaker = null;
+        var manager = ns.Manager(inner => breaker = new BreakBeforeFirstWrite(inner, async () =>
+        {
+            await ns.ExecAsync(ns.Iptables, "-t", "filter", "-D", "DOCKER-USER", "-m", "comment", "--comment", "natmap:setup", "-j", "NATMAP");
+            await ns.ExecAsync(ns.Iptables, "-t", "filter", "-F", "NATMAP");
+            await ns.ExecAsync(ns.Iptables, "-t", "filter", "-X", "NATMAP");
+            broken = await ns.SaveAsync();
+        }), o => o.Transport = transport);
         await manager.SetupAsync(Ct);
-        var before = await ns.SaveAsync();
 
-        // Break the host behind the library's back: without filter NATMAP, the mapping's filter rule (the ACCEPT)
-        // fails after its nat rules went in (per rule), or after the nat table committed (a batch commits per table).
-        await ns.ExecAsync(ns.Iptables, "-t", "filter", "-D", "DOCKER-USER", "-m", "comment", "--comment", "natmap:setup", "-j", "NATMAP");
-        await ns.ExecAsync(ns.Iptables, "-t", "filter", "-F", "NATMAP");
-        await ns.ExecAsync(ns.Iptables, "-t", "filter", "-X", "NATMAP");
-        var broken = await ns.SaveAsync();
-
+        // Break the host behind the library's back after the install has read the tables (where it checks that the
+        // library's chains are there) and before it writes, as another tool could: without filter NATMAP, the mapping's
+        // filter rule (the ACCEPT) fails after its nat rules went in (per rule), or after the nat table committed (a
+        // batch commits per table).
+        breaker!.Arm();
         var act = () => manager.InstallDockerMapAsync(Maps[0], Ct);
 
         var error = (await act.Should().ThrowAsync<IptablesCommandException>()).Which;
@@ -230,7 +235,26 @@ public sealed class ManagerKernelTests
         }
 
         error.ExitCode.Should().NotBe(0);
+        broken.Should().NotBeNull("the host was broken just before the first write");
         (await ns.SaveAsync()).Should().Be(broken, "the DNAT that went in first was taken out again");
-        before.Should().NotBe(broken);
+    }
+
+    /// <summary>Once armed, runs a hook just before the first command that writes (a restore, or an -A/-I), then passes everything on.</summary>
+    private sealed class BreakBeforeFirstWrite(ICommandRunner inner, Func<Task> hook) : ICommandRunner
+    {
+        private int _armed;
+
+        public void Arm() => Volatile.Write(ref _armed, 1);
+
+        public async Task<CommandResult> RunAsync(CommandSpec command, CancellationToken cancellationToken = default)
+        {
+            var writes = command.StandardInput is not null || command.Arguments.Contains("-A") || command.Arguments.Contains("-I");
+            if (writes && Interlocked.CompareExchange(ref _armed, 0, 1) == 1)
+            {
+                await hook();
+            }
+
+            return await inner.RunAsync(command, cancellationToken);
+        }
     }
 }
