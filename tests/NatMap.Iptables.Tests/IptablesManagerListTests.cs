@@ -102,44 +102,4 @@ public sealed class IptablesManagerListTests
         state.Dnats.Should().BeEmpty("natmap: rules belong to another prefix");
         state.Snats.Should().BeEmpty();
     }
-
-    [Fact]
-    public void StateReader_FourTimesTheMappings_AboutFourTimesTheTime()
-    {
-        // Review item 5: each object was checked against every one read before (List.Contains), O(n²) in the mappings:
-        // four times the mappings took sixteen times as long. The listings are parsed beforehand, so only the reading counts.
-        static NatMap.Iptables.Internal.ChainListing Listing(int n)
-        {
-            var save = new System.Text.StringBuilder(":NATMAP - [0:0]\n");
-            for (var i = 0; i < n; i++)
-            {
-                var container = $"172.{16 + (i / 64_000)}.{i / 250 % 256}.{(i % 250) + 2}";
-                var port = 1 + (i % 64_000);
-                save.Append(System.Globalization.CultureInfo.InvariantCulture,
-                    $"-A NATMAP -p tcp -m tcp --dport {port} -m comment --comment \"natmap:docker:c{i}:tcp:0.0.0.0:{port}:{container}:80\" -j DNAT --to-destination {container}:80\n");
-            }
-
-            return NatMap.Iptables.Internal.ChainListing.Parse(save.ToString());
-        }
-
-        static TimeSpan Fastest(NatMap.Iptables.Internal.ChainListing listing, int expected)
-        {
-            var best = TimeSpan.MaxValue;
-            for (var run = 0; run < 3; run++)
-            {
-                var reader = new NatMap.Iptables.Internal.StateReader(NatMap.Iptables.Rules.NatRuleBuilder.Default);
-                var watch = System.Diagnostics.Stopwatch.StartNew();
-                reader.Read(listing, System.Net.Sockets.AddressFamily.InterNetwork);
-                best = watch.Elapsed < best ? watch.Elapsed : best;
-                reader.State.DockerMaps.Should().HaveCount(expected);
-            }
-
-            return best;
-        }
-
-        var small = Fastest(Listing(10_000), 10_000);
-        var large = Fastest(Listing(40_000), 40_000);
-
-        (large / small).Should().BeLessThan(8, $"linear reading takes about 4 times as long, quadratic 16 ({small.TotalMilliseconds:0} ms, {large.TotalMilliseconds:0} ms)");
-    }
 }
