@@ -298,7 +298,7 @@ public sealed partial class IptablesManager : IIptablesManager
             {
                 throw new InvalidOperationException(
                     $"{operation} needs the chain {rule.Chain} in the {rule.Table} table ({_commands.Program(family)}), and it is not there: " +
-                    $"call {nameof(SetupAsync)} first (natmap plan setup --apply), or {nameof(SyncAsync)}, which sets up what is missing. Nothing was changed.");
+                    $"call {nameof(SetupAsync)} first (natmap setup --apply), or {nameof(SyncAsync)}, which sets up what is missing. Nothing was changed.");
             }
         }
     }

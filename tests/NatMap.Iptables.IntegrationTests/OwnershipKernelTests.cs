@@ -31,10 +31,10 @@ public sealed class OwnershipKernelTests
         {
             foreach (var i in Enumerable.Range(0, Objects).OrderBy(_ => random.Next()))
             {
-                var remove = random.Next(2) == 0 ? " --remove" : string.Empty;
+                var verb = random.Next(2) == 0 ? "remove" : "add";
                 steps.Add(i % 2 == 0
-                    ? $"plan docker --container m{i} --host 0.0.0.0:{31_000 + i} --target 172.18.0.{i + 2}:80{remove}"
-                    : $"plan dnat --external 203.0.113.5 --internal 10.9.0.{i + 2} --ports {32_000 + i}{remove}");
+                    ? $"{verb} docker --container m{i} --host 0.0.0.0:{31_000 + i} --target 172.18.0.{i + 2}:80"
+                    : $"{verb} dnat --external 203.0.113.5 --internal 10.9.0.{i + 2} --ports {32_000 + i}");
             }
         }
 
@@ -87,17 +87,17 @@ public sealed class OwnershipKernelTests
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public async Task NatmapApply_FreshHostWithoutSetup_SaysToRunSetupAndChangesNothing(string backend)
+    public async Task InstallWithoutSetup_ToolAndLibrary_SayToRunSetupAndChangeNothing(string backend)
     {
         await using var ns = await TestNamespace.CreateAsync(backend);
         static async Task<string[]> RulesAndUserChainsAsync(TestNamespace ns) =>
             [.. (await ns.SaveAsync()).Split('\n').Where(l => l.StartsWith("-A ", StringComparison.Ordinal) || (l.StartsWith(':') && l.Contains(" - ", StringComparison.Ordinal)))];
 
-        var result = await ns.RunAsync(ConcurrencyTests.Tool(), "plan", "docker", "--container", "web", "--host", "0.0.0.0:8080", "--target", "172.17.0.2:80",
+        var result = await ns.RunAsync(ConcurrencyTests.Tool(), "add", "docker", "--container", "web", "--host", "0.0.0.0:8080", "--target", "172.17.0.2:80",
             "--apply", "--iptables", ns.Iptables, "--ip6tables", ns.Ip6tables);
 
-        result.ExitCode.Should().Be(2, result.StandardError);
-        result.StandardError.Should().Contain("needs the chain NATMAP").And.Contain("call SetupAsync first (natmap plan setup --apply)")
+        result.ExitCode.Should().Be(1, result.StandardError);
+        result.StandardError.Should().Contain("natmap is not set up on this host").And.Contain("natmap setup --apply")
             .And.NotContain("No chain/target/match by that name");
         // Reading a table makes the legacy backend load it (its built-in chains appear in iptables-save), so compare the rest.
         (await RulesAndUserChainsAsync(ns)).Should().BeEmpty("nothing ran that changes the tables");

@@ -90,27 +90,6 @@ public sealed class CliAppTests : IDisposable
         host.Processes.Should().NotBeEmpty().And.OnlyContain(c => DryRunCommandRunner.IsRead(c), "a dry run only reads the host");
     }
 
-    [Theory]
-    [InlineData("")]
-    [InlineData(" --per-rule")]
-    public async Task PlanDockerApply_HostWithoutSetup_SaysToRunSetupAndChangesNothing(string transport)
-    {
-        // Review item 11: on a fresh host the install used to fail with iptables' raw "No chain/target/match by that name".
-        var host = new FakeIptables();
-        var before = host.Save();
-
-        var (code, _, error) = await Run("plan docker --container web --host 0.0.0.0:8080 --target 172.17.0.2:80 --no-ipv6 --apply" + transport, host);
-
-        code.Should().Be(2);
-        error.Should().StartWith("natmap: InstallDockerMap needs the chain NATMAP in the ").And.Contain("call SetupAsync first (natmap plan setup --apply)");
-        host.Save().Should().Be(before);
-        host.Processes.Should().NotContain(p => p.StandardInput != null || p.Arguments.Contains("-A"));
-
-        (await Run("plan setup --no-ipv6 --apply" + transport, host)).Code.Should().Be(0);
-        (await Run("plan docker --container web --host 0.0.0.0:8080 --target 172.17.0.2:80 --no-ipv6 --apply" + transport, host)).Code.Should().Be(0);
-        host.Save().Should().Contain("natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80");
-    }
-
     [Fact]
     public async Task AddDocker_Apply_InstallsWhatTheDryRunPrinted()
     {
