@@ -24,6 +24,10 @@ public sealed class HostileInputTests
         "web", "a", "-", "--", "-j", "ACCEPT", "!", "#", " ", "\t", "\"", "'", "\\", "\n", "\r", "\0", "\u0085", "\u2028",
         "é", "容器", "🐳", ":", ",", "/", "*nat", "COMMIT", "-A NATMAP -j ACCEPT", "$(reboot)", "`id`", ";", "|", "&",
         new string('x', 300), "natmap", "NATMAP", "eth0", "wan+", "0", "9",
+
+        // Exactly at each length limit and one past it (a 255-character comment is the longest iptables keeps whole).
+        .. new[] { NatMapLimits.MaxInterfaceNameLength, NatMapLimits.MaxChainNameLength, NatMapLimits.MaxCommentPrefixLength, NatMapLimits.MaxContainerIdLength, NatMapLimits.MaxCommentLength }
+            .SelectMany(n => new[] { new string('x', n), new string('x', n + 1) }),
     ];
 
     private static readonly string[] Addresses =
