@@ -47,14 +47,16 @@ public sealed class ConcurrencyTests
         });
         await manager.SetupAsync(Ct);
 
-        // Another tool appends and deletes its own rules in the same tables, as fast as the lock lets it.
+        // Another tool appends and deletes its own rules in the same tables, as fast as the lock lets it, and prints
+        // the number of each round it completed (a failing command ends the loop and shows in its stderr).
         using var churn = Start(ns.Name,
             "i=0; while :; do " +
-            "iptables-legacy -w 30 -t nat -A POSTROUTING -s 198.51.100.$((i % 250 + 1)) -j RETURN; " +
-            "iptables-legacy -w 30 -t filter -I FORWARD -s 198.51.100.1 -j ACCEPT; " +
-            "iptables-legacy -w 30 -t nat -D POSTROUTING -s 198.51.100.$((i % 250 + 1)) -j RETURN; " +
-            "iptables-legacy -w 30 -t filter -D FORWARD -s 198.51.100.1 -j ACCEPT; " +
-            "i=$((i + 1)); done");
+            "iptables-legacy -w 30 -t nat -A POSTROUTING -s 198.51.100.$((i % 250 + 1)) -j RETURN && " +
+            "iptables-legacy -w 30 -t filter -I FORWARD -s 198.51.100.1 -j ACCEPT && " +
+            "iptables-legacy -w 30 -t nat -D POSTROUTING -s 198.51.100.$((i % 250 + 1)) -j RETURN && " +
+            "iptables-legacy -w 30 -t filter -D FORWARD -s 198.51.100.1 -j ACCEPT || exit 1; " +
+            "i=$((i + 1)); echo $i; done");
+        var churnOutput = churn.StandardOutput.ReadToEndAsync(Ct);
 
         // A second manager, in another process: the natmap tool installing its own mappings one by one.
         using var tool = Start(ns.Name,
@@ -73,12 +75,15 @@ public sealed class ConcurrencyTests
 
         await tool.WaitForExitAsync(Ct);
         var toolErrors = await tool.StandardError.ReadToEndAsync(Ct);
+        churn.HasExited.Should().BeFalse("the churn ran until the end, no command of it failed");
         churn.Kill(entireProcessTree: true);
         await churn.WaitForExitAsync(Ct);
         var churnErrors = await churn.StandardError.ReadToEndAsync(Ct);
+        var churnRounds = (await churnOutput).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => int.Parse(l, System.Globalization.CultureInfo.InvariantCulture)).DefaultIfEmpty(0).Max();
 
         tool.ExitCode.Should().Be(0, toolErrors);
-        churnErrors.Should().NotContain("xtables lock", "the other tool waited for the lock too");
+        churnErrors.Should().BeEmpty("every command of the churn succeeded, waiting for the lock when it had to");
+        churnRounds.Should().BeGreaterThan(50, "the foreign churn ran all along (4 commands a round)");
         var state = await manager.ListAsync(Ct);
         var expected = Enumerable.Range(0, Tasks).SelectMany(t => Enumerable.Range(0, PerTask).Select(i => Map(t, i))).ToList();
         state.DockerMaps.Should().HaveCount((Tasks * PerTask) + ByTool);
@@ -93,6 +98,6 @@ public sealed class ConcurrencyTests
         ruleLines.Count(l => l.Contains("natmap:docker:", StringComparison.Ordinal)).Should().Be(3 * ((Tasks * PerTask) + ByTool));
         ruleLines.Should().Contain(foreign, "the foreign rules that were there before are intact");
         TestContext.Current.TestOutputHelper?.WriteLine($"{Tasks * PerTask} installs by {Tasks} tasks in {elapsed.TotalSeconds:0.0} s, {ByTool} by the tool, under churn");
-        Console.WriteLine($"concurrency: {Tasks * PerTask} installs by {Tasks} tasks in {elapsed.TotalSeconds:0.0} s, {ByTool} by a second process, under foreign churn");
+        Console.WriteLine($"concurrency: {Tasks * PerTask} installs by {Tasks} tasks in {elapsed.TotalSeconds:0.0} s, {ByTool} by a second process, under foreign churn of {churnRounds} rounds (4 commands each)");
     }
 }

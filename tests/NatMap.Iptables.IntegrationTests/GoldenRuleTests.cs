@@ -67,7 +67,16 @@ public sealed class GoldenRuleTests
         }
     }
 
-    private static bool Update => Environment.GetEnvironmentVariable("NATMAP_UPDATE_GOLDEN") == "1";
+    /// <summary>Gets whether to rewrite the golden files; refused under CI, where every golden test would then pass.</summary>
+    private static bool Update
+    {
+        get
+        {
+            var update = Environment.GetEnvironmentVariable("NATMAP_UPDATE_GOLDEN") == "1";
+            Assert.False(update && Kernel.InCi, "NATMAP_UPDATE_GOLDEN=1 is refused under CI: rewriting the golden files makes every golden test pass.");
+            return update;
+        }
+    }
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 

@@ -87,7 +87,7 @@ public sealed class SyncKernelTests
 
     [Theory]
     [MemberData(nameof(BackendsAndTransports))]
-    public async Task Sync_FromASubsetWithoutSetup_AddsWhatIsMissing(string backend, IptablesTransport transport)
+    public async Task Sync_FromASubsetWithPartOfSetupDeleted_AddsWhatIsMissing(string backend, IptablesTransport transport)
     {
         var reference = await ReferenceAsync(backend, foreign: true);
         await using var ns = await TestNamespace.CreateAsync(backend);

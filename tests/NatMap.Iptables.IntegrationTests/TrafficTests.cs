@@ -52,6 +52,8 @@ public sealed class TrafficTests
         await using var _ = net;
         await manager.InstallDockerMapAsync(Map("0.0.0.0:8080", $"{C1v4}:80"), Ct);
         await manager.InstallDockerMapAsync(Map("[::]:8080", $"[{C1v6}]:80"), Ct);
+        await manager.InstallDockerMapAsync(Map("0.0.0.0:8081", $"{C1v4}:80", TransportProtocol.Udp), Ct);
+        await manager.InstallDockerMapAsync(Map("[::]:8081", $"[{C1v6}]:80", TransportProtocol.Udp), Ct);
 
         foreach (var address in new[] { "127.0.0.1", HostA4, HostB4, Bridge4, HostA6, HostB6, Bridge6 })
         {
@@ -60,6 +62,8 @@ public sealed class TrafficTests
 
         foreach (var address in new[] { "127.0.0.1", HostA4, HostA6 })
         {
+            // Control: host-originated UDP to a mapped udp port reaches the container, so the null below can tell.
+            (await net.ProbeAsync(net.Host, TransportProtocol.Udp, address, 8081)).Should().Be("c1", $"host -> {address}:8081/udp is mapped");
             (await net.ProbeAsync(net.Host, TransportProtocol.Udp, address, 8080)).Should().BeNull("the udp port is not mapped");
         }
 
@@ -102,6 +106,7 @@ public sealed class TrafficTests
         (await net.ProbeAsync(net.Host, TransportProtocol.Tcp, "127.0.0.1", 8080)).Should().BeNull();
         (await net.ProbeAsync(net.Ext, TransportProtocol.Tcp, HostA6, 8080)).Should().Be("c1");
         (await net.ProbeAsync(net.Ext, TransportProtocol.Tcp, HostB6, 8080)).Should().BeNull();
+        (await net.ProbeAsync(net.Host, TransportProtocol.Tcp, HostA6, 8080)).Should().Be("c1", "control for the null below");
         (await net.ProbeAsync(net.Host, TransportProtocol.Tcp, HostB6, 8080)).Should().BeNull();
     }
 
@@ -113,6 +118,13 @@ public sealed class TrafficTests
         await using var _ = net;
         await manager.InstallDockerMapAsync(Map("127.0.0.1:8080", $"{C1v4}:80"), Ct);
         await manager.InstallDockerMapAsync(Map("[::1]:8080", $"[{C1v6}]:80"), Ct);
+
+        // Controls: a mapping on every address, to the same container, reaches it from the same sources and families.
+        await manager.InstallDockerMapAsync(Map("0.0.0.0:8081", $"{C1v4}:80"), Ct);
+        await manager.InstallDockerMapAsync(Map("[::]:8081", $"[{C1v6}]:80"), Ct);
+        (await net.ProbeAsync(net.Ext, TransportProtocol.Tcp, HostA4, 8081)).Should().Be("c1");
+        (await net.ProbeAsync(net.Ext, TransportProtocol.Tcp, HostA6, 8081)).Should().Be("c1");
+        (await net.ProbeAsync(net.C2, TransportProtocol.Tcp, HostA4, 8081)).Should().Be("c1");
 
         (await net.ProbeAsync(net.Host, TransportProtocol.Tcp, "127.0.0.1", 8080)).Should().Be("c1");
         (await net.ProbeAsync(net.Ext, TransportProtocol.Tcp, HostA4, 8080)).Should().BeNull();
@@ -224,6 +236,11 @@ public sealed class TrafficTests
         (await net.ProbeAsync(net.Ext, TransportProtocol.Tcp, HostA6, 9001)).Should().Be("c2");
         (await net.ProbeAsync(net.Ext, TransportProtocol.Tcp, HostA6, 9002)).Should().Be("c2");
         (await net.ProbeAsync(net.Ext, TransportProtocol.Tcp, HostA6, 9000)).Should().BeNull("that DNAT only applies to traffic arriving on br0");
+
+        // Control: arriving on br0, the same DNAT reaches c1. c1 would answer c2 directly on the bridge, so the test
+        // masquerades bridge-to-bridge traffic, as a container runtime does for hairpin traffic.
+        await net.ExecAsync(net.Host, $"ip6tables-{backend}", "-t", "nat", "-A", "POSTROUTING", "-o", "br0", "-s", "fd30::/64", "-d", "fd30::/64", "-j", "MASQUERADE");
+        (await net.ProbeAsync(net.C2, TransportProtocol.Tcp, HostA6, 9000)).Should().Be("c1", "the br0 DNAT works for traffic arriving on br0");
     }
 
     /// <summary>

@@ -129,7 +129,7 @@ public sealed class IptablesManagerBatchTests
     }
 
     [Fact]
-    public async Task InstallSnat_SecondFamilyFails_UndoesTheFirstFamily()
+    public async Task SyncSnatsOfBothFamilies_SecondFamilyFails_UndoesTheFirstFamily()
     {
         _fake.FailWhen(CommandMatch.Program("ip6tables-restore"), 2, "ip6tables-restore: line 2 failed");
 

@@ -31,9 +31,11 @@ dotnet add package NatMap.Iptables --version "$version" >/dev/null
 dotnet add package NatMap.Iptables.Testing --version "$version" >/dev/null
 dotnet add package NatMap.Iptables.Hosting --version "$version" >/dev/null
 dotnet run -c Release -f net10.0
-# net8.0 assets, run on the newest runtime here (this machine has no .NET 8 runtime): DOTNET_ROLL_FORWARD=Major.
-dotnet build -c Release -f net8.0 --nologo -v quiet
-DOTNET_ROLL_FORWARD=Major dotnet "bin/Release/net8.0/Consumer.dll"
+# net8.0 on the real .NET 8: self-contained from the 8.0 runtime pack, so it runs where only a newer runtime is
+# installed, and nothing rolls it forward (the consumer checks that it runs on 8.x).
+rid=$(dotnet --info | sed -n 's/^ *RID: *//p' | head -n 1)
+dotnet build -c Release -f net8.0 -r "$rid" --self-contained --nologo -v quiet
+"bin/Release/net8.0/$rid/Consumer"
 
 # The natmap tool, installed as a user would (dotnet tool install) from the local feed, answers --help.
 dotnet tool install NatMap.Cli --version "$version" --tool-path "$work/tools" --add-source "$work/feed" >/dev/null

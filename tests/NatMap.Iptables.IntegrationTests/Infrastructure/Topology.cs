@@ -74,6 +74,8 @@ internal sealed class Topology : IAsyncDisposable
     /// <summary>
     /// Connects from <paramref name="ns"/> and returns the name of whoever answered, or <see langword="null"/> when
     /// nobody did in three attempts (so a slow first packet on a loaded machine is not mistaken for a blocked path).
+    /// Any output counts as an answer, whatever socat's exit code; "nobody" needs a refusal or a timeout, and any
+    /// other failure (no route, a bad address, socat missing) throws, so a broken probe never reads as a blocked path.
     /// </summary>
     public async Task<string?> ProbeAsync(string ns, TransportProtocol protocol, string address, int port)
     {
@@ -85,12 +87,16 @@ internal sealed class Topology : IAsyncDisposable
                 new CommandSpec("ip", ["netns", "exec", ns, "timeout", "8", "socat", "-T", "3", "-t", "3", "-", target], "probe\n"),
                 TestContext.Current.CancellationToken);
             var answer = result.StandardOutput.Trim();
-            if (result.ExitCode == 0 && answer.Length > 0)
+            if (answer.Length > 0)
             {
                 return answer;
             }
 
-            failures.Add($"attempt {attempt + 1}: exit {result.ExitCode}, stdout '{answer}', stderr '{result.StandardError.Trim()}'");
+            failures.Add($"attempt {attempt + 1}: exit {result.ExitCode}, stderr '{result.StandardError.Trim()}'");
+            if (!RefusedOrTimedOut(result))
+            {
+                throw new InvalidOperationException($"probe [{ns}] {protocol} {address}:{port} failed, neither answered, refused nor timed out:{Environment.NewLine}{string.Join(Environment.NewLine, failures)}");
+            }
         }
 
         // A failing test shows what the probe saw and which rules packets hit, for paths that were expected to work.
@@ -108,18 +114,51 @@ internal sealed class Topology : IAsyncDisposable
         return null;
     }
 
-    /// <summary>What source address the server in <paramref name="serverNs"/> saw for a TCP connection from <paramref name="clientNs"/>.</summary>
+    /// <summary>
+    /// Whether a client that got no output met a refusal (a TCP reset, or ICMP port unreachable for UDP) or a timeout
+    /// (socat's connect or inactivity timeout, which for UDP ends with exit 0 and nothing read, or timeout's 124).
+    /// </summary>
+    private static bool RefusedOrTimedOut(CommandResult result) =>
+        result.ExitCode is 0 or 124
+        || result.StandardError.Contains("Connection refused", StringComparison.Ordinal)
+        || result.StandardError.Contains("timed out", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// What source address the server in <paramref name="serverNs"/> saw for a TCP connection from
+    /// <paramref name="clientNs"/>, or <see langword="null"/> when the connection was refused or timed out. The client
+    /// connects once the server is seen listening; any other failure throws.
+    /// </summary>
     public async Task<string?> SeenSourceAsync(string clientNs, string serverNs, string address, int port)
     {
-        var listen = $"{(address.Contains(':', StringComparison.Ordinal) ? "TCP6" : "TCP4")}-LISTEN:{port},reuseaddr";
+        var v6 = address.Contains(':', StringComparison.Ordinal);
+        var listen = $"{(v6 ? "TCP6" : "TCP4")}-LISTEN:{port},reuseaddr";
         using var server = Start(serverNs, "socat", "-T", "5", listen, "SYSTEM:echo $SOCAT_PEERADDR");
-        await Task.Delay(300, TestContext.Current.CancellationToken);
-        var result = await Runner.RunAsync(
-            new CommandSpec("ip", ["netns", "exec", clientNs, "timeout", "5", "socat", "-T", "2", "-t", "2", "-", Target(TransportProtocol.Tcp, address, port)], ""),
-            TestContext.Current.CancellationToken);
-        Kill(server);
-        var answer = result.StandardOutput.Trim().Trim('[', ']');
-        return result.ExitCode == 0 && IPAddress.TryParse(answer, out var seen) ? seen.ToString() : null;
+        try
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (!(await ExecAsync(serverNs, "ss", "-Hltn")).Split('\n').Any(l => l.Contains($":{port} ", StringComparison.Ordinal)))
+            {
+                Assert.True(DateTime.UtcNow < deadline && !server.HasExited, $"the source-reporting server in {serverNs} did not listen on {port}");
+                await Task.Delay(20, TestContext.Current.CancellationToken);
+            }
+
+            var result = await Runner.RunAsync(
+                new CommandSpec("ip", ["netns", "exec", clientNs, "timeout", "5", "socat", "-T", "2", "-t", "2", "-", Target(TransportProtocol.Tcp, address, port)], ""),
+                TestContext.Current.CancellationToken);
+            var answer = result.StandardOutput.Trim().Trim('[', ']');
+            if (answer.Length == 0 && RefusedOrTimedOut(result))
+            {
+                return null;
+            }
+
+            return IPAddress.TryParse(answer, out var seen)
+                ? seen.ToString()
+                : throw new InvalidOperationException($"[{clientNs}] -> {address}:{port}: exit {result.ExitCode}, stdout '{answer}', stderr '{result.StandardError.Trim()}'");
+        }
+        finally
+        {
+            Kill(server);
+        }
     }
 
     /// <summary>The host's ruleset for one family, as iptables-save prints it less comments and counters.</summary>

@@ -56,7 +56,19 @@ public sealed class FaultInjectionTests
                 var speculativeRemoval = operation.StartsWith("Remove", StringComparison.Ordinal) && failed.StandardInput is not null;
                 (routeLookup || speculativeRemoval).Should().BeTrue($"only an absorbed failure may pass: {because}");
                 (await manager.ListAsync(Ct)).Should().BeEquivalentTo(await probeManager.ListAsync(Ct), because);
-                if (speculativeRemoval)
+
+                // The whole tables and host settings, not only what ListAsync reads back. A failed route lookup must
+                // leave what a lookup that finds no route leaves (the hairpin rule covers the container itself): the
+                // same operation on a host where that one lookup answers with nothing.
+                if (routeLookup)
+                {
+                    var (noRoute, noRouteManager) = Host(transport);
+                    await before(noRouteManager);
+                    noRoute.RespondUsing(c => c.Equals(failed), _ => new CommandResult(0, string.Empty, string.Empty), times: 1);
+                    await act(noRouteManager);
+                    State(fake).Should().Be(State(noRoute), because);
+                }
+                else
                 {
                     State(fake).Should().Be(done, because);
                 }

@@ -26,6 +26,10 @@ public sealed class HostileInputTests
         "é", "容器", "🐳", ":", ",", "/", "*nat", "COMMIT", "-A NATMAP -j ACCEPT", "$(reboot)", "`id`", ";", "|", "&",
         new string('x', 300), new string('n', 255), new string('n', 256), "natmap", "NATMAP", "eth0", "wan+", "0", "9", ".", "..",
         "/usr/sbin/iptables", "./iptables", "ip tables", "iptables;reboot",
+
+        // Exactly at each length limit and one past it (a 255-character comment is the longest iptables keeps whole).
+        .. new[] { NatMapLimits.MaxInterfaceNameLength, NatMapLimits.MaxChainNameLength, NatMapLimits.MaxCommentPrefixLength, NatMapLimits.MaxContainerIdLength, NatMapLimits.MaxCommentLength }
+            .SelectMany(n => new[] { new string('x', n), new string('x', n + 1) }),
     ];
 
     private static readonly string[] Addresses =
@@ -50,6 +54,21 @@ public sealed class HostileInputTests
             (3, Gen.Choose(1, 65_535)),
             (1, Gen.Choose(-2, 70_000)),
             (1, Gen.Elements(0, 1, 65_535, 65_536, int.MinValue, int.MaxValue, -1)));
+
+    /// <summary>
+    /// A network with the address's bits past the prefix cleared first: .NET 8's <see cref="IPNetwork"/> refuses such
+    /// bits and .NET 10's clears them, so without this the two runtimes would draw different cases.
+    /// </summary>
+    private static IPNetwork Network(IPAddress address, int prefix)
+    {
+        var bytes = address.GetAddressBytes();
+        for (var bit = Math.Max(prefix, 0); bit < bytes.Length * 8; bit++)
+        {
+            bytes[bit / 8] &= (byte)~(0x80 >> (bit % 8));
+        }
+
+        return new IPNetwork(new IPAddress(bytes), prefix);
+    }
 
     private static Gen<IPAddress> Address() => Gen.Elements(Addresses).Select(IPAddress.Parse);
 
@@ -248,7 +267,7 @@ public sealed class HostileInputTests
             IPNetwork network;
             try
             {
-                network = new IPNetwork(IPAddress.Parse(baseText), prefix);
+                network = Network(IPAddress.Parse(baseText), prefix);
             }
             catch (ArgumentException)
             {

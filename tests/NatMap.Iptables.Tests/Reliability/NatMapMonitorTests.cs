@@ -85,8 +85,11 @@ public sealed class NatMapMonitorTests
         var running = monitor.RunAsync(stop.Token);
         await RunAsync(fake, "iptables", "-t", "nat", "-F");
 
+        // Bounded: one 50 ms interval plus one sync on the emulator, with room for a loaded machine.
+        var waited = System.Diagnostics.Stopwatch.StartNew();
         while (monitor.Repairs == 0)
         {
+            waited.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(5), "the monitor repairs on its next check");
             await Task.Delay(10, Ct);
         }
 

@@ -69,10 +69,13 @@ public sealed class TelemetryTests
     [Fact]
     public async Task Operations_AreActivities_WithAChildPerProcess()
     {
+        // The listener hears every manager of the process, so the test keeps only its own trace: the library's
+        // activities start under this test's parent activity (another class's Setup runs in other traces).
+        using var testSource = new ActivitySource($"{nameof(TelemetryTests)}.{Guid.NewGuid():N}");
         var stopped = new List<Activity>();
         using var listener = new ActivityListener
         {
-            ShouldListenTo = source => source.Name == NatMapTelemetry.Name,
+            ShouldListenTo = source => source.Name == NatMapTelemetry.Name || source.Name == testSource.Name,
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
             ActivityStopped = activity => { lock (stopped) { stopped.Add(activity); } },
         };
@@ -80,12 +83,17 @@ public sealed class TelemetryTests
         var fake = new FakeIptables();
         var manager = new IptablesManager(fake, new NatMapOptions { EnableIpv6 = false, ChainName = "TRACED" });
 
-        await manager.SetupAsync(Ct);
+        ActivityTraceId trace;
+        using (var parent = testSource.StartActivity("test") ?? throw new InvalidOperationException("The listener did not sample the test's activity."))
+        {
+            trace = parent.TraceId;
+            await manager.SetupAsync(Ct);
+        }
 
         List<Activity> mine;
         lock (stopped)
         {
-            mine = stopped.Where(a => a.OperationName == "Setup" && a.Duration > TimeSpan.Zero).ToList();
+            mine = stopped.Where(a => a.TraceId == trace && a.OperationName == "Setup").ToList();
         }
 
         var setup = mine.Should().ContainSingle().Subject;

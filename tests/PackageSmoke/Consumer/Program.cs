@@ -108,4 +108,11 @@ await using (var hostedProvider = hosted.BuildServiceProvider())
     }
 }
 
-Console.WriteLine($"package smoke on {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription} ({AppContext.TargetFrameworkName}): OK ({fake.Commands.Count} commands recorded, DNAT argv as expected; FakeIptables install, list and remove as expected; hosted sync from configuration healthy)");
+// Each target framework runs on its own runtime: net8.0 on .NET 8, not rolled forward onto a newer one.
+var target = new System.Runtime.Versioning.FrameworkName(AppContext.TargetFrameworkName!);
+if (Environment.Version.Major != target.Version.Major)
+{
+    throw new InvalidOperationException($"The {target} build runs on .NET {Environment.Version}.");
+}
+
+Console.WriteLine($"package smoke on {System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription} (Environment.Version {Environment.Version}, {AppContext.TargetFrameworkName}): OK ({fake.Commands.Count} commands recorded, DNAT argv as expected; FakeIptables install, list and remove as expected; hosted sync from configuration healthy)");
