@@ -12,8 +12,9 @@ namespace NatMap.Iptables;
 /// builds and deletes any other rule that carries the object's comment (a second copy another tool or an older version
 /// left, a hairpin rule for a container network that changed); a remove deletes every rule that carries it. With the
 /// default <see cref="CliWrapCommandRunner"/> every operation holds an <c>flock</c> on
-/// <c>/run/natmap/init.lock</c> (or <c>netns-NAME.lock</c>) from its first read to its last write, so two processes
-/// using the library on one namespace cannot both find a rule missing and both add it.</para>
+/// <c>/run/natmap/net-INODE.lock</c>, named after the network namespace the commands run in (however it is reached:
+/// by <see cref="NatMapOptions.NetworkNamespace"/> or from inside it), from its first read to its last write, so two
+/// processes using the library on one namespace cannot both find a rule missing and both add it.</para>
 /// </remarks>
 public interface IIptablesManager
 {

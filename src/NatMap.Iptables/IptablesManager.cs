@@ -22,7 +22,7 @@ public sealed partial class IptablesManager : IIptablesManager
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Telemetry _telemetry;
-    private readonly string? _lockFile;
+    private readonly string? _lockDirectory;
 
     /// <summary>Initializes a new instance.</summary>
     /// <param name="runner">Runs the commands.</param>
@@ -72,7 +72,7 @@ public sealed partial class IptablesManager : IIptablesManager
         _commands = new IptablesCommandFactory(_options);
         RuleBuilder = new NatRuleBuilder(_options.ChainName, _options.CommentPrefix);
         _logger = (ILogger?)logger ?? NullLogger.Instance;
-        _lockFile = lockDirectory is null ? null : OperationLock.PathFor(lockDirectory, _options.NetworkNamespace);
+        _lockDirectory = lockDirectory;
     }
 
     /// <summary>Gets the rule builder this manager uses, configured with its chain name and comment prefix.</summary>
@@ -365,15 +365,17 @@ public sealed partial class IptablesManager : IIptablesManager
     /// <summary>Takes the cross-process operation lock, if this manager uses one (see <see cref="OperationLock"/>).</summary>
     private async Task<FileStream?> AcquireOperationLockAsync(CancellationToken cancellationToken)
     {
-        if (_lockFile is null)
+        if (_lockDirectory is null)
         {
             return null;
         }
 
-        var taken = await OperationLock.AcquireAsync(_lockFile, _options.CommandTimeout, cancellationToken).ConfigureAwait(false);
+        // Resolved at each operation: a namespace deleted and made again under its name is another namespace.
+        var lockFile = OperationLock.PathFor(_lockDirectory, _options.NetworkNamespace);
+        var taken = await OperationLock.AcquireAsync(lockFile, _options.CommandTimeout, cancellationToken).ConfigureAwait(false);
         if (taken is null)
         {
-            Log.LockUnavailable(_logger, _lockFile);
+            Log.LockUnavailable(_logger, lockFile);
         }
 
         return taken;

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using NatMap.Iptables.IntegrationTests.Infrastructure;
+using NatMap.Iptables.Internal;
 
 namespace NatMap.Iptables.IntegrationTests;
 
@@ -83,6 +84,39 @@ public sealed class OwnershipKernelTests
         var before = await ns.SaveAsync();
         await manager.SyncAsync(listed, Ct);
         (await ns.SaveAsync()).Should().Be(before);
+    }
+
+    /// <summary>
+    /// The lock is the namespace's, however it is named: a manager given the namespace's name and a tool that
+    /// <c>ip netns exec</c> started with no namespace option take the same one (they once took <c>netns-NAME.lock</c>
+    /// and <c>init.lock</c>, and a remove of the one failed on a rule the other had just deleted).
+    /// </summary>
+    [Fact]
+    public async Task ManagerNamingTheNamespace_AndToolInsideIt_TakeOneLock()
+    {
+        await using var ns = await TestNamespace.CreateAsync("nft");
+        await ns.Manager(o => o.EnableIpv6 = false).SetupAsync(Ct);
+        var lockFile = OperationLock.PathFor(OperationLock.DefaultDirectory, ns.Name);
+        Path.GetFileName(lockFile).Should().MatchRegex(@"^net-\d+\.lock$", "the namespace's inode names the lock");
+        var held = await OperationLock.AcquireAsync(lockFile, TimeSpan.FromSeconds(5), Ct);
+        held.Should().NotBeNull();
+
+        var tool = Process.Start(new ProcessStartInfo("ip", ["netns", "exec", ns.Name, ConcurrencyTests.Tool(), "add", "dnat", "--external", "203.0.113.5",
+            "--internal", "10.9.0.2", "--ports", "32000", "--apply", "--iptables", ns.Iptables, "--ip6tables", ns.Ip6tables, "--no-ipv6"])
+        { RedirectStandardError = true, RedirectStandardOutput = true })!;
+        using (tool)
+        {
+            // The tool finishes in well under a second when nothing holds it up; it waits as long as the lock is held.
+            await Task.Delay(TimeSpan.FromSeconds(3), Ct);
+            tool.HasExited.Should().BeFalse("the tool inside the namespace waits for the lock the manager naming it holds");
+            (await ns.SaveAsync()).Should().NotContain("10.9.0.2", "nothing is written while the lock is held");
+            await held!.DisposeAsync();
+
+            await tool.WaitForExitAsync(Ct);
+            tool.ExitCode.Should().Be(0, await tool.StandardError.ReadToEndAsync(Ct));
+        }
+
+        (await ns.SaveAsync()).Should().Contain("10.9.0.2", "the tool ran once the lock was released");
     }
 
     [Theory]

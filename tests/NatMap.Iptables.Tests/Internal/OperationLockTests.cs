@@ -20,9 +20,23 @@ public sealed class OperationLockTests : IDisposable
     }
 
     [Fact]
-    public void PathFor_OneFilePerNamespace() =>
-        new[] { OperationLock.PathFor("/run/natmap", null), OperationLock.PathFor("/run/natmap", "lab1") }
-            .Should().Equal("/run/natmap/init.lock", "/run/natmap/netns-lab1.lock");
+    public void PathFor_OwnNamespace_IsNamedAfterItsInode()
+    {
+        // /proc/self/ns/net reads "net:[INODE]"; the lock is named after the namespace, not after how it was reached.
+        var inode = new FileInfo("/proc/self/ns/net").LinkTarget!.Trim('n', 'e', 't', ':', '[', ']');
+
+        OperationLock.PathFor("/run/natmap", null).Should().Be($"/run/natmap/net-{inode}.lock");
+    }
+
+    [Fact]
+    public void PathFor_NamespaceThatCannotBeOpened_FallsBackToItsName()
+    {
+        var missing = $"natmap-missing-{Guid.NewGuid():N}";
+        var tooLong = new string('n', 201);
+
+        OperationLock.PathFor("/run/natmap", missing).Should().Be($"/run/natmap/netns-{missing}.lock");
+        Path.GetFileName(OperationLock.PathFor("/run/natmap", tooLong)).Should().MatchRegex("^netns-[0-9A-F]{64}\\.lock$");
+    }
 
     [Fact]
     public async Task Acquire_HeldElsewhere_WaitsUntilReleased()
