@@ -1,0 +1,200 @@
+using System.Globalization;
+using System.Text;
+
+namespace NatMap.Iptables.Nftables;
+
+/// <summary>
+/// Plans the nftables backend's operations: from what a listing of the library's tables read (or nothing, when they do
+/// not exist) and what an operation asks, the one <c>nft -f -</c> script that makes the tables right. Pure: no I/O, so
+/// every plan is unit-tested from listings alone. An empty script means there is nothing to do.
+/// </summary>
+/// <remarks>
+/// <para>A Docker mapping is a map element, added and removed without reading anything: the install adds it (nft's
+/// <c>add</c> accepts the same key with the same value again, and fails the transaction with <c>File exists</c> when the
+/// key holds another value), and the remove adds and then deletes it in one transaction, so a missing element is not an
+/// error and an element with another value is left alone (its add fails and the transaction changes nothing, which the
+/// caller reports as "not installed"). Static objects are rules, found by the read of the small static table.</para>
+/// <para>Port sets are compared in the form nftables keeps them (<see cref="NftRenderer.Normalize(PortSet)"/>).</para>
+/// </remarks>
+internal sealed class NftPlanner
+{
+    /// <summary>Initializes a new instance that writes scripts with <paramref name="renderer"/>.</summary>
+    public NftPlanner(NftRenderer renderer) => Renderer = renderer ?? throw new ArgumentNullException(nameof(renderer));
+
+    /// <summary>Gets the renderer, and with it the names of the library's tables.</summary>
+    public NftRenderer Renderer { get; }
+
+    /// <summary>
+    /// Setup: nothing when both tables are whole; otherwise both tables written again in one swap, keeping every object
+    /// they still hold, so a Setup after someone deleted a chain repairs it and loses no mapping.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A table of the library's name exists and is not the library's.</exception>
+    public string Setup(NftTableState? current)
+    {
+        ThrowIfForeign(current);
+        return current is { SetupComplete: true } ? string.Empty : Renderer.RenderFull(Desired(ToState(current)));
+    }
+
+    /// <summary>One element added; the same element again is a no-op for nft.</summary>
+    public string InstallMapping(DockerPortMap map) => Renderer.RenderAddMappings([map]);
+
+    /// <summary>The element added and deleted in one transaction: it is gone afterwards whether or not it was there.</summary>
+    public string RemoveMapping(DockerPortMap map) => Renderer.RenderAddMappings([map]) + Renderer.RenderDeleteMappings([map]);
+
+    /// <summary>The DNAT rule added unless a copy exists; any further copies deleted.</summary>
+    public string InstallDnat(DnatConfig config, NftTableState current) =>
+        InstallRule(Normalized(config), Owned(current).Dnats, static (r, c) => r.RenderAddDnat(c));
+
+    /// <summary>Every copy of the DNAT rule deleted.</summary>
+    public string RemoveDnat(DnatConfig config, NftTableState current) => DeleteRules(Owned(current).Dnats.Where(d => d.Config == Normalized(config)));
+
+    /// <summary>The SNAT rule added unless a copy exists; any further copies deleted.</summary>
+    public string InstallSnat(SnatConfig config, NftTableState current) =>
+        InstallRule(config, Owned(current).Snats, static (r, c) => r.RenderAddSnat(c));
+
+    /// <summary>Every copy of the SNAT rule deleted.</summary>
+    public string RemoveSnat(SnatConfig config, NftTableState current) => DeleteRules(Owned(current).Snats.Where(s => s.Config == config));
+
+    /// <summary>The hairpin's two rules added unless a whole copy exists; any further copies deleted.</summary>
+    public string InstallHairpin(HairpinConfig config, NftTableState current)
+    {
+        config = Normalized(config);
+        var copies = Owned(current).Hairpins.Where(h => h.Config == config).ToList();
+        return copies.Count == 0 ? Renderer.RenderAddHairpin(config) : DeleteHairpins(copies.Skip(1));
+    }
+
+    /// <summary>Both rules of every copy of the hairpin deleted.</summary>
+    public string RemoveHairpin(HairpinConfig config, NftTableState current) =>
+        DeleteHairpins(Owned(current).Hairpins.Where(h => h.Config == Normalized(config)));
+
+    /// <summary>
+    /// Sync: what the tables hold and <paramref name="desired"/> does not is deleted, and what it lacks is added, all in
+    /// one script (deletes first, so a mapping whose key moves to another value is replaced in the same transaction).
+    /// Tables that are not whole are written again in one swap with exactly <paramref name="desired"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">Two of the desired mappings publish the same key (address, protocol, port).</exception>
+    /// <exception cref="InvalidOperationException">The tables do not exist (Setup never ran), or a table of the library's name is not the library's.</exception>
+    public string Sync(NatMapState desired, NftTableState? current)
+    {
+        ArgumentNullException.ThrowIfNull(desired);
+        ThrowIfForeign(current);
+        var clash = desired.DockerMaps
+            .GroupBy(m => (NftRenderer.MapOf(m), NftRenderer.IsBound(m) ? m.HostEndpoint.Address : null, m.Protocol, m.HostEndpoint.Port))
+            .FirstOrDefault(g => g.Distinct().Count() > 1);
+        if (clash is not null)
+        {
+            var maps = clash.Distinct().ToList();
+            throw Invalid(
+                string.Create(CultureInfo.InvariantCulture, $"Two mappings publish the same {maps[0].Protocol} port {maps[0].HostEndpoint}: containers '{maps[0].ContainerId}' and '{maps[1].ContainerId}'. An nftables map holds one target per key."),
+                nameof(NatMapState.DockerMaps));
+        }
+
+        if (current is null)
+        {
+            throw new InvalidOperationException($"SyncAsync needs the nftables tables {NftSchema.Family} {Renderer.Table} and {Renderer.StaticTable}; run SetupAsync first.");
+        }
+
+        var state = Desired(desired);
+        if (!current.SetupComplete)
+        {
+            return Renderer.RenderFull(state);
+        }
+
+        var script = new StringBuilder();
+        script.Append(DeleteRules(Surplus(current.Dnats, state.Dnats)));
+        script.Append(DeleteRules(Surplus(current.Snats, state.Snats)));
+        var hairpins = current.Hairpins.Select(h => (h.Config, Handle: h)).ToList();
+        script.Append(DeleteHairpins(Surplus(hairpins, state.Hairpins).Select(h => h.Handle)));
+
+        var held = current.Mappings.ToHashSet();
+        var wanted = state.Mappings.ToHashSet();
+        script.Append(Renderer.RenderDeleteMappings(current.Mappings.Where(m => !wanted.Contains(m)).Distinct()));
+        script.Append(Renderer.RenderAddMappings(state.Mappings.Where(m => !held.Contains(m))));
+
+        script.Append(string.Concat(Missing(current.Dnats.Select(d => d.Config), state.Dnats).Select(Renderer.RenderAddDnat)));
+        script.Append(string.Concat(Missing(current.Snats.Select(s => s.Config), state.Snats).Select(Renderer.RenderAddSnat)));
+        script.Append(string.Concat(Missing(current.Hairpins.Select(h => h.Config), state.Hairpins).Select(Renderer.RenderAddHairpin)));
+        return script.ToString();
+    }
+
+    /// <summary>FlushAll: both tables deleted, and with them everything the backend wrote; no error when they are already gone.</summary>
+    public string FlushAll() =>
+        $"add table {NftSchema.Family} {Renderer.Table}\nadd table {NftSchema.Family} {Renderer.StaticTable}\n{Renderer.RenderDeleteTable()}";
+
+    /// <summary>The owned objects of a listing as the public state type; empty when the tables do not exist.</summary>
+    public static NatMapState ToState(NftTableState? current) => current is null
+        ? new NatMapState()
+        : new NatMapState
+        {
+            DockerMaps = [.. current.Mappings],
+            Dnats = [.. current.Dnats.Select(d => d.Config)],
+            Snats = [.. current.Snats.Select(s => s.Config)],
+            Hairpins = [.. current.Hairpins.Select(h => h.Config)],
+        };
+
+    private static NftDesiredState Desired(NatMapState state) => new(
+        [.. state.DockerMaps.Distinct()],
+        [.. state.Dnats.Select(Normalized).Distinct()],
+        [.. state.Snats.Distinct()],
+        [.. state.Hairpins.Select(Normalized).Distinct()]);
+
+    private static ArgumentException Invalid(string message, string field) => new(message, field);
+
+    private static DnatConfig Normalized(DnatConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return config with { Ports = NftRenderer.Normalize(config.Ports) };
+    }
+
+    private static HairpinConfig Normalized(HairpinConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return config with { Ports = NftRenderer.Normalize(config.Ports) };
+    }
+
+    private NftTableState Owned(NftTableState? current)
+    {
+        ThrowIfForeign(current);
+        return current ?? throw new InvalidOperationException($"The nftables tables {NftSchema.Family} {Renderer.Table} and {Renderer.StaticTable} do not exist; run SetupAsync first.");
+    }
+
+    private void ThrowIfForeign(NftTableState? current)
+    {
+        if (current is { IsOurs: false })
+        {
+            throw new InvalidOperationException(
+                $"The nftables table {NftSchema.Family} {Renderer.Table} exists and was not written by NatMap (it holds no '{NftSchema.SetupComment}' rule). Choose another comment prefix, or delete that table.");
+        }
+    }
+
+    private string InstallRule<T>(T config, IReadOnlyList<NftOwnedRule<T>> owned, Func<NftRenderer, T, string> add)
+        where T : notnull
+    {
+        var copies = owned.Where(o => o.Config.Equals(config)).ToList();
+        return copies.Count == 0 ? add(Renderer, config) : DeleteRules(copies.Skip(1));
+    }
+
+    private string DeleteRules<T>(IEnumerable<NftOwnedRule<T>> rules) => string.Concat(rules.Select(r => Renderer.RenderDeleteRule(r.Chain, r.Handle)));
+
+    private string DeleteHairpins(IEnumerable<NftOwnedHairpin> hairpins) => string.Concat(hairpins.Select(h =>
+        Renderer.RenderDeleteRule(NftSchema.PreroutingChain, h.DnatHandle) + Renderer.RenderDeleteRule(NftSchema.PostroutingChain, h.MasqueradeHandle)));
+
+    /// <summary>Held rules to delete: those not desired, and every copy after the first of those that are.</summary>
+    private static IEnumerable<NftOwnedRule<T>> Surplus<T>(IEnumerable<NftOwnedRule<T>> held, IReadOnlyList<T> desired)
+        where T : notnull =>
+        Surplus(held.Select(h => (h.Config, Handle: h)), desired).Select(h => h.Handle);
+
+    private static List<(T Config, THandle Handle)> Surplus<T, THandle>(IEnumerable<(T Config, THandle Handle)> held, IReadOnlyList<T> desired)
+        where T : notnull
+    {
+        var kept = new HashSet<T>();
+        var wanted = desired.ToHashSet();
+        return held.Where(h => !wanted.Contains(h.Config) || !kept.Add(h.Config)).ToList();
+    }
+
+    private static IEnumerable<T> Missing<T>(IEnumerable<T> held, IReadOnlyList<T> desired)
+    {
+        var present = held.ToHashSet();
+        return desired.Where(d => !present.Contains(d));
+    }
+}
