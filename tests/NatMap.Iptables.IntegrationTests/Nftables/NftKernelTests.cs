@@ -84,6 +84,55 @@ public sealed class NftKernelTests
     }
 
     /// <summary>
+    /// The planner's scripts on the kernel: Setup and FlushAll are safe twice, an install is safe twice, a remove of a
+    /// missing mapping is no error, a remove of a key that holds another target fails whole and changes nothing, and a
+    /// Sync lists back exactly what it was asked for, after which a second Sync plans nothing.
+    /// </summary>
+    [Fact]
+    public async Task PlannerScripts_ConvergeOnTheKernel()
+    {
+        await using var ns = await TestNamespace.CreateAsync("nft");
+        var planner = new NftPlanner(Renderer);
+        var before = await NftListRulesetAsync(ns.Name);
+        await NftAsync(ns.Name, planner.Setup(null));
+        Assert.Equal(string.Empty, planner.Setup(await ListAsync(ns.Name)));
+
+        var web = Map("0.0.0.0:8080", "172.17.0.2:80");
+        await NftAsync(ns.Name, planner.InstallMapping(web));
+        await NftAsync(ns.Name, planner.InstallMapping(web));
+        Assert.Equal([web], await ListMappingsAsync(ns.Name));
+        await NftAsync(ns.Name, planner.RemoveMapping(Map("0.0.0.0:9090", "172.17.0.2:90")));
+        var moved = await NftRunAsync(ns.Name, planner.RemoveMapping(web with { ContainerEndpoint = IPEndPoint.Parse("172.17.0.3:80") }));
+        Assert.Contains("File exists", moved.StandardError, StringComparison.Ordinal);
+        Assert.Equal([web], await ListMappingsAsync(ns.Name));
+        await NftAsync(ns.Name, planner.RemoveMapping(web));
+        Assert.Empty(await ListMappingsAsync(ns.Name));
+
+        var dnat = new DnatConfig(IPAddress.Parse("203.0.113.5"), IPAddress.Parse("10.0.0.2"), PortSet.Parse("443,80"));
+        var desired = new NatMapState
+        {
+            DockerMaps = [web, Map("[::]:8443", "[fd00::2]:443", id: "v6"), Map("127.0.0.1:5432", "172.17.0.4:5432", TransportProtocol.Udp, "db")],
+            Dnats = [dnat],
+            Snats = [new SnatConfig(IPAddress.Parse("fd00::2"), IPAddress.Parse("2001:db8::5"), "eth+")],
+            Hairpins = [new HairpinConfig(IPAddress.Parse("203.0.113.5"), IPAddress.Parse("192.168.1.20"), PortSet.Parse("80")) { LanCidr = IPNetwork.Parse("192.168.1.0/24") }],
+        };
+        await NftAsync(ns.Name, planner.InstallDnat(dnat, await ListAsync(ns.Name)));
+        await NftAsync(ns.Name, planner.InstallMapping(Map("0.0.0.0:7070", "172.17.0.7:70", id: "gone")));
+        await NftAsync(ns.Name, planner.Sync(desired, await ListAsync(ns.Name)));
+
+        var listed = NftPlanner.ToState(await ListAsync(ns.Name));
+        Assert.Equal(desired.DockerMaps.OrderBy(m => m.ContainerId), listed.DockerMaps.OrderBy(m => m.ContainerId));
+        Assert.Equal([dnat with { Ports = PortSet.Parse("80,443") }], listed.Dnats);
+        Assert.Equal(desired.Snats, listed.Snats);
+        Assert.Equal(desired.Hairpins, listed.Hairpins);
+        Assert.Equal(string.Empty, planner.Sync(desired, await ListAsync(ns.Name)));
+
+        await NftAsync(ns.Name, planner.FlushAll());
+        await NftAsync(ns.Name, planner.FlushAll());
+        Assert.Equal(before, await NftListRulesetAsync(ns.Name));
+    }
+
+    /// <summary>
     /// The path matrix on a host set up as Docker sets one up, with iptables-nft's FORWARD policy DROP: the published
     /// paths work only once the one DOCKER-USER rule that accepts our mark is there, and nothing else gets in.
     /// </summary>
@@ -210,6 +259,9 @@ public sealed class NftKernelTests
 
         return NftListing.Parse(listings);
     }
+
+    private static async Task<string> NftListRulesetAsync(string ns) =>
+        (await Runner.RunAsync(new CommandSpec("ip", ["netns", "exec", ns, "nft", "-s", "list", "ruleset"]), Ct)).StandardOutput;
 
     private static Task<CommandResult> NftRunAsync(string ns, string script) =>
         Runner.RunAsync(new CommandSpec("ip", ["netns", "exec", ns, "nft", "-f", "-"], script), Ct);
