@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using FsCheck;
 using FsCheck.Fluent;
 using NatMap.Iptables.IntegrationTests.Infrastructure;
@@ -7,9 +8,11 @@ namespace NatMap.Iptables.IntegrationTests;
 
 /// <summary>
 /// Random command sequences, run against FakeIptables and against the real iptables in a fresh namespace: after every
-/// command the exit codes and the tables must be the same. The vocabulary is what iptables users type: chains made,
-/// flushed and deleted, rules appended, inserted, checked and deleted by specification or number, and restore
-/// batches, so most sequences also hit the error paths.
+/// command the exit codes, the standard output, the standard error and the tables must be the same. The vocabulary is
+/// what iptables users type: chains made, flushed and deleted, rules appended, inserted, checked and deleted by
+/// specification or number, and restore batches, so most sequences also hit the error paths (a missing rule or chain,
+/// a chain that exists or is still in use, an index too big, a jump to a chain that does not exist), and the test
+/// requires that they did.
 /// </summary>
 public sealed class EmulatorPropertyTests
 {
@@ -49,8 +52,12 @@ public sealed class EmulatorPropertyTests
             from t in table from c in user from s in spec select (string[])["-t", t, "-C", c, .. s],
             from t in table from c in user select new[] { "-t", t, "-S", c },
             from t in table from c in user from s in spec where c == "A" || s[^1] != "B" select new[] { "restore", $"*{t}\n-N {c}\n-A {c} {string.Join(' ', s.Select(Quote))}\nCOMMIT\n" },
-            from t in table from c in user select new[] { "restore", $"*{t}\n:{c} - [0:0]\nCOMMIT\n" });
+            from t in table from c in user select new[] { "restore", $"*{t}\n:{c} - [0:0]\nCOMMIT\n" },
+            from t in table from c in user from s in spec select new[] { "restore", $"*{t}\n-D {c} {string.Join(' ', s.Select(Quote))}\nCOMMIT\n" },
+            from t in table from c in user select new[] { "restore", $"*{t}\n-X {c}\nCOMMIT\n" });
     }
+
+    private static string Escape(string text) => "\"" + text.Replace("\n", "\\n", StringComparison.Ordinal) + "\"";
 
     private static string Quote(string token) => token.Contains(' ', StringComparison.Ordinal) ? $"\"{token}\"" : token;
 
@@ -60,20 +67,32 @@ public sealed class EmulatorPropertyTests
     {
         var sequences = Gen.Choose(1, 12).SelectMany(n => Command().ArrayOf(n)).ToArbitrary();
         var cases = 0;
+        var failures = new Dictionary<string, int>(StringComparer.Ordinal);
         var property = Prop.ForAll(sequences, commands =>
         {
             cases++;
 #pragma warning disable xUnit1031 // FsCheck's properties are synchronous; each case runs real commands and waits for them.
-            return AgreeAsync(backend, commands).GetAwaiter().GetResult();
+            return AgreeAsync(backend, commands, failures).GetAwaiter().GetResult();
 #pragma warning restore xUnit1031
         });
 
         property.Check(Config.QuickThrowOnFailure.WithMaxTest(300));
         cases.Should().BeGreaterThanOrEqualTo(300);
+
+        // The standard error was compared for real: many commands failed, and in more than one way.
+        var failed = failures.Values.Sum();
+        Console.WriteLine($"emulator property ({backend}): {cases} sequences, {failed} failing commands whose standard error matched the kernel's, by message:\n  {string.Join("\n  ", failures.OrderByDescending(f => f.Value).Select(f => $"{f.Value} x {f.Key}"))}");
+        failed.Should().BeGreaterThanOrEqualTo(100, "the generator must produce failing commands, or the standard error is never compared");
+        failures.Keys.Should().Contain(k => k.Contains("Bad rule", StringComparison.Ordinal), "a delete or check of a missing rule must have failed");
+        failures.Keys.Should().Contain(k => k.Contains(" line ", StringComparison.Ordinal), "a restore must have failed at a line");
     }
 
-    /// <summary>Runs one sequence on both; on the first disagreement, fails with the command and both sides.</summary>
-    private static async Task<bool> AgreeAsync(string backend, string[][] commands)
+    /// <summary>
+    /// Runs one sequence on both; on the first disagreement, fails with the command and both sides. Counts each failing
+    /// command in <paramref name="failures"/> by its standard error's first line, with the line number of a restore
+    /// and the chain name taken out, so the tally shows which kinds of failure were compared.
+    /// </summary>
+    private static async Task<bool> AgreeAsync(string backend, string[][] commands, Dictionary<string, int> failures)
     {
         await using var ns = await TestNamespace.CreateAsync(backend);
         var fake = new FakeIptables { Backend = backend == "nft" ? FakeIptablesBackend.Nft : FakeIptablesBackend.Legacy };
@@ -85,12 +104,24 @@ public sealed class EmulatorPropertyTests
                 : ($"iptables-{backend}", command, (string?)null);
             var real = await runner.RunAsync(new CommandSpec("ip", ["netns", "exec", ns.Name, program, .. arguments], input));
             var emulated = await fake.RunAsync(new CommandSpec(program, arguments, input));
-            var kernelSave = System.Text.RegularExpressions.Regex.Replace(await ns.SaveAsync(), @" \[\d+:\d+\]", string.Empty).TrimEnd();
-            if (real.ExitCode != emulated.ExitCode || kernelSave != fake.Save().TrimEnd() || real.StandardOutput != emulated.StandardOutput)
+            var kernelSave = Regex.Replace(await ns.SaveAsync(), @" \[\d+:\d+\]", string.Empty).TrimEnd();
+
+            // Compared exactly, nothing normalised: both sides run the same program name (iptables-nft-restore,
+            // iptables-legacy ...), and iptables prints the name it was called by, or a fixed one ("iptables:",
+            // "iptables-restore:"), never a path or anything of the namespace.
+            if (real.ExitCode != emulated.ExitCode || kernelSave != fake.Save().TrimEnd() || real.StandardOutput != emulated.StandardOutput
+                || real.StandardError != emulated.StandardError)
             {
                 throw new InvalidOperationException(
-                    $"After {program} {string.Join(' ', arguments)} {input}: kernel exit {real.ExitCode} ({real.StandardError.Trim()}), emulator exit {emulated.ExitCode} ({emulated.StandardError.Trim()})\n" +
+                    $"After {program} {string.Join(' ', arguments)} {input}: kernel exit {real.ExitCode}, emulator exit {emulated.ExitCode}\n" +
+                    $"kernel stderr:   {Escape(real.StandardError)}\nemulator stderr: {Escape(emulated.StandardError)}\n" +
                     $"kernel:\n{kernelSave}\nemulator:\n{fake.Save()}\nsequence:\n{string.Join('\n', commands.Select(c => string.Join(' ', c)))}");
+            }
+
+            if (real.ExitCode != 0)
+            {
+                var kind = Regex.Replace(real.StandardError.Split('\n')[0], @"line \d+|chain [AB]\b|`[AB]'|'[AB]'", m => Regex.Replace(m.Value, @"\d+|[AB]", "_"));
+                failures[kind] = failures.GetValueOrDefault(kind) + 1;
             }
         }
 

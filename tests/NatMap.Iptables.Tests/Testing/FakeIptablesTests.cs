@@ -75,6 +75,60 @@ public sealed class FakeIptablesTests
         fake.Save().Should().Be(before);
     }
 
+    [Theory]
+    [InlineData(FakeIptablesBackend.Nft, "-D", "iptables: Bad rule (does a matching rule exist in that chain?).\n")] // by specification: no such rule
+    [InlineData(FakeIptablesBackend.Legacy, "-D", "iptables: Bad rule (does a matching rule exist in that chain?).\n")]
+    [InlineData(FakeIptablesBackend.Nft, "-C", "iptables: Bad rule (does a matching rule exist in that chain?).\n")]
+    [InlineData(FakeIptablesBackend.Legacy, "-C", "iptables: Bad rule (does a matching rule exist in that chain?).\n")]
+    [InlineData(FakeIptablesBackend.Nft, "-A", "iptables: No chain/target/match by that name.\n")] // appending needs the chain
+    public async Task RuleInMissingChain_FailsAsTheKernelDoes(FakeIptablesBackend backend, string verb, string standardError)
+    {
+        var fake = new FakeIptables { Backend = backend };
+
+        var result = await fake.RunAsync(new CommandSpec("iptables", ["-t", "nat", verb, "NOPE", "-s", "10.0.0.1", "-j", "RETURN"]), Ct);
+
+        result.Should().Be(new CommandResult(1, "", standardError));
+    }
+
+    [Theory]
+    [InlineData(FakeIptablesBackend.Nft, "A", "iptables: Bad rule (does a matching rule exist in that chain?).\n")]
+    [InlineData(FakeIptablesBackend.Legacy, "A", "iptables: No chain/target/match by that name.\n")] // libiptc's word for a missing jump
+    [InlineData(FakeIptablesBackend.Legacy, "LOG", "iptables: No chain/target/match by that name.\n")] // and for a missing extension target
+    [InlineData(FakeIptablesBackend.Legacy, "RETURN", "iptables: Bad rule (does a matching rule exist in that chain?).\n")] // a verdict: bad rule
+    public async Task DeleteMissingRule_ExistingChain_WordedByTargetAsTheBackendDoes(FakeIptablesBackend backend, string target, string standardError)
+    {
+        var fake = new FakeIptables { Backend = backend };
+        await fake.RunAsync(new CommandSpec("iptables", ["-N", "A"]), Ct);
+
+        var result = await fake.RunAsync(new CommandSpec("iptables", ["-D", "FORWARD", "-j", target]), Ct);
+
+        result.Should().Be(new CommandResult(1, "", standardError));
+    }
+
+    [Fact]
+    public async Task DeleteByNumber_MissingChain_NoSuchChain()
+    {
+        var fake = new FakeIptables();
+
+        var result = await fake.RunAsync(new CommandSpec("iptables", ["-t", "nat", "-D", "NOPE", "1"]), Ct);
+
+        result.Should().Be(new CommandResult(1, "", "iptables: No chain/target/match by that name.\n"));
+    }
+
+    [Theory]
+    [InlineData(FakeIptablesBackend.Nft, 4, "iptables-nft-restore v1.8.9 (nf_tables): \nline 6: CHAIN_DEL failed (Device or resource busy): chain A\n")]
+    [InlineData(FakeIptablesBackend.Legacy, 1, "iptables-restore: line 6 failed\n")]
+    public async Task Restore_DeleteChainInUse_FailsAtItsLineAsTheBackendDoes(FakeIptablesBackend backend, int exitCode, string standardError)
+    {
+        var fake = new FakeIptables { Backend = backend };
+        var program = $"iptables-{(backend == FakeIptablesBackend.Nft ? "nft" : "legacy")}-restore";
+
+        var result = await fake.RunAsync(new CommandSpec(program, ["--noflush"], "*nat\n-N A\n-A A -j RETURN\nCOMMIT\n*nat\n-X A\n-N C\nCOMMIT\n"), Ct);
+
+        result.Should().Be(new CommandResult(exitCode, "", standardError));
+        fake.Save().Should().Contain(":A -").And.NotContain(":C -");
+    }
+
     [Fact]
     public async Task Restore_BadLine_LeavesItsTableAsItWas_EarlierTablesCommitted()
     {

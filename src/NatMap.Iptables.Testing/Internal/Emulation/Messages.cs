@@ -37,6 +37,9 @@ internal static class Messages
         FailureShape.Parameter =>
             $"{program} v1.8.9 ({Tag(backend)}): {failure.Message}\n" +
             $"Error occurred at line: {line}\nTry `{program} -h' or '{program} --help' for more information.\n",
+        // A change the kernel refused when the nft backend committed the block: the versioned line, then the line
+        // that made the change with the kernel's reason ("line 4: CHAIN_DEL failed (Device or resource busy): chain A").
+        FailureShape.Versioned when backend == FakeIptablesBackend.Nft => $"{program} v1.8.9 ({Tag(backend)}): \nline {line}:{failure.Message}\n",
         _ when backend == FakeIptablesBackend.Nft => $"{program}: line {line} failed: {failure.Message.Trim()}\n",
         _ => $"{program}: line {line} failed\n",
     };

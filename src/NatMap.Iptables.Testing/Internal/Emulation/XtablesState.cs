@@ -180,9 +180,12 @@ internal sealed class XtablesState(AddressFamily family, FakeIptablesBackend bac
             return string.Empty;
         }
 
-        // iptables parses the rule, target included, before it looks for the chain.
+        // iptables parses the rule, target included, before it looks for the chain. Deleting or checking a rule by its
+        // specification in a chain that does not exist reads as a rule that does not exist, on both backends.
         var rule = CheckedRule(table, command == "-I" && number is not null ? rest.Skip(1).ToList() : rest);
-        var chain = Chain(table, name);
+        var chain = command is "-D" or "-C"
+            ? table.Chains.GetValueOrDefault(name) ?? throw EmulatedFailure.Plain(Messages.BadRule)
+            : Chain(table, name);
         switch (command)
         {
             case "-A":
@@ -289,10 +292,18 @@ internal sealed class XtablesState(AddressFamily family, FakeIptablesBackend bac
         return rule;
     }
 
-    private static int IndexOf(XtablesChain chain, string[] rule)
+    /// <summary>
+    /// Where <paramref name="rule"/> is in <paramref name="chain"/>. When it is not there, iptables says "Bad rule", except
+    /// the legacy backend (libiptc) for a rule whose target is a user chain or an extension (<c>-j A</c>, <c>-j DNAT</c>):
+    /// "No chain/target/match by that name", although the chain and target exist.
+    /// </summary>
+    private int IndexOf(XtablesChain chain, string[] rule)
     {
         var index = chain.Rules.FindIndex(r => r.AsSpan().SequenceEqual(rule));
-        return index >= 0 ? index : throw EmulatedFailure.Plain(Messages.BadRule);
+        return index >= 0 ? index
+            : Backend == FakeIptablesBackend.Legacy && RuleText.Target(rule) is { } target && !StandardTargets.Contains(target)
+                ? throw EmulatedFailure.Plain(Messages.NoSuchChain)
+                : throw EmulatedFailure.Plain(Messages.BadRule);
     }
 
     private string List(string command, string tableName, string? chainName)
