@@ -10,7 +10,8 @@ namespace NatMap.Cli;
 /// <summary>
 /// <c>natmap audit</c>: loads the host's live ruleset (both families), addresses, routes and the sysctls that decide
 /// routing into <see cref="FakeIptables"/>, the emulator checked against the kernel, and traces for every owned mapping
-/// the first packet of each path that matters. A rule the emulator cannot evaluate makes that path "unknown", naming
+/// the first packet of each path that matters, on every port of the mapping (one trace per run of ports no rule tells
+/// apart, see <see cref="AuditPorts"/>). A rule the emulator cannot evaluate makes that path "unknown", naming
 /// the rule; a path is "not reachable" only when the trace, on rules it fully understood, says so.
 /// </summary>
 internal static class ExposureAudit
@@ -22,6 +23,7 @@ internal static class ExposureAudit
         var families = options.EnableIpv6 ? new[] { AddressFamily.InterNetwork, AddressFamily.InterNetworkV6 } : [AddressFamily.InterNetwork];
         var emulator = new FakeIptables();
         var blockers = new List<string>();
+        var saves = new List<string>();
         foreach (var family in families)
         {
             var v6 = family == AddressFamily.InterNetworkV6;
@@ -33,6 +35,7 @@ internal static class ExposureAudit
             }
 
             blockers.AddRange(UnwalkedRules(save, v6));
+            saves.Add(save);
         }
 
         var addresses = ParseAddresses(await ReadAsync(runner, options, options.IpPath, ["-j", "addr", "show"], ct).ConfigureAwait(false));
@@ -79,7 +82,7 @@ internal static class ExposureAudit
 
         var listOptions = new NatMapOptions { ChainName = options.ChainName, CommentPrefix = options.CommentPrefix, EnableIpv6 = options.EnableIpv6 };
         var state = await new IptablesManager(emulator, listOptions).ListAsync(ct).ConfigureAwait(false);
-        var tracer = new Tracer(emulator, addresses, routes, blockers, forwardingOff);
+        var tracer = new Tracer(emulator, addresses, routes, blockers, forwardingOff, AuditPorts.Bounds(saves));
         var mappings = state.DockerMaps.Select(tracer.Audit).Concat(state.Dnats.Select(tracer.Audit)).ToList();
         return new AuditReport(mappings, blockers);
     }
@@ -176,7 +179,8 @@ internal static class ExposureAudit
         List<(string Device, IPAddress Address, int PrefixLength)> addresses,
         List<(string Device, IPNetwork Network)> routes,
         List<string> blockers,
-        HashSet<string> forwardingOff)
+        HashSet<string> forwardingOff,
+        SortedSet<int> portBounds)
     {
         public AuditMapping Audit(DockerPortMap map)
         {
@@ -223,30 +227,41 @@ internal static class ExposureAudit
 
         public AuditMapping Audit(DnatConfig dnat)
         {
+            var paths = new List<AuditPath>();
+            foreach (var ports in AuditPorts.Segments(dnat.Ports, portBounds))
+            {
+                AddPaths(paths, dnat, ports);
+            }
+
+            return new AuditMapping(Describe.Object(dnat), $"{dnat.ExternalIp}:{dnat.Ports}", paths);
+        }
+
+        /// <summary>The paths of one segment of a DNAT's ports, traced with its first port, which stands for them all.</summary>
+        private void AddPaths(List<AuditPath> paths, DnatConfig dnat, PortRange ports)
+        {
             var family = dnat.ExternalIp.AddressFamily;
-            var port = dnat.Ports.Ranges[0].First;
+            var port = ports.First;
+            var stands = ports.IsSinglePort ? string.Empty : $" (for {ports}: no rule tells these ports apart)";
             var target = new IPEndPoint(dnat.InternalIp, dnat.InternalPort ?? port);
             var internalDevice = RouteDevice(dnat.InternalIp);
-            var paths = new List<AuditPath>();
             var destinations = HostAddresses(family).Append(dnat.ExternalIp).Distinct().ToList();
             foreach (var (device, client) in LanClients(family, internalDevice))
             {
                 foreach (var address in destinations)
                 {
                     var packet = new SimulatedPacket(client, address, dnat.Protocol, port) { InInterface = device };
-                    paths.Add(Path("lan", $"{client} on {device}", Ep(address, port), packet, target, excluded: !address.Equals(dnat.ExternalIp)));
+                    paths.Add(Path("lan", $"{client} on {device}", Ep(address, port) + stands, packet, target, excluded: !address.Equals(dnat.ExternalIp)));
                 }
 
                 if (family == AddressFamily.InterNetwork)
                 {
-                    paths.Add(Path("lan-loopback", $"{client} on {device}", $"127.0.0.1:{port}",
+                    paths.Add(Path("lan-loopback", $"{client} on {device}", $"127.0.0.1:{port}{stands}",
                         new SimulatedPacket(client, IPAddress.Loopback, dnat.Protocol, port) { InInterface = device }, target, excluded: true));
                 }
             }
 
-            paths.Add(Path("host", "the host itself", Ep(dnat.ExternalIp, port),
+            paths.Add(Path("host", "the host itself", Ep(dnat.ExternalIp, port) + stands,
                 new SimulatedPacket(dnat.ExternalIp, dnat.ExternalIp, dnat.Protocol, port) { LocallyGenerated = true }, target, excluded: false));
-            return new AuditMapping(Describe.Object(dnat), $"{dnat.ExternalIp}:{dnat.Ports}", paths);
         }
 
         private static SimulatedPacket Packet(IPAddress source, IPAddress destination, DockerPortMap map, string device) =>

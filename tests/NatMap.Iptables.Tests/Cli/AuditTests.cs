@@ -111,4 +111,78 @@ public sealed class AuditTests
 
         table.Should().Contain("mangle table (not traced): -A PREROUTING -j DROP").And.NotContain("  reachable").And.NotContain("not reachable");
     }
+    [Fact]
+    public async Task Audit_DnatPortSet_TracesEveryPort_AForeignDropInsideARangeShowsOnItsPortsOnly()
+    {
+        var host = await Host();
+        (await Run(host, "add dnat --external 192.0.2.11 --internal 172.17.0.5 --ports 2222,3000-3100 --no-ipv6 --apply")).Code.Should().Be(0);
+        _ = await host.RunAsync(new CommandSpec("iptables", ["-I", "FORWARD", "-p", "tcp", "-m", "tcp", "--dport", "3050:3060", "-j", "DROP"]), Ct);
+
+        var (code, table) = await Run(host, "audit --no-ipv6");
+
+        code.Should().Be(0, table);
+        const string Dnat = "dnat    tcp 192.0.2.11:2222,3000:3100 -> 172.17.0.5";
+        Verdict(table, Dnat, "-> 192.0.2.11:2222").Should().Be("reachable", "the single port before the range");
+        Verdict(table, Dnat, "-> 192.0.2.11:3000 (for 3000:3049: no rule tells these ports apart)").Should().Be("reachable");
+        Verdict(table, Dnat, "-> 192.0.2.11:3050 (for 3050:3060: no rule tells these ports apart)").Should().Be("not reachable", "the foreign DROP covers 3050 to 3060");
+        Verdict(table, Dnat, "-> 192.0.2.11:3061 (for 3061:3100: no rule tells these ports apart)").Should().Be("reachable");
+        Verdict(table, Dnat, "-> 192.0.2.1:3050").Should().Be("not reachable", "the DNAT is bound to 192.0.2.11");
+        Verdict(table, Dnat, "the host itself -> 192.0.2.11:3061").Should().Be("not reachable", "a static DNAT translates in PREROUTING only, not the host's own packets");
+        var lines = table.Split(Environment.NewLine);
+        var start = Array.FindIndex(lines, l => l.StartsWith(Dnat, StringComparison.Ordinal));
+        var ports = lines.Skip(start + 1).TakeWhile(l => l.StartsWith(' ')).Where(l => l.Contains(" lan ", StringComparison.Ordinal) && l.Contains("-> 192.0.2.11:", StringComparison.Ordinal))
+            .Select(l => l.Split("-> 192.0.2.11:")[1].Split(' ')[0]).ToList();
+        ports.Should().Equal(["2222", "3000", "3050", "3061"], "one trace per run of ports no rule tells apart, and no more");
+    }
+
+    [Fact]
+    public async Task Audit_DnatPortSet_EveryPortOfASmallSetIsTraced_AForeignDropOnTheLastOneShows()
+    {
+        var host = await Host();
+        (await Run(host, "add dnat --external 192.0.2.11 --internal 172.17.0.5 --ports 80,443,8443 --no-ipv6 --apply")).Code.Should().Be(0);
+        _ = await host.RunAsync(new CommandSpec("iptables", ["-I", "FORWARD", "-p", "tcp", "-m", "tcp", "--dport", "8443", "-j", "DROP"]), Ct);
+
+        var (_, table) = await Run(host, "audit --no-ipv6");
+
+        const string Dnat = "dnat    tcp 192.0.2.11:80,443,8443 -> 172.17.0.5";
+        Verdict(table, Dnat, "-> 192.0.2.11:80").Should().Be("reachable");
+        Verdict(table, Dnat, "-> 192.0.2.11:443").Should().Be("reachable");
+        Verdict(table, Dnat, "-> 192.0.2.11:8443").Should().Be("not reachable", "the audit used to trace only the first port, 80");
+    }
+
+    public static TheoryData<string, string[], string[]> SegmentCases => new()
+    {
+        // No port match anywhere: the whole range is one segment, traced once.
+        { "1000-65535", [], ["1000:65535"] },
+
+        // The DNAT's own --dport 1000:65535 bounds the range where it already ends: still one segment.
+        { "1000-65535", ["-A PREROUTING -d 192.0.2.11/32 -p tcp -m tcp --dport 1000:65535 -j DNAT --to-destination 172.17.0.5"], ["1000:65535"] },
+
+        // A foreign match inside the range cuts it before its first port and after its last.
+        { "3000-3100", ["-A FORWARD -p tcp -m tcp --dport 3050:3060 -j DROP"], ["3000:3049", "3050:3060", "3061:3100"] },
+
+        // A single port, a multiport list and --ctorigdstport all cut; a match outside the range does not.
+        { "10-20", ["-A FORWARD -p tcp -m multiport --dports 12,15:16,40 -m conntrack --ctorigdstport 19 -j ACCEPT"], ["10:11", "12", "13:14", "15:16", "17:18", "19", "20"] },
+
+        // A bound on the range's first port cuts nothing; the last port gets its own segment from a match on it.
+        { "10-20", ["-A FORWARD -p tcp -m tcp --dport 10 -j DROP", "-A FORWARD -p udp -m udp --dport 20 -j DROP"], ["10", "11:19", "20"] },
+
+        // Open-ended ranges, as iptables accepts them; the source port does not cut.
+        { "10-20", ["-A FORWARD -p tcp -m tcp --dport :14 -j DROP", "-A FORWARD -p tcp -m tcp --sport 17 -j DROP", "-A INPUT -p tcp -m tcp --dport 18: -j DROP"], ["10:14", "15:17", "18:20"] },
+
+        // A set of single ports and a range: each single port is traced as itself.
+        { "80,443,8000-8002", [], ["80", "443", "8000:8002"] },
+
+        // Lines that are not rules, and values that are not ports, cut nothing.
+        { "10-20", ["*filter", ":FORWARD DROP [0:0]", "-A FORWARD -m comment --comment \"--dport x\" -j ACCEPT"], ["10:20"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(SegmentCases))]
+    public void Segments_CutEachRangeWhereSomeRulesPortMatchStartsOrStops(string ports, string[] rules, string[] expected)
+    {
+        var segments = AuditPorts.Segments(PortSet.Parse(ports), AuditPorts.Bounds([string.Join('\n', rules)]));
+
+        segments.Select(static s => s.ToString()).Should().Equal(expected);
+    }
 }
