@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Reflection;
 using System.Text.Json;
 using NatMap.Iptables.IntegrationTests.Infrastructure;
 using static NatMap.Iptables.IntegrationTests.Infrastructure.Topology;
@@ -16,30 +14,7 @@ public sealed class CliKernelTests
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static string Tool()
-    {
-        var project = typeof(CliKernelTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "ProjectDirectory").Value!;
-        var bin = Path.GetFullPath(Path.Combine(project, "..", "..", "src", "NatMap.Cli", "bin"));
-        return Directory.EnumerateFiles(bin, "natmap", SearchOption.AllDirectories)
-            .Where(p => p.Contains("net10.0", StringComparison.Ordinal))
-            .OrderByDescending(File.GetLastWriteTimeUtc)
-            .FirstOrDefault() ?? throw new InvalidOperationException($"The natmap tool is not built under {bin}.");
-    }
-
-    private static async Task<(int Code, string Out, string Err)> Natmap(Topology net, params string[] args)
-    {
-        var start = new ProcessStartInfo(Tool()) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in args.Concat(["--netns", net.Host, "--iptables", $"iptables-{net.Backend}", "--ip6tables", $"ip6tables-{net.Backend}"]))
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync(Ct);
-        var error = process.StandardError.ReadToEndAsync(Ct);
-        await process.WaitForExitAsync(Ct);
-        return (process.ExitCode, await output, await error);
-    }
+    private static Task<(int Code, string Out, string Err)> Natmap(Topology net, params string[] args) => NatmapTool.RunAsync(net.Host, net.Backend, args);
 
     private static string Write(string json)
     {

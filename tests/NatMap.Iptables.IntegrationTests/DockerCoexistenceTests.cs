@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using System.Text.Json;
 using NatMap.Iptables.IntegrationTests.Infrastructure;
 using static NatMap.Iptables.IntegrationTests.Infrastructure.DockerEngine;
 
@@ -8,7 +9,8 @@ namespace NatMap.Iptables.IntegrationTests;
 /// <summary>
 /// The library beside a real Docker Engine (dockerd 20.10 from Debian's docker.io), on both iptables backends, in
 /// throwaway network namespaces: real containers, Docker's own chains, FORWARD policy DROP and published ports, and
-/// probes from a LAN client. Everything goes through the library's public API with default options.
+/// probes from a LAN client. Everything goes through the library's public API with default options, except the
+/// audit test, which runs the natmap tool as an operator would and checks its verdicts on Docker's real rules.
 /// </summary>
 public sealed class DockerCoexistenceTests(DockerEngineFixture engines) : IClassFixture<DockerEngineFixture>
 {
@@ -259,6 +261,116 @@ public sealed class DockerCoexistenceTests(DockerEngineFixture engines) : IClass
 
         return tables;
     }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async Task Audit_BesideDockersRulesAndItsPublishedContainer_EveryVerdictIsWhatASocatProbeGets(string backend)
+    {
+        var engine = await engines.PrepareAsync(backend);
+        await engine.RunServerAsync("c1", 10);
+        await engine.RunServerAsync("c2", 20, "-p", $"{DockerPort}:80");
+        await AssertDockerRulesAsync(engine);
+        await Probe.ReachesAsync(engine.Ext, TransportProtocol.Tcp, Host4, DockerPort, "c2", "Docker's own -p");
+        Task<(int Code, string Out, string Err)> Natmap(params string[] args) => NatmapTool.RunAsync(engine.Host, backend, args);
+        (await Natmap("setup", "--apply")).Code.Should().Be(0);
+        foreach (var (kind, options) in new[]
+        {
+            ("docker", $"--container web --host 0.0.0.0:{LibraryPort} --target {Container4(10)}:80"),
+            ("docker", $"--container web6 --host [::]:{LibraryPort} --target [{Container6(10)}]:80"),
+            ("docker", $"--container lo --host 127.0.0.1:8083 --target {Container4(10)}:80"),
+
+            // c2 is Docker's published container too: Docker 20.10's ACCEPT for it in filter DOCKER is on this mapping's paths.
+            ("docker", $"--container pub --host 0.0.0.0:8081 --target {Container4(20)}:80"),
+            ("dnat", $"--external {Host4} --internal {Container4(10)} --ports 8070 --internal-port 80"),
+        })
+        {
+            var add = await Natmap(["add", kind, .. options.Split(' '), "--apply"]);
+            add.Code.Should().Be(0, add.Err);
+        }
+
+        // ext sends 127.0.0.1 to the docker host, so the lan-loopback verdicts meet a real packet, not ext's own loopback.
+        _ = await engine.ExecAsync(engine.Ext, "ip", "addr", "del", "127.0.0.1/8", "dev", "lo");
+        _ = await engine.ExecAsync(engine.Ext, "sysctl", "-q", "-w", "net.ipv4.conf.all.route_localnet=1", "net.ipv4.conf.eth0.route_localnet=1");
+        _ = await engine.ExecAsync(engine.Ext, "ip", "route", "add", "127.0.0.1/32", "via", Host4, "dev", "eth0");
+        string[] operatorRule = [$"iptables-{backend}", "-I", "DOCKER-USER", "-i", "eth0", "-m", "iprange", "!", "--src-range", $"{Ext4}-10.97.0.3", "-j", "DROP"];
+        try
+        {
+            var audit = await Natmap("audit", "--json");
+            var paths = AuditPaths(audit.Out);
+            TestContext.Current.TestOutputHelper?.WriteLine($"{await engine.SaveAsync(ipv6: false)}{await engine.SaveAsync(ipv6: true)}{(await Natmap("audit")).Out}");
+
+            // Every match and target of dockerd 20.10's rules on these paths is one the emulator evaluates (addrtype
+            // LOCAL, ! -i/-o, conntrack RELATED,ESTABLISHED on a first packet, the isolation chains, DNAT, MASQUERADE):
+            // no verdict is unknown, and every one is what a real packet gets.
+            paths.Where(p => p.Verdict == "unknown").Should().BeEmpty("every rule on these paths is one the emulator evaluates");
+            var mismatches = new List<string>();
+            foreach (var path in paths.Where(p => p.Kind is "lan" or "lan-loopback" or "direct" && p.From.EndsWith("on eth0", StringComparison.Ordinal)))
+            {
+                var to = IPEndPoint.Parse(path.To.Split(' ')[0]);
+                var outcome = await Probe.RunAsync(engine.Ext, TransportProtocol.Tcp, to.Address.ToString(), to.Port, attempts: 2);
+                var refusedOrTimedOut = outcome.Error.Contains("Connection refused", StringComparison.Ordinal) || outcome.Error.Contains("timed out", StringComparison.Ordinal);
+                Assert.True(outcome.Answer is not null || refusedOrTimedOut, $"the probe itself failed: {outcome}");
+                var real = outcome.Answer == path.Container ? "reachable" : outcome.Answer is null ? "not reachable" : $"answered by {outcome.Answer}";
+                TestContext.Current.TestOutputHelper?.WriteLine($"{path.Mapping} {path.Kind} -> {path.To}: audit {path.Verdict}, socat {real}");
+                if (real != path.Verdict)
+                {
+                    mismatches.Add($"{path.Mapping} {path.Kind} -> {path.To}: audit said {path.Verdict}, socat got {outcome}");
+                }
+            }
+
+            mismatches.Should().BeEmpty();
+            paths.Select(p => p.Verdict).Should().Contain("reachable").And.Contain("not reachable");
+
+            // A verdict that Docker's rules decide: Docker 20.10's ACCEPT for its published c2 in filter DOCKER has no
+            // ctstate DNAT, so it admits a LAN client routing straight to c2:80 (fixed in Docker 28), which the probe
+            // above confirmed. natmap's "pub" maps c2 too, so the audit reports that path as an exposure.
+            paths.Should().ContainSingle(p => p.Mapping.Contains("(container pub)", StringComparison.Ordinal) && p.Kind == "direct" && p.From.EndsWith("on eth0", StringComparison.Ordinal))
+                .Which.Exposure.Should().BeTrue("Docker's own ACCEPT admits direct routing to the container it published");
+            audit.Code.Should().Be(paths.Any(p => p.Exposure) ? 3 : 0, audit.Err);
+
+            // A rule of the shape Docker's documentation tells operators to put in DOCKER-USER, with a match the emulator
+            // does not evaluate: every path that meets it becomes unknown and names it, and no other verdict changes.
+            _ = await engine.ExecAsync(engine.Host, operatorRule);
+            var after = AuditPaths((await Natmap("audit", "--json")).Out);
+            after.Select(p => (p.Mapping, p.Kind, p.From, p.To)).Should().Equal(paths.Select(p => (p.Mapping, p.Kind, p.From, p.To)));
+            var changed = after.Zip(paths).Where(pair => pair.First.Verdict != pair.Second.Verdict).ToList();
+            changed.Should().NotBeEmpty().And.OnlyContain(pair => pair.First.Verdict == "unknown", "an unevaluated match gives unknown, never a guess");
+            after.Where(p => p.Verdict == "unknown").Should().OnlyContain(p => p.Reason!.Contains($"--src-range {Ext4}-10.97.0.3", StringComparison.Ordinal) && p.Reason.Contains("iprange", StringComparison.Ordinal));
+            after.Where(p => p.Verdict == "unknown").Should().OnlyContain(p => p.From.EndsWith("on eth0", StringComparison.Ordinal), "the rule's -i eth0 is evaluated first: other clients never reach its iprange match");
+            paths.Where(p => p.Kind == "lan" && p.Verdict == "reachable" && p.From.EndsWith("on eth0", StringComparison.Ordinal) && !p.To.StartsWith('['))
+                .Select(p => after.Single(a => (a.Mapping, a.Kind, a.From, a.To) == (p.Mapping, p.Kind, p.From, p.To)).Verdict)
+                .Should().OnlyContain(v => v == "unknown", "every IPv4 LAN path that was forwarded to a container now meets the rule");
+        }
+        finally
+        {
+            _ = await engine.RunAsync(engine.Host, [.. operatorRule.Select(a => a == "-I" ? "-D" : a)]);
+            _ = await engine.RunAsync(engine.Ext, "ip", "route", "del", "127.0.0.1/32");
+            _ = await engine.RunAsync(engine.Ext, "ip", "addr", "add", "127.0.0.1/8", "dev", "lo");
+            _ = await engine.RunAsync(engine.Ext, "sysctl", "-q", "-w", "net.ipv4.conf.all.route_localnet=0", "net.ipv4.conf.eth0.route_localnet=0");
+        }
+    }
+
+    /// <summary>The paths of an <c>audit --json</c> report, each with its mapping and the name of the container the mapping targets.</summary>
+    private static List<AuditedPath> AuditPaths(string json)
+    {
+        using var report = JsonDocument.Parse(json);
+        var paths = new List<AuditedPath>();
+        foreach (var mapping in report.RootElement.GetProperty("mappings").EnumerateArray())
+        {
+            var name = mapping.GetProperty("mapping").GetString()!;
+            var container = name.Contains($"-> {Container4(20)}:", StringComparison.Ordinal) ? "c2" : "c1";
+            foreach (var path in mapping.GetProperty("paths").EnumerateArray())
+            {
+                paths.Add(new AuditedPath(
+                    name, container, path.GetProperty("kind").GetString()!, path.GetProperty("from").GetString()!, path.GetProperty("to").GetString()!,
+                    path.GetProperty("verdict").GetString()!, path.GetProperty("exposure").GetBoolean(), path.TryGetProperty("reason", out var reason) ? reason.GetString() : null));
+            }
+        }
+
+        return paths;
+    }
+
+    private sealed record AuditedPath(string Mapping, string Container, string Kind, string From, string To, string Verdict, bool Exposure, string? Reason);
 
     [Theory]
     [MemberData(nameof(Backends))]

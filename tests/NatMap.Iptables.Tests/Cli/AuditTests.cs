@@ -111,6 +111,125 @@ public sealed class AuditTests
 
         table.Should().Contain("mangle table (not traced): -A PREROUTING -j DROP").And.NotContain("  reachable").And.NotContain("not reachable");
     }
+    /// <summary>
+    /// What dockerd 20.10 (Debian's docker.io, <c>--userland-proxy=false</c>) wrote for IPv4 in the Docker-coexistence
+    /// kernel test, with container c2 (10.124.0.20) on the user network "natmap" published as <c>-p 9090:80</c>: copied
+    /// from that test's output, less natmap's own rules.
+    /// </summary>
+    private const string Docker2010Rules = """
+        *filter
+        :INPUT ACCEPT [0:0]
+        :FORWARD DROP [0:0]
+        :OUTPUT ACCEPT [0:0]
+        :DOCKER - [0:0]
+        :DOCKER-ISOLATION-STAGE-1 - [0:0]
+        :DOCKER-ISOLATION-STAGE-2 - [0:0]
+        :DOCKER-USER - [0:0]
+        -A FORWARD -j DOCKER-USER
+        -A FORWARD -j DOCKER-ISOLATION-STAGE-1
+        -A FORWARD -o br-ce26d23c3780 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+        -A FORWARD -o br-ce26d23c3780 -j DOCKER
+        -A FORWARD -i br-ce26d23c3780 ! -o br-ce26d23c3780 -j ACCEPT
+        -A FORWARD -i br-ce26d23c3780 -o br-ce26d23c3780 -j ACCEPT
+        -A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+        -A FORWARD -o docker0 -j DOCKER
+        -A FORWARD -i docker0 ! -o docker0 -j ACCEPT
+        -A FORWARD -i docker0 -o docker0 -j ACCEPT
+        -A DOCKER -d 10.124.0.20/32 ! -i br-ce26d23c3780 -o br-ce26d23c3780 -p tcp -m tcp --dport 80 -j ACCEPT
+        -A DOCKER-ISOLATION-STAGE-1 -i br-ce26d23c3780 ! -o br-ce26d23c3780 -j DOCKER-ISOLATION-STAGE-2
+        -A DOCKER-ISOLATION-STAGE-1 -i docker0 ! -o docker0 -j DOCKER-ISOLATION-STAGE-2
+        -A DOCKER-ISOLATION-STAGE-1 -j RETURN
+        -A DOCKER-ISOLATION-STAGE-2 -o br-ce26d23c3780 -j DROP
+        -A DOCKER-ISOLATION-STAGE-2 -o docker0 -j DROP
+        -A DOCKER-ISOLATION-STAGE-2 -j RETURN
+        -A DOCKER-USER -j RETURN
+        COMMIT
+        *nat
+        :PREROUTING ACCEPT [0:0]
+        :INPUT ACCEPT [0:0]
+        :OUTPUT ACCEPT [0:0]
+        :POSTROUTING ACCEPT [0:0]
+        :DOCKER - [0:0]
+        -A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+        -A OUTPUT -m addrtype --dst-type LOCAL -j DOCKER
+        -A POSTROUTING -o br-ce26d23c3780 -m addrtype --src-type LOCAL -j MASQUERADE
+        -A POSTROUTING -s 10.124.0.0/24 ! -o br-ce26d23c3780 -j MASQUERADE
+        -A POSTROUTING -o docker0 -m addrtype --src-type LOCAL -j MASQUERADE
+        -A POSTROUTING -s 10.123.0.0/24 ! -o docker0 -j MASQUERADE
+        -A POSTROUTING -s 10.124.0.20/32 -d 10.124.0.20/32 -p tcp -m tcp --dport 80 -j MASQUERADE
+        -A DOCKER -p tcp -m tcp --dport 9090 -j DNAT --to-destination 10.124.0.20:80
+        COMMIT
+
+        """;
+
+    private static async Task<FakeIptables> DockerHost()
+    {
+        const string Addresses = """
+            [{"ifname":"lo","addr_info":[{"family":"inet","local":"127.0.0.1","prefixlen":8}]},
+             {"ifname":"eth0","addr_info":[{"family":"inet","local":"10.97.0.1","prefixlen":24}]},
+             {"ifname":"docker0","addr_info":[{"family":"inet","local":"10.123.0.1","prefixlen":24}]},
+             {"ifname":"br-ce26d23c3780","addr_info":[{"family":"inet","local":"10.124.0.1","prefixlen":24}]}]
+            """;
+        var host = new FakeIptables()
+            .AddAddress("eth0", IPAddress.Parse("10.97.0.1"), 24).AddAddress("docker0", IPAddress.Parse("10.123.0.1"), 24)
+            .AddAddress("br-ce26d23c3780", IPAddress.Parse("10.124.0.1"), 24)
+            .RespondTo(CommandMatch.ArgumentsContain("-j", "addr"), new CommandResult(0, Addresses, string.Empty))
+            .RespondTo(CommandMatch.ArgumentsContain("-j", "-4", "route"), new CommandResult(0, "[]", string.Empty));
+        (await host.RunAsync(new CommandSpec("iptables-restore", [], Docker2010Rules), Ct)).IsSuccess.Should().BeTrue();
+        (await Run(host, "setup --no-ipv6 --apply")).Code.Should().Be(0);
+        (await Run(host, "add docker --container web --host 0.0.0.0:8080 --target 10.124.0.10:80 --no-ipv6 --apply")).Code.Should().Be(0);
+        (await Run(host, "add docker --container pub --host 0.0.0.0:8081 --target 10.124.0.20:80 --no-ipv6 --apply")).Code.Should().Be(0);
+        return host;
+    }
+
+    private static List<(string Mapping, string From, string To, string Verdict, bool Exposure, string? Reason)> Paths(string json)
+    {
+        using var document = System.Text.Json.JsonDocument.Parse(json);
+        return document.RootElement.GetProperty("mappings").EnumerateArray()
+            .SelectMany(m => m.GetProperty("paths").EnumerateArray().Select(p => (
+                m.GetProperty("mapping").GetString()!, p.GetProperty("from").GetString()!, p.GetProperty("to").GetString()!, p.GetProperty("verdict").GetString()!,
+                p.GetProperty("exposure").GetBoolean(), p.TryGetProperty("reason", out var reason) ? reason.GetString() : null)))
+            .ToList();
+    }
+
+    [Fact]
+    public async Task Audit_Docker2010Ruleset_EvaluatesEveryDockerRule_DockersOwnAcceptExposesItsContainer()
+    {
+        var host = await DockerHost();
+
+        var (code, json) = await Run(host, "audit --no-ipv6 --json");
+
+        code.Should().Be(3, json);
+        var paths = Paths(json);
+        paths.Should().NotContain(p => p.Verdict == "unknown", "addrtype, ! -i/-o, conntrack RELATED,ESTABLISHED, the isolation chains, DNAT and MASQUERADE are all evaluated");
+        paths.Single(p => p.Mapping.Contains("(container pub)", StringComparison.Ordinal) && p.From == "10.97.0.2 on eth0" && p.To.StartsWith("10.124.0.20:80 ", StringComparison.Ordinal))
+            .Exposure.Should().BeTrue("Docker 20.10's ACCEPT for its published container has no ctstate DNAT: direct routing reaches it");
+        paths.Single(p => p.Mapping.Contains("(container web)", StringComparison.Ordinal) && p.From == "10.97.0.2 on eth0" && p.To.StartsWith("10.124.0.10:80 ", StringComparison.Ordinal))
+            .Verdict.Should().Be("not reachable", "no rule of Docker's or natmap's admits direct routing to a container Docker did not publish");
+        paths.Single(p => p.Mapping.Contains("(container pub)", StringComparison.Ordinal) && p.From == "10.123.0.2 on docker0" && p.To.StartsWith("10.124.0.20:80 ", StringComparison.Ordinal))
+            .Reason.Should().Be("dropped: filter DOCKER-ISOLATION-STAGE-2: -A DOCKER-ISOLATION-STAGE-2 -o br-ce26d23c3780 -j DROP", "Docker isolates its networks from each other");
+    }
+
+    [Fact]
+    public async Task Audit_Docker2010Ruleset_OperatorRuleWithAnUnevaluatedMatchInDockerUser_UnknownNamingIt_OnlyWhereAPacketMeetsTheMatch()
+    {
+        var host = await DockerHost();
+        var before = Paths((await Run(host, "audit --no-ipv6 --json")).Out);
+
+        // The shape Docker's documentation gives for restricting published ports to some sources.
+        _ = await host.RunAsync(new CommandSpec("iptables", ["-I", "DOCKER-USER", "-i", "eth0", "-m", "iprange", "!", "--src-range", "10.97.0.2-10.97.0.3", "-j", "DROP"]), Ct);
+        var after = Paths((await Run(host, "audit --no-ipv6 --json")).Out);
+
+        after.Select(p => (p.Mapping, p.From, p.To)).Should().Equal(before.Select(p => (p.Mapping, p.From, p.To)));
+        var changed = after.Zip(before).Where(pair => pair.First.Verdict != pair.Second.Verdict).ToList();
+        changed.Should().NotBeEmpty().And.OnlyContain(pair => pair.First.Verdict == "unknown", "an unevaluated match gives unknown, never a guess");
+        after.Where(p => p.Verdict == "unknown").Should().OnlyContain(p =>
+            p.From == "10.97.0.2 on eth0" && p.Reason!.Contains("-m iprange ! --src-range 10.97.0.2-10.97.0.3", StringComparison.Ordinal),
+            "only packets from eth0 get past the rule's -i eth0 to its iprange match");
+        after.Where(p => p.From == "10.97.0.2 on eth0" && !p.To.StartsWith("127.", StringComparison.Ordinal) && p.Verdict != "unknown")
+            .Should().OnlyContain(p => p.Reason == "delivered to the host itself, untranslated", "every eth0 packet that is forwarded meets the rule");
+    }
+
     [Fact]
     public async Task Audit_DnatPortSet_TracesEveryPort_AForeignDropInsideARangeShowsOnItsPortsOnly()
     {
