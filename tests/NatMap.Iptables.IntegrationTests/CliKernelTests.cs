@@ -12,8 +12,6 @@ public sealed class CliKernelTests
 {
     public static TheoryData<string> Backends => Kernel.Backends;
 
-    private static CancellationToken Ct => TestContext.Current.CancellationToken;
-
     private static Task<(int Code, string Out, string Err)> Natmap(Topology net, params string[] args) => NatmapTool.RunAsync(net.Host, net.Backend, args);
 
     private static string Write(string json)
@@ -71,8 +69,12 @@ public sealed class CliKernelTests
     [MemberData(nameof(Backends))]
     public async Task Audit_EveryVerdictIsWhatASocatProbeGets_WithAndWithoutTheGuards(string backend)
     {
-        await using var net = await Topology.CreateAsync(backend, 80);
+        // c2 also listens on the DNAT's ports that the audit traces: 7000, 7005 and 7008 (see below).
+        await using var net = await Topology.CreateAsync(backend, 80, 7000, 7005, 7008);
         await net.RouteContainersThroughHostAsync();
+
+        // ext sends 127.0.0.1 to the host, so every lan-loopback verdict meets a real packet, not ext's own loopback.
+        await net.RouteLoopbackThroughHostAsync();
         foreach (var program in new[] { $"iptables-{backend}", $"ip6tables-{backend}" })
         {
             await net.ExecAsync(net.Host, program, "-P", "FORWARD", "DROP");
@@ -85,12 +87,17 @@ public sealed class CliKernelTests
             (await Natmap(net, "add", "docker", "--container", parts[2], "--host", parts[0], "--target", parts[1], "--apply")).Code.Should().Be(0);
         }
 
+        // A static DNAT of a port set, and a foreign DROP on part of its range: the audit traces one port per run of
+        // ports no rule tells apart (7000; 7005 for 7005-7007; 7008 for 7008-7010), and each meets a real probe.
+        (await Natmap(net, "add", "dnat", "--external", HostB4, "--internal", C2v4, "--ports", "7000,7005-7010", "--apply")).Code.Should().Be(0);
+        await net.ExecAsync(net.Host, $"iptables-{backend}", "-I", "FORWARD", "-p", "tcp", "-m", "tcp", "--dport", "7008:7010", "-j", "DROP");
+
         var guarded = await CompareAsync(net);
         guarded.Code.Should().Be(0, "the guards hold: nothing is reachable beyond its binding");
+        guarded.Verdicts.Should().Contain([$"lan {HostB4}:7000 reachable", $"lan {HostB4}:7005 reachable", $"lan {HostB4}:7008 not reachable"]);
 
         // Without the raw guard and with a foreign broad FORWARD ACCEPT the loopback-bound port and direct routing open up.
         await net.ExecAsync(net.Host, $"iptables-{backend}", "-t", "raw", "-F", "PREROUTING");
-        await net.RouteLoopbackThroughHostAsync();
         foreach (var program in new[] { $"iptables-{backend}", $"ip6tables-{backend}" })
         {
             await net.ExecAsync(net.Host, program, "-I", "FORWARD", "-i", "eth0", "-j", "ACCEPT");
@@ -102,7 +109,7 @@ public sealed class CliKernelTests
     }
 
     /// <summary>Runs the audit and probes every LAN, loopback and direct path it reports with socat from ext.</summary>
-    private static async Task<(int Code, int Exposed)> CompareAsync(Topology net)
+    private static async Task<(int Code, int Exposed, List<string> Verdicts)> CompareAsync(Topology net)
     {
         var (code, output, error) = await Natmap(net, "audit", "--json");
         code.Should().BeOneOf([0, 3], error);
@@ -127,7 +134,7 @@ public sealed class CliKernelTests
                 var endpoint = System.Net.IPEndPoint.Parse(to);
                 var answer = await net.ProbeAsync(net.Ext, TransportProtocol.Tcp, endpoint.Address.ToString(), endpoint.Port);
                 var real = answer is null ? "not reachable" : "reachable";
-                verdicts.Add(verdict);
+                verdicts.Add($"{kind} {to} {verdict}");
                 TestContext.Current.TestOutputHelper?.WriteLine($"{mapping.GetProperty("mapping").GetString()} {kind} -> {to}: audit {verdict}, socat {real}");
                 if (real != verdict)
                 {
@@ -137,7 +144,8 @@ public sealed class CliKernelTests
         }
 
         mismatches.Should().BeEmpty();
-        verdicts.Should().Contain("reachable").And.Contain("not reachable");
-        return (code, exposed);
+        verdicts.Should().Contain(v => v.EndsWith(" reachable", StringComparison.Ordinal) && !v.EndsWith("not reachable", StringComparison.Ordinal))
+            .And.Contain(v => v.EndsWith(" not reachable", StringComparison.Ordinal));
+        return (code, exposed, verdicts);
     }
 }
