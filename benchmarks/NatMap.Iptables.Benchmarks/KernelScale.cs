@@ -162,7 +162,7 @@ internal static class KernelScale
             var save = await shell.RunAsync(new CommandSpec("ip", ["netns", "exec", ns.Name, $"iptables-{backend}-save"]));
             var tables = Internal.SaveListing.Parse(save.StandardOutput);
             var rules = manager.RuleBuilder.BuildDockerMap(map, Internal.RouteListing.OnLinkNetwork(routes.StandardOutput, map.ContainerEndpoint.Address));
-            var missing = rules.Where(r => !(tables.GetValueOrDefault(r.Table) ?? Internal.ChainListing.Empty).Contains(r.Chain, r.Specification)).Select(Internal.RuleChange.Add).ToList();
+            var missing = rules.Where(r => !(tables.GetValueOrDefault(r.Table) ?? Internal.TableListing.Empty).Contains(r.Chain, r.Specification)).Select(Internal.RuleChange.Add).ToList();
             var restore = await shell.RunAsync(new CommandSpec("ip", ["netns", "exec", ns.Name, $"iptables-{backend}-restore", "--noflush", "-w", "10"], Internal.RestoreScript.Render(missing)));
             var elapsed = watch.Elapsed;
             return restore.IsSuccess && missing.Count == 3 ? elapsed : throw new InvalidOperationException(restore.StandardError);

@@ -43,7 +43,7 @@ public sealed partial class IptablesManager
     /// settings, the setting is 1 and no other loopback guard (another prefix's, or a foreign one) would remain. So
     /// FlushAll never leaves route_localnet=1 without a guard, whoever turned it on and whatever this object remembers.
     /// </summary>
-    private async Task<bool> RouteLocalnetToTurnOffAsync(ChainListing raw, CancellationToken cancellationToken)
+    private async Task<bool> RouteLocalnetToTurnOffAsync(TableListing raw, CancellationToken cancellationToken)
     {
         var guards = raw.InChain("PREROUTING").Where(IsLoopbackGuard).ToList();
         var ours = guards.Where(r => r.Comment?.StartsWith(_options.CommentPrefix + ":", StringComparison.Ordinal) == true).ToList();
@@ -58,7 +58,7 @@ public sealed partial class IptablesManager
             && await ReadSysctlAsync(NatMapDefaults.RouteLocalnetSetting, cancellationToken).ConfigureAwait(false) == "1";
     }
 
-    private void FlushChanges(AddressFamily family, string table, ChainListing listing, List<Change> plan)
+    private void FlushChanges(AddressFamily family, string table, TableListing listing, List<Change> plan)
     {
         var chain = _options.ChainName;
         var owned = _options.CommentPrefix + ":";

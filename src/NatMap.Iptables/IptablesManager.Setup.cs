@@ -64,7 +64,7 @@ public sealed partial class IptablesManager
     /// What Setup adds to one family, given its tables as they are and the value of <c>route_localnet</c> when the
     /// library manages it (<see langword="null"/> otherwise): only what is missing.
     /// </summary>
-    private List<Change> SetupChanges(AddressFamily family, Dictionary<string, ChainListing> listings, string? routeLocalnet)
+    private List<Change> SetupChanges(AddressFamily family, Dictionary<string, TableListing> listings, string? routeLocalnet)
     {
         var turnOnRouteLocalnet = TurnsOnRouteLocalnet(routeLocalnet);
         var chain = _options.ChainName;

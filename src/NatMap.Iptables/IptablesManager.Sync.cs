@@ -17,7 +17,7 @@ public sealed partial class IptablesManager
             // The reads are independent, so they run side by side: a sync's fixed cost is one read's time, not the sum.
             var families = Families.ToArray();
             var routeLocalnetRead = ManagedRouteLocalnetAsync(cancellationToken);
-            var reads = new List<Task<Dictionary<string, ChainListing>>>();
+            var reads = new List<Task<Dictionary<string, TableListing>>>();
             var routes = new List<Task<IReadOnlyList<IPNetwork>?>>();
             foreach (var family in families)
             {
@@ -111,7 +111,7 @@ public sealed partial class IptablesManager
     /// twice): deletes of every owned rule (by comment) that no wanted rule takes, then adds of the wanted rules that
     /// are missing. Setup's own rules are left to <see cref="SetupChanges"/>; a rule present twice loses the extra copy.
     /// </summary>
-    private List<Change> ObjectChanges(AddressFamily family, Dictionary<string, ChainListing> listings, List<IptablesRule> wanted)
+    private List<Change> ObjectChanges(AddressFamily family, Dictionary<string, TableListing> listings, List<IptablesRule> wanted)
     {
         // The owned rules the tables hold, with how many copies of each no wanted rule has taken yet.
         var owned = new List<(string Table, ListedRule Rule, RuleKey Key)>();

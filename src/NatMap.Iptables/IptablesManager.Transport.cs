@@ -10,16 +10,16 @@ public sealed partial class IptablesManager
     /// one is wanted), one <c>iptables -t TABLE -S</c> per table in per-rule mode. A table the kernel does not have
     /// reads as empty.
     /// </summary>
-    private async Task<Dictionary<string, ChainListing>> ReadAsync(AddressFamily family, string[] tables, CancellationToken cancellationToken)
+    private async Task<Dictionary<string, TableListing>> ReadAsync(AddressFamily family, string[] tables, CancellationToken cancellationToken)
     {
-        var listings = new Dictionary<string, ChainListing>(StringComparer.Ordinal);
+        var listings = new Dictionary<string, TableListing>(StringComparer.Ordinal);
         if (_options.Transport == IptablesTransport.Batch)
         {
             var result = await RunCheckedAsync(_commands.Save(family, tables.Length == 1 ? tables[0] : null), cancellationToken).ConfigureAwait(false);
             var saved = SaveListing.Parse(result.StandardOutput);
             foreach (var table in tables)
             {
-                listings[table] = saved.GetValueOrDefault(table) ?? ChainListing.Empty;
+                listings[table] = saved.GetValueOrDefault(table) ?? TableListing.Empty;
             }
         }
         else
@@ -27,7 +27,7 @@ public sealed partial class IptablesManager
             foreach (var table in tables)
             {
                 var result = await RunCheckedAsync(_commands.Create(family, ["-t", table, "-S"]), cancellationToken).ConfigureAwait(false);
-                listings[table] = ChainListing.Parse(result.StandardOutput);
+                listings[table] = TableListing.Parse(result.StandardOutput);
             }
         }
 
@@ -42,10 +42,10 @@ public sealed partial class IptablesManager
     /// <c>iptables-save -t TABLE</c>, which lists the built-in chains of a real host, so that <see cref="RequireSetup"/>
     /// can tell a host without the library's chain from a runner that runs nothing.
     /// </summary>
-    private async Task<Dictionary<string, ChainListing>> ReadObjectAsync(AddressFamily family, string[] tables, string comment, CancellationToken cancellationToken)
+    private async Task<Dictionary<string, TableListing>> ReadObjectAsync(AddressFamily family, string[] tables, string comment, CancellationToken cancellationToken)
     {
         bool Keep(string line) => line.Contains(comment, StringComparison.Ordinal);
-        var listings = new Dictionary<string, ChainListing>(StringComparer.Ordinal);
+        var listings = new Dictionary<string, TableListing>(StringComparer.Ordinal);
         if (_options.Transport == IptablesTransport.Batch)
         {
             var result = await RunCheckedAsync(_commands.Save(family, tables.Length == 1 ? tables[0] : null), cancellationToken).ConfigureAwait(false);
@@ -58,7 +58,7 @@ public sealed partial class IptablesManager
 
             foreach (var table in tables)
             {
-                listings[table] = saved.GetValueOrDefault(table) ?? ChainListing.Empty;
+                listings[table] = saved.GetValueOrDefault(table) ?? TableListing.Empty;
             }
         }
         else
@@ -66,7 +66,7 @@ public sealed partial class IptablesManager
             foreach (var table in tables)
             {
                 var result = await RunCheckedAsync(_commands.Create(family, ["-t", table, "-S"]), cancellationToken).ConfigureAwait(false);
-                listings[table] = ChainListing.Parse(result.StandardOutput, Keep);
+                listings[table] = TableListing.Parse(result.StandardOutput, Keep);
             }
         }
 

@@ -18,7 +18,7 @@ public sealed partial class IptablesManager : IIptablesManager
 {
     private readonly ICommandRunner _runner;
     private readonly NatMapOptions _options;
-    private readonly IptablesCommandFactory _commands;
+    private readonly HostCommands _commands;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Telemetry _telemetry;
@@ -69,7 +69,7 @@ public sealed partial class IptablesManager : IIptablesManager
             ConntrackReset = options.ConntrackReset,
             ConntrackPath = options.ConntrackPath,
         };
-        _commands = new IptablesCommandFactory(_options);
+        _commands = new HostCommands(_options);
         RuleBuilder = new NatRuleBuilder(_options.ChainName, _options.CommentPrefix);
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _lockDirectory = lockDirectory;
@@ -158,7 +158,7 @@ public sealed partial class IptablesManager : IIptablesManager
     /// listed); <paramref name="rules"/> then only name the families and tables.
     /// </param>
     private async Task InstallAsync(string operation, IReadOnlyList<IptablesRule> rules, string comment, CancellationToken cancellationToken,
-        Func<ChainListing, Task<IReadOnlyList<IptablesRule>>>? fromInstalled = null)
+        Func<TableListing, Task<IReadOnlyList<IptablesRule>>>? fromInstalled = null)
     {
         EnsureFamilyEnabled(rules);
         await RunOperationAsync(operation, async journal =>
@@ -171,7 +171,7 @@ public sealed partial class IptablesManager : IIptablesManager
                 IReadOnlyList<IptablesRule> wanted = [.. family.Distinct()];
                 if (fromInstalled is not null)
                 {
-                    var built = await fromInstalled(listings.GetValueOrDefault("nat") ?? ChainListing.Empty).ConfigureAwait(false);
+                    var built = await fromInstalled(listings.GetValueOrDefault("nat") ?? TableListing.Empty).ConfigureAwait(false);
                     wanted = [.. built.Where(r => r.Family == family.Key).Distinct()];
                 }
 
@@ -254,7 +254,7 @@ public sealed partial class IptablesManager : IIptablesManager
     /// listed copy beyond the first of a wanted rule and of every listed rule no wanted rule is, then adds of the wanted
     /// rules not listed.
     /// </summary>
-    private static List<Change> ObjectChanges(AddressFamily family, Dictionary<string, ChainListing> listings, string comment, IReadOnlyList<IptablesRule> wanted)
+    private static List<Change> ObjectChanges(AddressFamily family, Dictionary<string, TableListing> listings, string comment, IReadOnlyList<IptablesRule> wanted)
     {
         var changes = new List<Change>();
         var adds = new List<Change>();
@@ -285,7 +285,7 @@ public sealed partial class IptablesManager : IIptablesManager
     /// rule, half done), so it stops before running anything and says what to do.
     /// </summary>
     /// <exception cref="InvalidOperationException">The library's chain is missing.</exception>
-    private void RequireSetup(string operation, AddressFamily family, IReadOnlyList<IptablesRule> rules, Dictionary<string, ChainListing> listings)
+    private void RequireSetup(string operation, AddressFamily family, IReadOnlyList<IptablesRule> rules, Dictionary<string, TableListing> listings)
     {
         if (listings.Values.All(static l => l.Chains.Count == 0))
         {
@@ -304,7 +304,7 @@ public sealed partial class IptablesManager : IIptablesManager
     }
 
     /// <summary>The nat POSTROUTING hairpin rule of a mapping as installed: its source network, when that holds the container.</summary>
-    private IPNetwork? InstalledContainerNetwork(ChainListing nat, DockerPortMap map)
+    private IPNetwork? InstalledContainerNetwork(TableListing nat, DockerPortMap map)
     {
         var comment = RuleBuilder.DockerMapComment(map);
         foreach (var rule in nat.InChain("POSTROUTING"))

@@ -113,7 +113,7 @@ internal static class RestoreScript
             }
             else
             {
-                tokens = ChainListing.Tokenize(line);
+                tokens = TableListing.Tokenize(line);
             }
 
             string[] perRule = [program, .. options, .. table is null ? [] : (string[])["-t", table], .. tokens];

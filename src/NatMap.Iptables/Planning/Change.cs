@@ -68,7 +68,7 @@ internal sealed record RuleChange(AddressFamily Family, string Table, string[] A
     }
 
     /// <summary>Whether the change has taken effect, judged from a fresh listing of its table.</summary>
-    public bool IsVisibleIn(ChainListing listing) => Verb switch
+    public bool IsVisibleIn(TableListing listing) => Verb switch
     {
         "-A" or "-I" => listing.Contains(Chain, Specification),
         "-D" => !listing.Contains(Chain, Specification),

@@ -25,7 +25,7 @@ internal sealed class StateReader(NatRuleBuilder builder)
     public NatMapState State => new() { DockerMaps = [.. _maps], Dnats = [.. _dnats], Snats = [.. _snats], Hairpins = [.. _hairpins] };
 
     /// <summary>Reads the owned objects of one family's nat table.</summary>
-    public void Read(ChainListing nat, AddressFamily family)
+    public void Read(TableListing nat, AddressFamily family)
     {
         foreach (var rule in nat.Rules)
         {

@@ -31,7 +31,7 @@ public sealed class ListingParserTests
     [Fact]
     public void ChainListing_NewlineInsideAComment_IsOneRule()
     {
-        var listing = ChainListing.Parse("-P PREROUTING ACCEPT\n-A PREROUTING -s 10.9.9.9/32 -m comment --comment \"x\n" + ForgedGuard + "\n#\" -j ACCEPT\n");
+        var listing = TableListing.Parse("-P PREROUTING ACCEPT\n-A PREROUTING -s 10.9.9.9/32 -m comment --comment \"x\n" + ForgedGuard + "\n#\" -j ACCEPT\n");
 
         listing.Rules.Should().ContainSingle().Which.JumpTarget.Should().Be("ACCEPT");
     }

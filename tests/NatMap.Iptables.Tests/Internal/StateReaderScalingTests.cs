@@ -13,7 +13,7 @@ public sealed class StateReaderScalingTests
     {
         // Review item 5: each object was checked against every one read before (List.Contains), O(n²) in the mappings:
         // four times the mappings took sixteen times as long. The listings are parsed beforehand, so only the reading counts.
-        static NatMap.Iptables.Internal.ChainListing Listing(int n)
+        static NatMap.Iptables.Internal.TableListing Listing(int n)
         {
             var save = new System.Text.StringBuilder(":NATMAP - [0:0]\n");
             for (var i = 0; i < n; i++)
@@ -24,10 +24,10 @@ public sealed class StateReaderScalingTests
                     $"-A NATMAP -p tcp -m tcp --dport {port} -m comment --comment \"natmap:docker:c{i}:tcp:0.0.0.0:{port}:{container}:80\" -j DNAT --to-destination {container}:80\n");
             }
 
-            return NatMap.Iptables.Internal.ChainListing.Parse(save.ToString());
+            return NatMap.Iptables.Internal.TableListing.Parse(save.ToString());
         }
 
-        static TimeSpan Fastest(NatMap.Iptables.Internal.ChainListing listing, int expected)
+        static TimeSpan Fastest(NatMap.Iptables.Internal.TableListing listing, int expected)
         {
             var best = TimeSpan.MaxValue;
             for (var run = 0; run < 5; run++)

@@ -6,12 +6,12 @@ namespace NatMap.Iptables.Internal;
 /// One table as <c>iptables -t TABLE -S</c> lists it (or as one <c>*table</c> block of <c>iptables-save</c>): its chains
 /// and its rules, tokenized.
 /// </summary>
-internal sealed class ChainListing
+internal sealed class TableListing
 {
     private Dictionary<RuleKey, int>? _index;
     private readonly Dictionary<ListedRule, int> _positions;
 
-    private ChainListing(HashSet<string> chains, List<ListedRule> rules, Dictionary<ListedRule, int> positions)
+    private TableListing(HashSet<string> chains, List<ListedRule> rules, Dictionary<ListedRule, int> positions)
     {
         Chains = chains;
         Rules = rules;
@@ -19,21 +19,21 @@ internal sealed class ChainListing
     }
 
     /// <summary>A listing of a table that holds nothing, for a table the save output did not show.</summary>
-    public static ChainListing Empty => new([], [], new(ReferenceEqualityComparer.Instance));
+    public static TableListing Empty => new([], [], new(ReferenceEqualityComparer.Instance));
 
     public IReadOnlySet<string> Chains { get; }
 
     /// <summary>Gets the rules, in listing order; only those the filter kept when the listing was parsed with one.</summary>
     public IReadOnlyList<ListedRule> Rules { get; }
 
-    public static ChainListing Parse(string output, Func<string, bool>? keep = null) => Parse(LogicalLines(output), keep);
+    public static TableListing Parse(string output, Func<string, bool>? keep = null) => Parse(LogicalLines(output), keep);
 
     /// <summary>
     /// Reads <c>-P</c>/<c>-N</c> or save-format <c>:CHAIN POLICY [p:b]</c> declarations and <c>-A</c> rules. Every chain
     /// is read; with <paramref name="keep"/>, only the rule lines it accepts are tokenized and kept (their positions in
     /// their chains still count every rule), so a caller that needs a few rules among thousands pays for those only.
     /// </summary>
-    public static ChainListing Parse(IEnumerable<string> lines, Func<string, bool>? keep = null)
+    public static TableListing Parse(IEnumerable<string> lines, Func<string, bool>? keep = null)
     {
         var chains = new HashSet<string>(StringComparer.Ordinal);
         var rules = new List<ListedRule>();
@@ -84,7 +84,7 @@ internal sealed class ChainListing
             }
         }
 
-        return new ChainListing(chains, rules, positions);
+        return new TableListing(chains, rules, positions);
     }
 
     /// <summary>

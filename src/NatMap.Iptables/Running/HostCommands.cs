@@ -4,8 +4,11 @@ using NatMap.Iptables.Rules;
 
 namespace NatMap.Iptables.Internal;
 
-/// <summary>Turns iptables arguments into a <see cref="CommandSpec"/>: the family's program, the lock wait, the namespace.</summary>
-internal sealed class IptablesCommandFactory(NatMapOptions options)
+/// <summary>
+/// Builds every command the library runs on the host, as a <see cref="CommandSpec"/>: iptables (the family's program and
+/// the lock wait), ip, sysctl and conntrack, each inside the configured network namespace.
+/// </summary>
+internal sealed class HostCommands(NatMapOptions options)
 {
     private readonly string[] _lockWait = options.XtablesLockWait is { } wait
         ? ["-w", ((int)Math.Ceiling(wait.TotalSeconds)).ToString(CultureInfo.InvariantCulture)]
