@@ -50,14 +50,9 @@ internal sealed class DryRunCommandRunner(ICommandRunner reader, TextWriter outp
             return false;
         }
 
-        string[] argv = [command.FileName, .. command.Arguments];
-        if (Path.GetFileName(argv[0]) == "ip" && argv.Length > 4 && argv[1] == "netns" && argv[2] == "exec")
-        {
-            argv = argv[4..];
-        }
-
-        var program = Path.GetFileName(argv[0]);
-        var args = argv[1..];
+        var (_, unwrapped, arguments) = Iptables.Shared.NetnsExec.Unwrap(command);
+        var program = Path.GetFileName(unwrapped);
+        string[] args = [.. arguments];
         var family = program.Replace("-nft", string.Empty, StringComparison.Ordinal).Replace("-legacy", string.Empty, StringComparison.Ordinal);
         return family switch
         {

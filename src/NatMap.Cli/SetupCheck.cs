@@ -39,9 +39,8 @@ internal static class SetupCheck
     }
 
     /// <summary>A command in the options' namespace, as the library runs its own.</summary>
-    public static CommandSpec Wrap(NatMapOptions options, CommandSpec command) => options.NetworkNamespace is { } ns
-        ? new CommandSpec(options.IpPath, ["netns", "exec", ns, command.FileName, .. command.Arguments], command.StandardInput)
-        : command;
+    public static CommandSpec Wrap(NatMapOptions options, CommandSpec command) =>
+        Iptables.Shared.NetnsExec.Wrap(options.IpPath, options.NetworkNamespace, command.FileName, command.Arguments, command.StandardInput);
 
     private static string NamespaceHint(NatMapOptions options) => options.NetworkNamespace is { } ns ? $" --netns {ns}" : string.Empty;
 }

@@ -48,7 +48,6 @@ public static class CommandMatch
     public static Func<CommandSpec, bool> Program(string program)
     {
         ArgumentException.ThrowIfNullOrEmpty(program);
-        return command => command.FileName == program
-            || (command.Arguments.Count > 3 && command.Arguments[0] == "netns" && command.Arguments[1] == "exec" && command.Arguments[3] == program);
+        return command => Shared.NetnsExec.Unwrap(command).Program == program;
     }
 }

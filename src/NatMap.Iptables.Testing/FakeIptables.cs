@@ -284,17 +284,10 @@ public sealed class FakeIptables : ICommandRunner
             return CommandScript.InjectedFailure(command);
         }
 
-        string[] arguments = [command.FileName, .. command.Arguments];
-        string? networkNamespace = null;
-        if (Path.GetFileName(arguments[0]) == "ip" && arguments.Length > 4 && arguments[1] == "netns" && arguments[2] == "exec")
-        {
-            networkNamespace = arguments[3];
-            arguments = arguments[4..];
-        }
-
+        var (networkNamespace, unwrapped, unwrappedArguments) = Shared.NetnsExec.Unwrap(command);
         var host = Host(networkNamespace);
-        var program = Path.GetFileName(arguments[0]);
-        var rest = arguments[1..];
+        var program = Path.GetFileName(unwrapped);
+        string[] rest = [.. unwrappedArguments];
         var family = program.StartsWith("ip6tables", StringComparison.Ordinal) ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork;
         var baseName = program.Replace("-nft", string.Empty, StringComparison.Ordinal).Replace("-legacy", string.Empty, StringComparison.Ordinal);
         return baseName switch

@@ -140,7 +140,7 @@ internal sealed class CommandScript
     /// </summary>
     public static CommandResult InjectedFailure(CommandSpec process)
     {
-        var program = Path.GetFileName(process.Arguments.Count > 3 && process.Arguments[0] == "netns" ? process.Arguments[3] : process.FileName);
+        var program = Path.GetFileName(Shared.NetnsExec.Unwrap(process).Program);
         if (!program.StartsWith("ip", StringComparison.Ordinal) || !program.Contains("tables", StringComparison.Ordinal))
         {
             return new CommandResult(1, string.Empty, $"{program}: injected failure\n");

@@ -91,14 +91,5 @@ internal sealed class Telemetry
     }
 
     /// <summary>The program a command runs, past any <c>ip netns exec NAME</c>: <c>iptables-restore</c>, <c>sysctl</c>, …</summary>
-    private static string Program(CommandSpec command)
-    {
-        var program = command.FileName;
-        if (Path.GetFileName(program) == "ip" && command.Arguments.Count > 3 && command.Arguments[0] == "netns" && command.Arguments[1] == "exec")
-        {
-            program = command.Arguments[3];
-        }
-
-        return Path.GetFileName(program);
-    }
+    private static string Program(CommandSpec command) => Path.GetFileName(Shared.NetnsExec.Unwrap(command).Program);
 }

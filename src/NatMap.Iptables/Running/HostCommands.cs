@@ -47,7 +47,5 @@ internal sealed class HostCommands(NatMapOptions options)
 
     public CommandSpec WriteSysctl(string setting, string value) => Wrap(options.SysctlPath, ["-q", "-w", $"{setting}={value}"]);
 
-    private CommandSpec Wrap(string program, string[] arguments) => options.NetworkNamespace is { } ns
-        ? new CommandSpec(options.IpPath, ["netns", "exec", ns, program, .. arguments])
-        : new CommandSpec(program, arguments);
+    private CommandSpec Wrap(string program, string[] arguments) => Shared.NetnsExec.Wrap(options.IpPath, options.NetworkNamespace, program, arguments);
 }
