@@ -1,27 +1,33 @@
+using System.Net.Sockets;
 using NatMap.Iptables;
+using NatMap.Iptables.Internal;
+using NatMap.Iptables.Rules;
 
 namespace NatMap.Cli;
 
 /// <summary>
-/// Before an install: has Setup run for the object's family? Without its chains iptables fails with a raw "No
-/// chain/target/match by that name", so the CLI reads the tables first and says what to do instead.
+/// Before an install: has Setup made the chain the object's rules go to? Without it iptables fails with a raw "No
+/// chain/target/match by that name", so the CLI reads the tables first and says what to do instead. Which objects need
+/// it is the library's decision (<see cref="ObjectPlanner.TablesNeedingChain"/>): Docker mappings and static DNAT.
 /// </summary>
 internal static class SetupCheck
 {
     public static async Task<string?> MissingAsync(ICommandRunner runner, NatMapOptions options, NatMapState state, CancellationToken ct)
     {
-        var ipv6 = Describe.Items(state).Any(static o => o switch
+        // The library's decision, not a second one: only objects with a rule in the library's chain need Setup.
+        var builder = new NatRuleBuilder(options.ChainName, options.CommentPrefix);
+        var rules = Describe.Items(state).SelectMany(o => o switch
         {
-            DockerPortMap m => m.IsIPv6,
-            DnatConfig d => d.IsIPv6,
-            SnatConfig s => s.IsIPv6,
-            HairpinConfig h => h.IsIPv6,
-            _ => false,
+            DockerPortMap m => builder.BuildDockerMap(m),
+            DnatConfig d => builder.BuildDnat(d),
+            SnatConfig s => builder.BuildSnat(s),
+            HairpinConfig h => builder.BuildHairpin(h),
+            _ => [],
         });
-        var program = (ipv6 ? options.Ip6tablesPath : options.IptablesPath) + "-save";
-        foreach (var table in new[] { "nat", "filter" })
+        foreach (var (family, table) in ObjectPlanner.TablesNeedingChain(rules, options.ChainName))
         {
-            var read = Wrap(options, new CommandSpec(program, ["-t", table]));
+            var ipv6 = family == AddressFamily.InterNetworkV6;
+            var read = Wrap(options, new CommandSpec((ipv6 ? options.Ip6tablesPath : options.IptablesPath) + "-save", ["-t", table]));
             var save = await runner.RunAsync(read, ct).ConfigureAwait(false);
             if (!save.IsSuccess)
             {
@@ -30,8 +36,7 @@ internal static class SetupCheck
 
             if (!save.StandardOutput.Split('\n').Any(l => l.StartsWith($":{options.ChainName} ", StringComparison.Ordinal)))
             {
-                var family = ipv6 ? "IPv6" : "IPv4";
-                return $"natmap is not set up on this host: the {family} {table} table has no {options.ChainName} chain. Run 'natmap setup --apply{NamespaceHint(options)}' first.";
+                return $"natmap is not set up on this host: the {(ipv6 ? "IPv6" : "IPv4")} {table} table has no {options.ChainName} chain. Run 'natmap setup --apply{NamespaceHint(options)}' first.";
             }
         }
 

@@ -13,16 +13,23 @@ namespace NatMap.Iptables;
 /// family by default, see <see cref="NatMapOptions.Transport"/>), and undoes what it applied when a command fails or
 /// the operation is cancelled.
 /// </summary>
-[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The SemaphoreSlim never creates a wait handle, so it holds nothing to dispose.")]
-public sealed partial class IptablesManager : IIptablesManager
+/// <remarks>
+/// The manager only orchestrates each operation: validate, read (<c>Reading/</c>), plan (<c>Planning/</c>, pure),
+/// apply (<c>Applying/</c>, through the one <c>IRuleApplier</c> chosen here). See <c>docs/architecture.md</c>.
+/// </remarks>
+public sealed class IptablesManager : IIptablesManager
 {
-    private readonly ICommandRunner _runner;
     private readonly NatMapOptions _options;
-    private readonly HostCommands _commands;
-    private readonly ILogger _logger;
-    private readonly SemaphoreSlim _gate = new(1, 1);
-    private readonly Telemetry _telemetry;
-    private readonly string? _lockDirectory;
+    private readonly CommandExecutor _executor;
+    private readonly OperationGate _gate;
+    private readonly ITableReader _reader;
+    private readonly RouteReader _routes;
+    private readonly HostSettings _host;
+    private readonly PlanApplier _applier;
+    private readonly SetupPlanner _setup;
+    private readonly ObjectPlanner _objects;
+    private readonly SyncPlanner _sync;
+    private readonly FlushPlanner _flush;
 
     /// <summary>Initializes a new instance.</summary>
     /// <param name="runner">Runs the commands.</param>
@@ -48,62 +55,77 @@ public sealed partial class IptablesManager : IIptablesManager
     internal IptablesManager(ICommandRunner runner, NatMapOptions? options, ILogger<IptablesManager>? logger, System.Diagnostics.Metrics.IMeterFactory? meterFactory, string? lockDirectory)
     {
         ArgumentNullException.ThrowIfNull(runner);
-        _telemetry = new Telemetry(meterFactory);
+        var telemetry = new Telemetry(meterFactory);
         options ??= new NatMapOptions();
         NatMapOptionsValidator.ThrowIfInvalid(options);
-        _runner = runner;
-        _options = new NatMapOptions
-        {
-            ChainName = options.ChainName,
-            CommentPrefix = options.CommentPrefix,
-            IptablesPath = options.IptablesPath,
-            Ip6tablesPath = options.Ip6tablesPath,
-            EnableIpv6 = options.EnableIpv6,
-            XtablesLockWait = options.XtablesLockWait,
-            NetworkNamespace = options.NetworkNamespace,
-            IpPath = options.IpPath,
-            CommandTimeout = options.CommandTimeout,
-            ManageHostSettings = options.ManageHostSettings,
-            SysctlPath = options.SysctlPath,
-            Transport = options.Transport,
-            ConntrackReset = options.ConntrackReset,
-            ConntrackPath = options.ConntrackPath,
-        };
-        _commands = new HostCommands(_options);
+        _options = options.Snapshot();
         RuleBuilder = new NatRuleBuilder(_options.ChainName, _options.CommentPrefix);
-        _logger = (ILogger?)logger ?? NullLogger.Instance;
-        _lockDirectory = lockDirectory;
+        var commands = new HostCommands(_options);
+        _executor = new CommandExecutor(runner, _options.CommandTimeout, (ILogger?)logger ?? NullLogger.Instance, telemetry);
+        _gate = new OperationGate(_executor, lockDirectory, _options.NetworkNamespace);
+
+        // The backend is chosen here, once: how the tables are read and how a plan's rule changes are applied.
+        _reader = _options.Transport == IptablesTransport.PerRule ? new ListReader(_executor, commands) : new SaveReader(_executor, commands);
+        var partial = new PartialCommit(commands, _reader);
+        IRuleApplier rules = _options.Transport == IptablesTransport.PerRule ? new PerRuleApplier(commands, partial) : new RestoreApplier(commands, partial);
+
+        _applier = new PlanApplier(rules, commands, _options.ConntrackReset);
+        _routes = new RouteReader(_executor, commands);
+        _host = new HostSettings(commands, RuleBuilder, _options.ManageHostSettings);
+        _setup = new SetupPlanner(RuleBuilder, _host);
+        _objects = new ObjectPlanner(RuleBuilder, commands);
+        _sync = new SyncPlanner(RuleBuilder, _setup, _objects);
+        _flush = new FlushPlanner(RuleBuilder);
     }
 
     /// <summary>Gets the rule builder this manager uses, configured with its chain name and comment prefix.</summary>
     public NatRuleBuilder RuleBuilder { get; }
+
+    private IEnumerable<AddressFamily> Families =>
+        _options.EnableIpv6 ? [AddressFamily.InterNetwork, AddressFamily.InterNetworkV6] : [AddressFamily.InterNetwork];
+
+    /// <inheritdoc/>
+    public Task SetupAsync(CancellationToken cancellationToken = default) =>
+        _gate.RunAsync("Setup", async operation =>
+        {
+            var routeLocalnet = await _host.ManagedRouteLocalnetAsync(_executor, cancellationToken).ConfigureAwait(false);
+            var families = new List<(AddressFamily, Dictionary<string, TableListing>)>();
+            foreach (var family in Families)
+            {
+                families.Add((family, await _reader.ReadAsync(family, SetupPlanner.Tables(family), comment: null, cancellationToken).ConfigureAwait(false)));
+            }
+
+            await _applier.ApplyAsync(operation, _setup.Plan(families, routeLocalnet), cancellationToken).ConfigureAwait(false);
+        }, cancellationToken);
+
+    /// <summary>How many of Setup's chains and rules are missing, over every family: one read per family.</summary>
+    internal async Task<int> SetupMissingAsync(CancellationToken cancellationToken)
+    {
+        var missing = 0;
+        foreach (var family in Families)
+        {
+            var listings = await _reader.ReadAsync(family, SetupPlanner.Tables(family), comment: null, cancellationToken).ConfigureAwait(false);
+            missing += _setup.Changes(family, listings, routeLocalnet: null).Count;
+        }
+
+        return missing;
+    }
 
     /// <inheritdoc/>
     public async Task InstallDockerMapAsync(DockerPortMap map, CancellationToken cancellationToken = default)
     {
         var rules = RuleBuilder.BuildDockerMap(map); // validates before any command runs
         EnsureFamilyEnabled(map.IsIPv6);
-        if (!_options.ManageHostSettings && NatRuleBuilder.AdmitsIpv4Loopback(map.HostEndpoint))
-        {
-            // Preflight: without route_localnet the loopback part of the mapping would silently not work.
-            var value = await ReadSysctlAsync(NatMapDefaults.RouteLocalnetSetting, cancellationToken).ConfigureAwait(false);
-            if (value == "0")
-            {
-                throw new InvalidOperationException(
-                    $"The mapping {map.HostEndpoint} -> {map.ContainerEndpoint} admits 127.0.0.1, which needs {NatMapDefaults.RouteLocalnetSetting}=1, and it is 0. " +
-                    $"NatMapOptions.ManageHostSettings is false, so the library leaves the host alone: run 'sysctl -w {NatMapDefaults.RouteLocalnetSetting}=1' " +
-                    "(after SetupAsync has added the loopback guard), enable ManageHostSettings, or bind the mapping to a non-loopback address.");
-            }
-        }
+        await _host.RequireForLoopbackAsync(_executor, map, cancellationToken).ConfigureAwait(false);
 
         // The route lookup runs while the operation reads the tables; the hairpin rule waits for it. Without the
         // routes, a hairpin rule already installed for the container's whole network stays as it is (review item 7):
         // narrowing it to the container would break sibling-to-sibling hairpin for a lookup's hiccup.
-        var lookup = FindContainerNetworkAsync(map.ContainerEndpoint.Address, cancellationToken);
+        var lookup = _routes.ContainerNetworkAsync(map.ContainerEndpoint.Address, cancellationToken);
         await InstallAsync("InstallDockerMap", rules, RuleBuilder.DockerMapComment(map), cancellationToken, async nat =>
         {
             var (network, failed) = await lookup.ConfigureAwait(false);
-            return RuleBuilder.BuildDockerMap(map, failed ? InstalledContainerNetwork(nat, map) : network);
+            return RuleBuilder.BuildDockerMap(map, failed ? _objects.InstalledContainerNetwork(nat, map) : network);
         }).ConfigureAwait(false);
     }
 
@@ -139,15 +161,82 @@ public sealed partial class IptablesManager : IIptablesManager
     public Task RemoveHairpinAsync(HairpinConfig config, CancellationToken cancellationToken = default) =>
         RemoveAsync("RemoveHairpin", RuleBuilder.BuildHairpin(config), RuleBuilder.HairpinComment(config), cancellationToken);
 
-    private IEnumerable<AddressFamily> Families =>
-        _options.EnableIpv6 ? [AddressFamily.InterNetwork, AddressFamily.InterNetworkV6] : [AddressFamily.InterNetwork];
+    /// <inheritdoc/>
+    public async Task SyncAsync(NatMapState desired, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(desired);
+        var (staticRules, maps) = DesiredObjects(desired); // validates every object before any command runs
+        await _gate.RunAsync("Sync", async operation =>
+        {
+            // The reads are independent, so they run side by side: a sync's fixed cost is one read's time, not the sum.
+            var families = Families.ToArray();
+            var routeLocalnetRead = _host.ManagedRouteLocalnetAsync(_executor, cancellationToken);
+            var reads = new List<Task<Dictionary<string, TableListing>>>();
+            var routes = new List<Task<IReadOnlyList<IPNetwork>?>>();
+            foreach (var family in families)
+            {
+                reads.Add(_reader.ReadAsync(family, SetupPlanner.Tables(family), comment: null, cancellationToken));
+                routes.Add(maps.Any(m => m.HostEndpoint.AddressFamily == family)
+                    ? _routes.OnLinkNetworksAsync(family, cancellationToken)
+                    : Task.FromResult<IReadOnlyList<IPNetwork>?>([]));
+            }
+
+            await Task.WhenAll([routeLocalnetRead, .. reads, .. routes]).ConfigureAwait(false);
+            var readings = new List<SyncPlanner.FamilyReading>(families.Length);
+            for (var i = 0; i < families.Length; i++)
+            {
+                readings.Add(new(families[i], await reads[i].ConfigureAwait(false), await routes[i].ConfigureAwait(false)));
+            }
+
+            var plan = _sync.Plan(readings, staticRules, maps, await routeLocalnetRead.ConfigureAwait(false), _host);
+            await _applier.ApplyAsync(operation, plan, cancellationToken).ConfigureAwait(false);
+            await _applier.ResetFlowsAsync(operation, plan.OfType<RuleChange>(), cancellationToken).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public Task FlushAllAsync(CancellationToken cancellationToken = default) =>
+        _gate.RunAsync("FlushAll", async operation =>
+        {
+            // Like every operation, a failed flush is undone: each deleted rule goes back where it was.
+            var plan = new List<Change>();
+            foreach (var family in Families)
+            {
+                var listings = await _reader.ReadAsync(family, FlushPlanner.Tables, comment: null, cancellationToken).ConfigureAwait(false);
+                plan.AddRange(_flush.Plan(family, listings));
+                if (family == AddressFamily.InterNetwork && _host.OnFlush(listings["raw"]) switch
+                {
+                    HostSettings.FlushDecision.TurnOff => true,
+                    HostSettings.FlushDecision.TurnOffIfOn => await _host.ReadRouteLocalnetAsync(_executor, cancellationToken).ConfigureAwait(false) == "1",
+                    _ => false,
+                })
+                {
+                    _host.AddTurnOffFirst(plan);
+                }
+            }
+
+            await _applier.ApplyAsync(operation, plan, cancellationToken).ConfigureAwait(false);
+            await _applier.ResetFlowsAsync(operation, plan.OfType<RuleChange>(), cancellationToken).ConfigureAwait(false);
+        }, cancellationToken);
+
+    /// <inheritdoc/>
+    public async Task<NatMapState> ListAsync(CancellationToken cancellationToken = default)
+    {
+        var reader = new StateReader(RuleBuilder);
+        foreach (var family in Families)
+        {
+            var listings = await _reader.ReadAsync(family, ["nat"], comment: null, cancellationToken).ConfigureAwait(false);
+            reader.Read(listings["nat"], family);
+        }
+
+        return reader.State;
+    }
 
     /// <summary>
-    /// Installs one object, whose rules all carry <paramref name="comment"/>: it reads the tables the rules go to, keeping
+    /// Installs one object, whose rules all carry <paramref name="comment"/>: reads the tables the rules go to, keeping
     /// only the lines that carry the comment, and makes the object's rules exactly <paramref name="rules"/>, one copy
-    /// each. Rules already in place are left alone (so an install is idempotent); a second copy of a rule, or a rule
-    /// of the object that it no longer builds, is deleted in the same batch. Within the operation lock no other
-    /// process of the library can write between the read and the write.
+    /// each (see <see cref="ObjectPlanner.Plan"/>). Within the operation lock no other process of the library can write
+    /// between the read and the write.
     /// </summary>
     /// <param name="operation">The operation's name.</param>
     /// <param name="rules">The object's rules.</param>
@@ -161,13 +250,12 @@ public sealed partial class IptablesManager : IIptablesManager
         Func<TableListing, Task<IReadOnlyList<IptablesRule>>>? fromInstalled = null)
     {
         EnsureFamilyEnabled(rules);
-        await RunOperationAsync(operation, async journal =>
+        await _gate.RunAsync(operation, async journal =>
         {
             var changes = new List<Change>();
             foreach (var family in rules.GroupBy(static r => r.Family))
             {
-                var tables = family.Select(static r => r.Table).Distinct().ToArray();
-                var listings = await ReadObjectAsync(family.Key, tables, comment, cancellationToken).ConfigureAwait(false);
+                var listings = await ReadObjectAsync(family, comment, cancellationToken).ConfigureAwait(false);
                 IReadOnlyList<IptablesRule> wanted = [.. family.Distinct()];
                 if (fromInstalled is not null)
                 {
@@ -175,152 +263,90 @@ public sealed partial class IptablesManager : IIptablesManager
                     wanted = [.. built.Where(r => r.Family == family.Key).Distinct()];
                 }
 
-                RequireSetup(operation, family.Key, wanted, listings);
-                changes.AddRange(ObjectChanges(family.Key, listings, comment, wanted));
+                _objects.RequireSetup(operation, family.Key, wanted, listings);
+                changes.AddRange(ObjectPlanner.Plan(family.Key, listings, comment, wanted));
             }
 
-            await ApplyAsync(journal, changes, cancellationToken).ConfigureAwait(false);
-            await ResetFlowsAsync(journal, changes.OfType<RuleChange>(), cancellationToken).ConfigureAwait(false);
+            await _applier.ApplyAsync(journal, changes, cancellationToken).ConfigureAwait(false);
+            await _applier.ResetFlowsAsync(journal, changes.OfType<RuleChange>(), cancellationToken).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
     /// Removes an object: reads the tables its rules go to, keeping only the lines that carry its comment, and deletes
-    /// every rule that carries it, every copy of each included (review item 3: deleting the rules as built left a second
-    /// copy in place, and the port published). It needs neither the routes nor the rules as they were built: a hairpin
-    /// rule installed for another container network carries the same comment.
+    /// every rule that carries it, every copy included. It needs neither the routes nor the rules as they were built: a
+    /// hairpin rule installed for another container network carries the same comment.
     /// </summary>
     private async Task RemoveAsync(string operation, IReadOnlyList<IptablesRule> rules, string comment, CancellationToken cancellationToken)
     {
         EnsureFamilyEnabled(rules);
-        await RunOperationAsync(operation, async journal =>
+        await _gate.RunAsync(operation, async journal =>
         {
             var changes = new List<Change>();
             foreach (var family in rules.GroupBy(static r => r.Family))
             {
-                var tables = family.Select(static r => r.Table).Distinct().ToArray();
-                var listings = await ReadObjectAsync(family.Key, tables, comment, cancellationToken).ConfigureAwait(false);
-                changes.AddRange(ObjectChanges(family.Key, listings, comment, []));
+                var listings = await ReadObjectAsync(family, comment, cancellationToken).ConfigureAwait(false);
+                changes.AddRange(ObjectPlanner.Plan(family.Key, listings, comment, []));
             }
 
-            await ApplyAsync(journal, changes, cancellationToken).ConfigureAwait(false);
+            await _applier.ApplyAsync(journal, changes, cancellationToken).ConfigureAwait(false);
 
             // Whatever the tables held, the object's translation is gone now: its flows follow at once.
-            await ResetFlowsAsync(journal, rules.Select(static r => RuleChange.Delete(r.Family, r.Table, r.Chain, r.Specification)), cancellationToken).ConfigureAwait(false);
+            await _applier.ResetFlowsAsync(journal, rules.Select(static r => RuleChange.Delete(r.Family, r.Table, r.Chain, r.Specification)), cancellationToken).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// Deletes the conntrack entries of the flows whose translation <paramref name="applied"/> added or removed, so
-    /// they follow the new rules at once (<see cref="NatMapOptions.ConntrackReset"/>). "0 flow entries" is no error;
-    /// without the program a warning is logged and the operation stands; any other failure fails the operation, which
-    /// then undoes its rule changes.
-    /// </summary>
-    private async Task ResetFlowsAsync(UndoJournal journal, IEnumerable<RuleChange> applied, CancellationToken cancellationToken)
-    {
-        foreach (var reset in FlowReset.For(applied, _options.ConntrackReset))
-        {
-            var command = _commands.DeleteFlows(reset);
-            CommandResult result;
-            try
-            {
-                result = await journal.RunAsync(command, cancellationToken).ConfigureAwait(false);
-            }
-            catch (System.ComponentModel.Win32Exception exception)
-            {
-                Log.ConntrackUnavailable(_logger, command, exception.Message);
-                return;
-            }
-
-            if (result.IsSuccess || (result.ExitCode == 1 && result.StandardError.Contains("flow entries have been deleted", StringComparison.Ordinal)))
-            {
-                continue;
-            }
-
-            // ip netns exec reports a program it cannot start with exit code 1 and "exec of "conntrack" failed", a shell with 127.
-            if (result.ExitCode == 127
-                || (result.StandardError.Contains("exec of", StringComparison.Ordinal) && result.StandardError.Contains("failed", StringComparison.Ordinal)))
-            {
-                Log.ConntrackUnavailable(_logger, command, result.StandardError.Trim());
-                return;
-            }
-
-            throw new IptablesCommandException(command, result);
-        }
-    }
+    /// <summary>The tables one family of an object's rules go to, keeping only the lines that carry its comment.</summary>
+    private Task<Dictionary<string, TableListing>> ReadObjectAsync(IGrouping<AddressFamily, IptablesRule> family, string comment, CancellationToken cancellationToken) =>
+        _reader.ReadAsync(family.Key, [.. family.Select(static r => r.Table).Distinct()], comment, cancellationToken);
 
     /// <summary>
-    /// What makes the rules that carry <paramref name="comment"/> exactly <paramref name="wanted"/>: deletes of every
-    /// listed copy beyond the first of a wanted rule and of every listed rule no wanted rule is, then adds of the wanted
-    /// rules not listed.
+    /// Validates every object of <paramref name="desired"/> and drops repeated ones: the rules of every object but the
+    /// Docker mappings, and the distinct mappings, whose rules depend on the routes and are built after the lookup.
     /// </summary>
-    private static List<Change> ObjectChanges(AddressFamily family, Dictionary<string, TableListing> listings, string comment, IReadOnlyList<IptablesRule> wanted)
+    private (List<IptablesRule> StaticRules, List<DockerPortMap> Maps) DesiredObjects(NatMapState desired)
     {
-        var changes = new List<Change>();
-        var adds = new List<Change>();
-        var taken = new HashSet<RuleKey>();
-        var wantedKeys = wanted.Select(static r => new RuleKey(r.Table, r.Chain, r.Specification)).ToHashSet();
-        foreach (var (table, listing) in listings)
-        {
-            var extra = listing.Rules.Where(r =>
-                r.Comment == comment
-                && !(wantedKeys.Contains(new RuleKey(table, r.Chain, r.Specification)) && taken.Add(new RuleKey(table, r.Chain, r.Specification))));
-            changes.AddRange(listing.DeletesInOrder(family, table, [.. extra], tolerateMissing: true));
-        }
+        ArgumentNullException.ThrowIfNull(desired.DockerMaps, nameof(NatMapState.DockerMaps));
+        ArgumentNullException.ThrowIfNull(desired.Dnats, nameof(NatMapState.Dnats));
+        ArgumentNullException.ThrowIfNull(desired.Snats, nameof(NatMapState.Snats));
+        ArgumentNullException.ThrowIfNull(desired.Hairpins, nameof(NatMapState.Hairpins));
 
-        foreach (var rule in wanted)
+        // A mapping validated itself when it was made; what remains is its family and the length of its comment. The
+        // comment names every field, so equal comments mean the same mapping.
+        var maps = new List<DockerPortMap>(desired.DockerMaps.Count);
+        var comments = new HashSet<string>(desired.DockerMaps.Count, StringComparer.Ordinal);
+        foreach (var map in desired.DockerMaps)
         {
-            if (!taken.Contains(new RuleKey(rule.Table, rule.Chain, rule.Specification)))
+            EnsureFamilyEnabled(NotNull(map, nameof(NatMapState.DockerMaps)).IsIPv6);
+            if (comments.Add(RuleBuilder.DockerMapComment(map)))
             {
-                adds.Add(RuleChange.Add(rule));
+                maps.Add(map);
             }
         }
 
-        return [.. changes, .. adds];
-    }
-
-    /// <summary>
-    /// Review item 11: an object whose rules go to the library's chain needs Setup. When the listing shows the table
-    /// but not the chain, the install would fail with iptables' own "No chain/target/match by that name" (or, per
-    /// rule, half done), so it stops before running anything and says what to do.
-    /// </summary>
-    /// <exception cref="InvalidOperationException">The library's chain is missing.</exception>
-    private void RequireSetup(string operation, AddressFamily family, IReadOnlyList<IptablesRule> rules, Dictionary<string, TableListing> listings)
-    {
-        if (listings.Values.All(static l => l.Chains.Count == 0))
+        var rules = new List<IptablesRule>();
+        foreach (var config in desired.Dnats)
         {
-            return; // nothing listed at all: a runner that runs nothing (a dry run, an unscripted fake) tells nothing
+            rules.AddRange(RuleBuilder.BuildDnat(NotNull(config, nameof(NatMapState.Dnats))));
         }
 
-        foreach (var rule in rules)
+        foreach (var config in desired.Snats)
         {
-            if (rule.Chain == _options.ChainName && !listings[rule.Table].Chains.Contains(rule.Chain))
-            {
-                throw new InvalidOperationException(
-                    $"{operation} needs the chain {rule.Chain} in the {rule.Table} table ({_commands.Program(family)}), and it is not there: " +
-                    $"call {nameof(SetupAsync)} first (natmap setup --apply), or {nameof(SyncAsync)}, which sets up what is missing. Nothing was changed.");
-            }
-        }
-    }
-
-    /// <summary>The nat POSTROUTING hairpin rule of a mapping as installed: its source network, when that holds the container.</summary>
-    private IPNetwork? InstalledContainerNetwork(TableListing nat, DockerPortMap map)
-    {
-        var comment = RuleBuilder.DockerMapComment(map);
-        foreach (var rule in nat.InChain("POSTROUTING"))
-        {
-            if (rule.Comment == comment && rule.JumpTarget == "MASQUERADE"
-                && RuleSpecification.ValueOf(rule.Specification, "-s") is { } source
-                && IPNetwork.TryParse(source, out var network)
-                && network.PrefixLength > 0
-                && network.Contains(map.ContainerEndpoint.Address))
-            {
-                return network;
-            }
+            rules.AddRange(RuleBuilder.BuildSnat(NotNull(config, nameof(NatMapState.Snats))));
         }
 
-        return null;
+        foreach (var config in desired.Hairpins)
+        {
+            rules.AddRange(RuleBuilder.BuildHairpin(NotNull(config, nameof(NatMapState.Hairpins))));
+        }
+
+        EnsureFamilyEnabled(rules);
+        return ([.. rules.Distinct()], maps);
     }
+
+    private static T NotNull<T>(T? item, string paramName)
+        where T : class =>
+        item ?? throw new ArgumentException("The list holds a null entry.", paramName);
 
     private void EnsureFamilyEnabled(IReadOnlyList<IptablesRule> rules) =>
         EnsureFamilyEnabled(rules.Any(static r => r.Family == AddressFamily.InterNetworkV6));
@@ -333,103 +359,4 @@ public sealed partial class IptablesManager : IIptablesManager
                 "The object is IPv6, but IPv6 is disabled (NatMapOptions.EnableIpv6 is false).");
         }
     }
-
-    /// <summary>
-    /// The container's on-link network, from the routing table (<c>ip route show match</c>): the longest route that
-    /// contains the address and has no gateway. <see langword="null"/> when there is none, or the lookup fails, which
-    /// <c>Failed</c> tells apart.
-    /// </summary>
-    private async Task<(IPNetwork? Network, bool Failed)> FindContainerNetworkAsync(IPAddress container, CancellationToken cancellationToken)
-    {
-        var command = _commands.RoutesMatching(container);
-        try
-        {
-            var result = await RunAsync(command, cancellationToken).ConfigureAwait(false);
-            if (result.IsSuccess)
-            {
-                return (RouteListing.OnLinkNetwork(result.StandardOutput, container), false);
-            }
-
-            Log.RouteLookupFailed(_logger, command, $"exit code {result.ExitCode}");
-            return (null, true);
-        }
-#pragma warning disable CA1031 // The lookup only widens the hairpin rule; without it (no iproute2) the mapping still works.
-        catch (Exception exception) when (exception is not OperationCanceledException)
-#pragma warning restore CA1031
-        {
-            Log.RouteLookupFailed(_logger, command, exception.Message);
-            return (null, true);
-        }
-    }
-
-    /// <summary>Takes the cross-process operation lock, if this manager uses one (see <see cref="OperationLock"/>).</summary>
-    private async Task<FileStream?> AcquireOperationLockAsync(CancellationToken cancellationToken)
-    {
-        if (_lockDirectory is null)
-        {
-            return null;
-        }
-
-        // Resolved at each operation: a namespace deleted and made again under its name is another namespace.
-        var lockFile = OperationLock.PathFor(_lockDirectory, _options.NetworkNamespace);
-        var taken = await OperationLock.AcquireAsync(lockFile, _options.CommandTimeout, cancellationToken).ConfigureAwait(false);
-        if (taken is null)
-        {
-            Log.LockUnavailable(_logger, lockFile);
-        }
-
-        return taken;
-    }
-
-    private async Task<CommandResult> RunAsync(CommandSpec command, CancellationToken cancellationToken)
-    {
-        Log.Running(_logger, command);
-        if (command.StandardInput is { } input)
-        {
-            Log.Input(_logger, command, input);
-        }
-
-        using var activity = Telemetry.StartCommand(command);
-
-        // The manager bounds every command itself, whichever runner it was given, rollback steps included: a hung
-        // program must not hold the operation gate for ever.
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.CommandTimeout);
-        CommandResult result;
-        try
-        {
-            result = await _runner.RunAsync(command, timeout.Token).WaitAsync(timeout.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException exception) when (!cancellationToken.IsCancellationRequested && timeout.IsCancellationRequested)
-        {
-            _telemetry.CommandDone(command, -1, activity);
-            throw new TimeoutException(
-                $"The command ran longer than NatMapOptions.CommandTimeout ({_options.CommandTimeout}) and was killed.{Environment.NewLine}Command: {command}",
-                exception);
-        }
-        catch
-        {
-            _telemetry.CommandDone(command, -1, activity);
-            throw;
-        }
-
-        _telemetry.CommandDone(command, result.ExitCode, activity);
-        Log.Exited(_logger, command, result.ExitCode);
-        return result;
-    }
-
-    private async Task<CommandResult> RunCheckedAsync(CommandSpec command, CancellationToken cancellationToken)
-    {
-        var result = await RunAsync(command, cancellationToken).ConfigureAwait(false);
-        return result.IsSuccess ? result : throw new IptablesCommandException(command, result);
-    }
-
-    /// <summary>
-    /// Whether a failed delete only says the rule or chain is not there. Both backends of iptables 1.8 exit with 1 and
-    /// say "Bad rule (does a matching rule exist in that chain?)" or "No chain/target/match by that name".
-    /// </summary>
-    private static bool IsMissing(CommandResult result) =>
-        result.ExitCode == 1
-        && (result.StandardError.Contains("does a matching rule exist", StringComparison.Ordinal)
-            || result.StandardError.Contains("No chain/target/match by that name", StringComparison.Ordinal));
 }

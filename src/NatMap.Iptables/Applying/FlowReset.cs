@@ -39,7 +39,7 @@ internal readonly record struct FlowReset(AddressFamily Family, string Protocol,
         var resets = new List<FlowReset>();
         foreach (var change in changes)
         {
-            if (change.Verb is "-A" or "-I" or "-D" && Translation(change.Family, change.Specification, mode) is { } found)
+            if (change.Kind is ChangeKind.Append or ChangeKind.Insert or ChangeKind.Delete && Translation(change.Family, change.Specification, mode) is { } found)
             {
                 foreach (var reset in found)
                 {

@@ -88,4 +88,26 @@ public sealed class NatMapOptions
     /// <summary>Gets or sets the conntrack-tools program used for <see cref="ConntrackReset"/>.</summary>
     /// <value>The default is <c>conntrack</c>.</value>
     public string ConntrackPath { get; set; } = NatMapDefaults.ConntrackPath;
+
+    /// <summary>
+    /// The one options snapshot: a copy of every setting, so later changes to this object have no effect on whoever
+    /// took it. A unit test fails when a settable property is added and not copied here.
+    /// </summary>
+    internal NatMapOptions Snapshot() => new()
+    {
+        ChainName = ChainName,
+        CommentPrefix = CommentPrefix,
+        IptablesPath = IptablesPath,
+        Ip6tablesPath = Ip6tablesPath,
+        EnableIpv6 = EnableIpv6,
+        XtablesLockWait = XtablesLockWait,
+        NetworkNamespace = NetworkNamespace,
+        IpPath = IpPath,
+        CommandTimeout = CommandTimeout,
+        ManageHostSettings = ManageHostSettings,
+        SysctlPath = SysctlPath,
+        Transport = Transport,
+        ConntrackReset = ConntrackReset,
+        ConntrackPath = ConntrackPath,
+    };
 }

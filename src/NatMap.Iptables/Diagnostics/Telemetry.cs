@@ -67,12 +67,12 @@ internal sealed class Telemetry
         long added = 0, deleted = 0;
         foreach (var change in changes)
         {
-            switch (change.Verb)
+            switch (change.Kind)
             {
-                case "-A" or "-I":
+                case ChangeKind.Append or ChangeKind.Insert:
                     added++;
                     break;
-                case "-D":
+                case ChangeKind.Delete:
                     deleted++;
                     break;
             }

@@ -9,84 +9,102 @@ internal abstract record Change;
 /// <summary>A host command run between rule changes, with the command that undoes it.</summary>
 internal sealed record HostChange(CommandSpec Command, CommandSpec? Undo) : Change;
 
-/// <summary>
-/// One change to one table: the iptables arguments after <c>-t TABLE</c> (<c>-A CHAIN …</c>, <c>-N CHAIN</c>, …),
-/// the verb that undoes it with the same arguments (<c>-D</c> for an add, <c>-A</c> for a delete, <c>-X</c> for a
-/// new chain), or <see langword="null"/> when it is not undone, and whether a per-rule run may find the rule or chain
-/// already gone. <see cref="UndoArguments"/>, when set, undoes it instead: a delete put back at its position.
-/// </summary>
-internal sealed record RuleChange(AddressFamily Family, string Table, string[] Arguments, string? UndoVerb, bool TolerateMissing = false) : Change
+/// <summary>What a <see cref="RuleChange"/> does.</summary>
+internal enum ChangeKind
 {
-    /// <summary>Gets the arguments that undo this change, when they are not <see cref="Arguments"/> with another verb.</summary>
-    public string[]? UndoArguments { get; init; }
+    /// <summary>Appends a rule to its chain (<c>-A</c>).</summary>
+    Append,
 
-    public string Verb => Arguments[0];
+    /// <summary>Inserts a rule at the top of its chain, or at <see cref="RuleChange.Position"/> (<c>-I</c>).</summary>
+    Insert,
 
-    public string Chain => Arguments[1];
+    /// <summary>Deletes a rule by its specification (<c>-D</c>).</summary>
+    Delete,
 
-    public IReadOnlyList<string> Specification => new ArraySegment<string>(Arguments, 2, Arguments.Length - 2);
+    /// <summary>Makes a user chain (<c>-N</c>).</summary>
+    NewChain,
 
+    /// <summary>Deletes an empty user chain (<c>-X</c>).</summary>
+    DeleteChain,
+}
+
+/// <summary>
+/// One change to one table: what it does, to which chain, with which rule specification (empty for a chain change),
+/// how it is undone (<see cref="Undo"/>, <see langword="null"/> when it is not), and whether a per-rule run may find the
+/// rule or chain already gone.
+/// </summary>
+internal sealed record RuleChange(AddressFamily Family, string Table, ChangeKind Kind, string Chain, IReadOnlyList<string> Specification, bool TolerateMissing = false) : Change
+{
+    /// <summary>Gets where an <see cref="ChangeKind.Insert"/> puts the rule (from 1); <see langword="null"/> for the top.</summary>
+    public int? Position { get; init; }
+
+    /// <summary>Gets the change that undoes this one, or <see langword="null"/> when it is not undone.</summary>
+    public RuleChange? Undo { get; init; }
+
+    /// <summary>Whether the change adds a rule.</summary>
+    public bool Adds => Kind is ChangeKind.Append or ChangeKind.Insert;
+
+    /// <summary>
+    /// Gets the iptables arguments after <c>-t TABLE</c>: <c>-A CHAIN …</c>, <c>-I CHAIN [N] …</c>, <c>-N CHAIN</c>, …,
+    /// built by the one argv builder, <see cref="IptablesRule.Argv"/>.
+    /// </summary>
+    public string[] Arguments => IptablesRule.Argv(table: null, Verb(Kind), Chain, Position, Specification);
+
+    /// <summary>Adds <paramref name="rule"/> where it says (the top, or the end of its chain); undone by deleting it.</summary>
     public static RuleChange Add(IptablesRule rule) =>
-        new(rule.Family, rule.Table, Args(rule.Position == RulePosition.Top ? "-I" : "-A", rule.Chain, rule.Specification), "-D");
+        new(rule.Family, rule.Table, rule.Position == RulePosition.Top ? ChangeKind.Insert : ChangeKind.Append, rule.Chain, rule.Specification)
+        {
+            Undo = new(rule.Family, rule.Table, ChangeKind.Delete, rule.Chain, rule.Specification),
+        };
 
     /// <summary>Deletes a rule by its specification; undone by appending it again.</summary>
     public static RuleChange Delete(AddressFamily family, string table, string chain, IReadOnlyList<string> specification, bool tolerateMissing = false) =>
-        new(family, table, Args("-D", chain, specification), "-A", tolerateMissing);
+        new(family, table, ChangeKind.Delete, chain, specification, tolerateMissing)
+        {
+            Undo = new(family, table, ChangeKind.Append, chain, specification),
+        };
 
+    /// <summary>Makes a chain; undone by deleting it.</summary>
     public static RuleChange NewChain(AddressFamily family, string table, string chain) =>
-        new(family, table, ["-N", chain], "-X");
+        new(family, table, ChangeKind.NewChain, chain, [])
+        {
+            Undo = new(family, table, ChangeKind.DeleteChain, chain, []),
+        };
 
+    /// <summary>Deletes a chain, which a per-rule run may find already gone; undone by making it again.</summary>
     public static RuleChange DeleteChain(AddressFamily family, string table, string chain) =>
-        new(family, table, ["-X", chain], null, TolerateMissing: true);
+        new(family, table, ChangeKind.DeleteChain, chain, [], TolerateMissing: true)
+        {
+            Undo = new(family, table, ChangeKind.NewChain, chain, []),
+        };
 
     /// <summary>
     /// Deletes a rule by its specification; undone by inserting it again at <paramref name="position"/> (from 1), where
     /// it was when deleted.
     /// </summary>
     public static RuleChange DeleteAt(AddressFamily family, string table, string chain, IReadOnlyList<string> specification, int position, bool tolerateMissing = false) =>
-        Delete(family, table, chain, specification, tolerateMissing) with
+        new(family, table, ChangeKind.Delete, chain, specification, tolerateMissing)
         {
-            UndoArguments = ["-I", chain, position.ToString(System.Globalization.CultureInfo.InvariantCulture), .. specification],
+            Undo = new(family, table, ChangeKind.Insert, chain, specification) { Position = position },
         };
 
-    /// <summary>The change that undoes this one, or <see langword="null"/>.</summary>
-    public RuleChange? Inverse()
-    {
-        if (UndoVerb is null)
-        {
-            return null;
-        }
-
-        if (UndoArguments is not null)
-        {
-            return new(Family, Table, UndoArguments, null);
-        }
-
-        var arguments = (string[])Arguments.Clone();
-        arguments[0] = UndoVerb;
-        return new(Family, Table, arguments, Verb);
-    }
-
     /// <summary>Whether the change has taken effect, judged from a fresh listing of its table.</summary>
-    public bool IsVisibleIn(TableListing listing) => Verb switch
+    public bool IsVisibleIn(TableListing listing) => Kind switch
     {
-        "-A" or "-I" => listing.Contains(Chain, Specification),
-        "-D" => !listing.Contains(Chain, Specification),
-        "-N" => listing.Chains.Contains(Chain),
-        "-X" => !listing.Chains.Contains(Chain),
+        ChangeKind.Append or ChangeKind.Insert => listing.Contains(Chain, Specification),
+        ChangeKind.Delete => !listing.Contains(Chain, Specification),
+        ChangeKind.NewChain => listing.Chains.Contains(Chain),
+        ChangeKind.DeleteChain => !listing.Chains.Contains(Chain),
         _ => false,
     };
 
-    private static string[] Args(string verb, string chain, IReadOnlyList<string> specification)
+    private static string Verb(ChangeKind kind) => kind switch
     {
-        var arguments = new string[2 + specification.Count];
-        arguments[0] = verb;
-        arguments[1] = chain;
-        for (var i = 0; i < specification.Count; i++)
-        {
-            arguments[2 + i] = specification[i];
-        }
-
-        return arguments;
-    }
+        ChangeKind.Append => "-A",
+        ChangeKind.Insert => "-I",
+        ChangeKind.Delete => "-D",
+        ChangeKind.NewChain => "-N",
+        ChangeKind.DeleteChain => "-X",
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown change kind."),
+    };
 }

@@ -29,7 +29,7 @@ internal sealed class StateReader(NatRuleBuilder builder)
     {
         foreach (var rule in nat.Rules)
         {
-            if (rule.Comment is not { } comment || !comment.StartsWith(_prefix, StringComparison.Ordinal))
+            if (rule.Comment is not { } comment || !builder.IsOwned(comment))
             {
                 continue;
             }

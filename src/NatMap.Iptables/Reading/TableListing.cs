@@ -28,6 +28,10 @@ internal sealed class TableListing
 
     public static TableListing Parse(string output, Func<string, bool>? keep = null) => Parse(LogicalLines(output), keep);
 
+    /// <summary>The line filter that keeps the rules carrying <paramref name="comment"/>; none for <see langword="null"/>.</summary>
+    public static Func<string, bool>? KeepingComment(string? comment) =>
+        comment is null ? null : line => line.Contains(comment, StringComparison.Ordinal);
+
     /// <summary>
     /// Reads <c>-P</c>/<c>-N</c> or save-format <c>:CHAIN POLICY [p:b]</c> declarations and <c>-A</c> rules. Every chain
     /// is read; with <paramref name="keep"/>, only the rule lines it accepts are tokenized and kept (their positions in

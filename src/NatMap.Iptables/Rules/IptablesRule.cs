@@ -48,14 +48,35 @@ public sealed record IptablesRule(
             RuleAction.Check => "-C",
             _ => throw new ArgumentOutOfRangeException(nameof(action), action, "Unknown rule action."),
         };
-        var arguments = new string[4 + Specification.Count];
-        arguments[0] = "-t";
-        arguments[1] = Table;
-        arguments[2] = verb;
-        arguments[3] = Chain;
-        for (var i = 0; i < Specification.Count; i++)
+        return Argv(Table, verb, Chain, position: null, Specification);
+    }
+
+    /// <summary>
+    /// The one argv builder of the library: <c>[-t TABLE] VERB CHAIN [POSITION] SPECIFICATION…</c>, for a rule as built
+    /// (<see cref="ToArguments"/>) and for a planned change alike.
+    /// </summary>
+    internal static string[] Argv(string? table, string verb, string chain, int? position, IReadOnlyList<string> specification)
+    {
+        var head = table is null ? 0 : 2;
+        var positionText = position?.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var arguments = new string[head + 2 + (positionText is null ? 0 : 1) + specification.Count];
+        if (table is not null)
         {
-            arguments[4 + i] = Specification[i];
+            arguments[0] = "-t";
+            arguments[1] = table;
+        }
+
+        arguments[head] = verb;
+        arguments[head + 1] = chain;
+        var next = head + 2;
+        if (positionText is not null)
+        {
+            arguments[next++] = positionText;
+        }
+
+        for (var i = 0; i < specification.Count; i++)
+        {
+            arguments[next + i] = specification[i];
         }
 
         return arguments;

@@ -63,6 +63,28 @@ public sealed class NatRuleBuilder
     public string RouteLocalnetComment { get; }
 
     /// <summary>
+    /// The one decision on ownership: whether a rule's comment says the library made it (it starts with the prefix and
+    /// a colon). Setup's rules, objects' rules and the marked loopback guard alike.
+    /// </summary>
+    internal bool IsOwned(string? comment) =>
+        comment is not null && comment.StartsWith(CommentPrefix, StringComparison.Ordinal) && comment.Length > CommentPrefix.Length && comment[CommentPrefix.Length] == ':';
+
+    /// <summary>Whether a comment marks a rule of an object the library owns (owned, and not one of Setup's rules).</summary>
+    internal bool IsObjectComment(string? comment) =>
+        IsOwned(comment)
+        && comment != SetupComment
+        && !comment!.StartsWith(SetupComment + ":", StringComparison.Ordinal);
+
+    /// <summary>
+    /// Whether a listed rule is a loopback guard, whoever made it: a raw <c>PREROUTING</c> rule that drops packets to
+    /// 127.0.0.0/8 arriving on any interface but <c>lo</c>, whatever its comment.
+    /// </summary>
+    internal bool IsLoopbackGuard(ListedRule rule) =>
+        rule.Chain == "PREROUTING"
+        && rule.JumpTarget == "DROP"
+        && WithoutComment(rule.Specification).SequenceEqual(WithoutComment(BuildLoopbackGuard().Specification), StringComparer.Ordinal);
+
+    /// <summary>
     /// Returns the IPv4 loopback guard: raw <c>PREROUTING</c> drops packets to 127.0.0.0/8 that arrive on any interface
     /// but <c>lo</c>, before any DNAT could forward them. With it, a mapping bound to 127.0.0.1 stays local even when
     /// <c>route_localnet</c> is on, and so do the host's own loopback services.
@@ -349,4 +371,18 @@ public sealed class NatRuleBuilder
         : throw new ArgumentException(
             $"The rule comment would be {comment.Length} characters long; iptables keeps at most {NatMapLimits.MaxCommentLength} and silently truncates the rest, which would break removal. Shorten {paramName} or the comment prefix.",
             paramName);
+
+    private static IEnumerable<string> WithoutComment(IReadOnlyList<string> specification)
+    {
+        for (var i = 0; i < specification.Count; i++)
+        {
+            if (specification[i] == "-m" && i + 3 < specification.Count && specification[i + 1] == "comment" && specification[i + 2] == "--comment")
+            {
+                i += 3;
+                continue;
+            }
+
+            yield return specification[i];
+        }
+    }
 }

@@ -104,8 +104,9 @@ public sealed class CliAppTests : IDisposable
 
     [Theory]
     [InlineData("add docker --container web --host 0.0.0.0:8080 --target 172.17.0.2:80", "IPv4 nat table has no NATMAP chain")]
-    [InlineData("add dnat --external 2001:db8::5 --internal fd00::2 --ports 443 --apply", "IPv6 nat table has no NATMAP chain")]
-    [InlineData("add hairpin --external 203.0.113.5 --internal 10.0.0.2 --ports 80 --chain EDGE --netns lab1 --apply", "no EDGE chain. Run 'natmap setup --apply --netns lab1' first.")]
+    // Static DNAT's only rule in the library's chain is its filter ACCEPT, so that is the table it needs.
+    [InlineData("add dnat --external 2001:db8::5 --internal fd00::2 --ports 443 --apply", "IPv6 filter table has no NATMAP chain")]
+    [InlineData("add docker --container web --host 0.0.0.0:8080 --target 172.17.0.2:80 --chain EDGE --netns lab1 --apply", "no EDGE chain. Run 'natmap setup --apply --netns lab1' first.")]
     public async Task Add_SetupNeverRan_SaysSoAndChangesNothing(string commandLine, string message)
     {
         var host = new FakeIptables();
@@ -116,6 +117,20 @@ public sealed class CliAppTests : IDisposable
         output.Should().BeEmpty();
         error.Should().Contain("natmap is not set up on this host").And.Contain(message).And.Contain("natmap setup --apply");
         host.Processes.Should().OnlyContain(c => DryRunCommandRunner.IsRead(c));
+    }
+
+    [Theory]
+    // Hairpin and SNAT rules go to the built-in chains only: like the library, the CLI does not ask for Setup.
+    [InlineData("add hairpin --external 203.0.113.5 --internal 10.0.0.2 --ports 80 --apply", "-j DNAT --to-destination 10.0.0.2")]
+    [InlineData("add snat --internal 10.0.0.2 --external 203.0.113.5 --out-interface eth0 --apply", "-j SNAT --to-source 203.0.113.5")]
+    public async Task Add_BuiltInChainsOnly_InstallsWithoutSetup(string commandLine, string rule)
+    {
+        var host = new FakeIptables();
+
+        var (code, _, error) = await Run(host, commandLine);
+
+        code.Should().Be(0, error);
+        host.Save().Should().Contain(rule);
     }
 
     [Fact]

@@ -12,8 +12,8 @@ public sealed class RestoreScriptTests
         [
             RuleChange.NewChain(AddressFamily.InterNetwork, "filter", "NATMAP"),
             RuleChange.NewChain(AddressFamily.InterNetwork, "nat", "NATMAP"),
-            new(AddressFamily.InterNetwork, "filter", ["-A", "NATMAP", "-j", "ACCEPT"], null),
-            new(AddressFamily.InterNetwork, "nat", ["-I", "PREROUTING", "-j", "NATMAP"], null),
+            new(AddressFamily.InterNetwork, "filter", ChangeKind.Append, "NATMAP", ["-j", "ACCEPT"]),
+            new(AddressFamily.InterNetwork, "nat", ChangeKind.Insert, "PREROUTING", ["-j", "NATMAP"]),
         ];
 
         RestoreScript.Render(changes).Should().Be(
@@ -28,7 +28,7 @@ public sealed class RestoreScriptTests
     [InlineData("tab\tin", "\"tab\tin\"")]
     public void Render_QuotesWhatIptablesRestoreWouldSplit_AndTheViewReadsItBack(string token, string rendered)
     {
-        var script = RestoreScript.Render([new RuleChange(AddressFamily.InterNetwork, "nat", ["-A", "X", "--comment", token], null)]);
+        var script = RestoreScript.Render([new RuleChange(AddressFamily.InterNetwork, "nat", ChangeKind.Append, "X", ["--comment", token])]);
 
         script.Should().Be($"*nat\n-A X --comment {rendered}\nCOMMIT\n");
         new CommandSpec("iptables-restore", ["--noflush"], script).ToPerRuleCommands().Single().Arguments[^1].Should().Be(token);
