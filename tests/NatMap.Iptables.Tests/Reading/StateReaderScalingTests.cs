@@ -1,4 +1,4 @@
-namespace NatMap.Iptables.Tests.Internal;
+namespace NatMap.Iptables.Tests.Reading;
 
 /// <summary>
 /// Review item 5: ListAsync's reader checked each object against every one read before (List.Contains), O(n²) in the

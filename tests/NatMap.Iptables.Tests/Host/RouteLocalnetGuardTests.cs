@@ -1,6 +1,7 @@
 using NatMap.Iptables.Testing;
+using NatMap.Iptables.Tests.Reliability;
 
-namespace NatMap.Iptables.Tests.Reliability;
+namespace NatMap.Iptables.Tests.Host;
 
 /// <summary>
 /// The host invariant: the library never leaves net.ipv4.conf.all.route_localnet=1 without a loopback guard in raw

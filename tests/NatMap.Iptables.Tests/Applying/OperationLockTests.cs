@@ -2,7 +2,7 @@ using NatMap.Iptables.Internal;
 using NatMap.Iptables.Testing;
 using static NatMap.Iptables.Tests.TestData;
 
-namespace NatMap.Iptables.Tests.Internal;
+namespace NatMap.Iptables.Tests.Applying;
 
 /// <summary>Review item 3: the cross-process lock that keeps two managers from both reading "missing" and both adding.</summary>
 public sealed class OperationLockTests : IDisposable

@@ -5,7 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using NatMap.Iptables.Testing;
 
-namespace NatMap.Iptables.Tests.Reliability;
+namespace NatMap.Iptables.Tests.Diagnostics;
 
 public sealed class TelemetryTests
 {

@@ -1,7 +1,7 @@
 using NatMap.Iptables.Internal;
 using NatMap.Iptables.Testing;
 
-namespace NatMap.Iptables.Tests.Internal;
+namespace NatMap.Iptables.Tests.Reading;
 
 /// <summary>
 /// Review item 9: iptables-save and iptables -S print a newline inside a comment as it is, so a foreign rule's comment

@@ -1,7 +1,7 @@
 using System.Net;
 using NatMap.Iptables.Internal;
 
-namespace NatMap.Iptables.Tests.Internal;
+namespace NatMap.Iptables.Tests.Reading;
 
 public sealed class RouteListingTests
 {

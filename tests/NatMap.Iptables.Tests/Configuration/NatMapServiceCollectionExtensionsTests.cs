@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 using NatMap.Iptables.Testing;
 using static NatMap.Iptables.Tests.TestData;
 
-namespace NatMap.Iptables.Tests;
+namespace NatMap.Iptables.Tests.Configuration;
 
 public sealed class NatMapServiceCollectionExtensionsTests
 {

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging.Testing;
 using NatMap.Iptables.Testing;
 using static NatMap.Iptables.Tests.TestData;
 
-namespace NatMap.Iptables.Tests;
+namespace NatMap.Iptables.Tests.Applying;
 
 /// <summary>
 /// Flows the kernel already tracks follow a change: after the rules of a UDP translation go in or out, the manager

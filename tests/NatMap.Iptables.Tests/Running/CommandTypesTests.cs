@@ -1,4 +1,4 @@
-namespace NatMap.Iptables.Tests;
+namespace NatMap.Iptables.Tests.Running;
 
 public sealed class CommandTypesTests
 {

@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using NatMap.Iptables.Testing;
+using NatMap.Iptables.Tests.Reliability;
 
-namespace NatMap.Iptables.Tests.Reliability;
+namespace NatMap.Iptables.Tests.Running;
 
 /// <summary>
 /// The manager owns <see cref="NatMapOptions.CommandTimeout"/>: every command it runs, rollback steps included, is

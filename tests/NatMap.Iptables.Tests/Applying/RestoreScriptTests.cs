@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using NatMap.Iptables.Internal;
 
-namespace NatMap.Iptables.Tests.Internal;
+namespace NatMap.Iptables.Tests.Applying;
 
 public sealed class RestoreScriptTests
 {

@@ -1,7 +1,7 @@
 using NatMap.Iptables.Testing;
 using static NatMap.Iptables.Tests.TestData;
 
-namespace NatMap.Iptables.Tests.Reliability;
+namespace NatMap.Iptables.Tests.Applying;
 
 /// <summary>
 /// The manager's gate: one mutating operation at a time. The emulator holds every read for a few milliseconds, so

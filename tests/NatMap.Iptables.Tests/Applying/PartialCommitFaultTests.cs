@@ -1,6 +1,7 @@
 using NatMap.Iptables.Testing;
+using NatMap.Iptables.Tests.Reliability;
 
-namespace NatMap.Iptables.Tests.Reliability;
+namespace NatMap.Iptables.Tests.Applying;
 
 /// <summary>
 /// Faults that strike after part of a process took effect (<see cref="CommandFault"/>): every operation, in both

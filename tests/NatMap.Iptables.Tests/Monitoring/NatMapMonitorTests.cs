@@ -1,7 +1,7 @@
 using System.Net;
 using NatMap.Iptables.Testing;
 
-namespace NatMap.Iptables.Tests.Reliability;
+namespace NatMap.Iptables.Tests.Monitoring;
 
 public sealed class NatMapMonitorTests
 {
