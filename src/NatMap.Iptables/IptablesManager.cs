@@ -64,11 +64,7 @@ public sealed class IptablesManager : IIptablesManager
         _executor = new CommandExecutor(runner, _options.CommandTimeout, (ILogger?)logger ?? NullLogger.Instance, telemetry);
         _gate = new OperationGate(_executor, lockDirectory, _options.NetworkNamespace);
 
-        // The backend is chosen here, once: how the tables are read and how a plan's rule changes are applied.
-        _reader = _options.Transport == IptablesTransport.PerRule ? new ListReader(_executor, commands) : new SaveReader(_executor, commands);
-        var partial = new PartialCommit(commands, _reader);
-        IRuleApplier rules = _options.Transport == IptablesTransport.PerRule ? new PerRuleApplier(commands, partial) : new RestoreApplier(commands, partial);
-
+        (_reader, var rules) = Backend(_options.Transport, _executor, commands);
         _applier = new PlanApplier(rules, commands, _options.ConntrackReset);
         _routes = new RouteReader(_executor, commands);
         _host = new HostSettings(commands, RuleBuilder, _options.ManageHostSettings);
@@ -80,6 +76,22 @@ public sealed class IptablesManager : IIptablesManager
 
     /// <summary>Gets the rule builder this manager uses, configured with its chain name and comment prefix.</summary>
     public NatRuleBuilder RuleBuilder { get; }
+
+    /// <summary>
+    /// The backend, chosen here and only here: how the tables are read and how a plan's rule changes are applied (the
+    /// place a native nftables backend adds its arm).
+    /// </summary>
+    private static (ITableReader Reader, IRuleApplier Applier) Backend(IptablesTransport transport, CommandExecutor executor, HostCommands commands)
+    {
+        if (transport == IptablesTransport.PerRule)
+        {
+            var list = new ListReader(executor, commands);
+            return (list, new PerRuleApplier(commands, new PartialCommit(commands, list)));
+        }
+
+        var save = new SaveReader(executor, commands);
+        return (save, new RestoreApplier(commands, new PartialCommit(commands, save)));
+    }
 
     private IEnumerable<AddressFamily> Families =>
         _options.EnableIpv6 ? [AddressFamily.InterNetwork, AddressFamily.InterNetworkV6] : [AddressFamily.InterNetwork];

@@ -55,8 +55,7 @@ public sealed record DnatConfig(
     /// <summary>Checks the rules between fields, which a <see langword="with"/> expression can break.</summary>
     internal void Validate()
     {
-        Guard.SameFamily(ExternalIp, nameof(ExternalIp), InternalIp, nameof(InternalIp));
-        StaticNat.Ports(Ports, nameof(Ports));
+        StaticNat.ValidateTranslation(ExternalIp, InternalIp, Ports);
         if (InternalPort is not null && !Ports.IsSinglePort)
         {
             throw new ArgumentException(

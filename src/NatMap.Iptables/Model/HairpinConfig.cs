@@ -55,8 +55,7 @@ public sealed record HairpinConfig(
     /// <summary>Checks the rules between fields, which a <see langword="with"/> expression can break.</summary>
     internal void Validate()
     {
-        Guard.SameFamily(ExternalIp, nameof(ExternalIp), InternalIp, nameof(InternalIp));
-        StaticNat.Ports(Ports, nameof(Ports));
+        StaticNat.ValidateTranslation(ExternalIp, InternalIp, Ports);
         if (LanCidr is { } lan && lan.BaseAddress.AddressFamily != ExternalIp.AddressFamily)
         {
             throw new ArgumentException(

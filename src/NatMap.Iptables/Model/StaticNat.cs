@@ -16,6 +16,16 @@ internal static class StaticNat
         return second;
     }
 
+    /// <summary>
+    /// The checks between the fields of a translation from one address to another (<see cref="DnatConfig"/>,
+    /// <see cref="HairpinConfig"/>), which a <see langword="with"/> expression can break: one family, some ports.
+    /// </summary>
+    public static void ValidateTranslation(IPAddress externalIp, IPAddress internalIp, PortSet ports)
+    {
+        Guard.SameFamily(externalIp, "ExternalIp", internalIp, "InternalIp");
+        _ = Ports(ports, "Ports");
+    }
+
     public static PortSet Ports(PortSet value, string paramName) => value.IsEmpty
         ? throw new ArgumentException("The port set is empty; give at least one port, for example PortSet.Parse(\"80\").", paramName)
         : value;
