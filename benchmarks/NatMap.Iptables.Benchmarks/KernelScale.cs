@@ -29,7 +29,7 @@ internal static class KernelScale
         foreach (var n in sizes)
         {
             var maps = Maps(n, 0);
-            var perRule = n <= perRuleMax ? await TimeApplyAsync(backend, maps, IptablesTransport.PerRule, 1) : (TimeSpan?)null;
+            var perRule = n <= perRuleMax ? await TimeApplyAsync(backend, maps, RuleApplyMode.PerRule, 1) : (TimeSpan?)null;
             var (batch, raw, ratio) = await TimeBatchAgainstRawAsync(backend, maps, repeats, warmup);
             var (install, installProcesses, old, oldRatio, floor, installRatio, remove, removeProcesses, removeRatio) = await TimeOneObjectAsync(backend, maps, repeats);
             var (noop, noopProcesses) = await TimeNoOpSyncAsync(backend, maps, repeats);
@@ -56,7 +56,7 @@ internal static class KernelScale
             new IPEndPoint(IPAddress.Any, 10_000 + (generation * 20_000) + i),
             new IPEndPoint(new IPAddress([172, (byte)(17 + generation), (byte)(i / 250), (byte)((i % 250) + 2)]), 80)))];
 
-    private static async Task<TimeSpan> TimeApplyAsync(string backend, DockerPortMap[] maps, IptablesTransport transport, int repeats)
+    private static async Task<TimeSpan> TimeApplyAsync(string backend, DockerPortMap[] maps, RuleApplyMode transport, int repeats)
     {
         var times = new List<TimeSpan>();
         for (var r = 0; r < repeats; r++)
@@ -68,7 +68,7 @@ internal static class KernelScale
     }
 
     /// <summary>Setup in a fresh namespace, then the timed SyncAsync of every mapping.</summary>
-    private static async Task<TimeSpan> TimeApplyOnceAsync(string backend, DockerPortMap[] maps, IptablesTransport transport)
+    private static async Task<TimeSpan> TimeApplyOnceAsync(string backend, DockerPortMap[] maps, RuleApplyMode transport)
     {
         await using var ns = await Namespace.CreateAsync();
         var manager = ns.Manager(backend, transport, new CountingRunner());
@@ -90,7 +90,7 @@ internal static class KernelScale
         await using (var source = await Namespace.CreateAsync())
         {
             var recorder = new CountingRunner();
-            var manager = source.Manager(backend, IptablesTransport.Batch, recorder);
+            var manager = source.Manager(backend, RuleApplyMode.Batch, recorder);
             await manager.SetupAsync();
             recorder.Clear();
             await manager.SyncAsync(new NatMapState { DockerMaps = maps });
@@ -102,7 +102,7 @@ internal static class KernelScale
         var ratios = new List<double>();
         for (var r = -warmup; r < repeats; r++)
         {
-            var batch = await TimeApplyOnceAsync(backend, maps, IptablesTransport.Batch);
+            var batch = await TimeApplyOnceAsync(backend, maps, RuleApplyMode.Batch);
             var raw = await TimeRawOnceAsync(backend, payload);
             if (r < 0)
             {
@@ -122,7 +122,7 @@ internal static class KernelScale
     {
         await using var ns = await Namespace.CreateAsync();
         var runner = new CliWrapCommandRunner(TimeSpan.FromMinutes(5));
-        await ns.Manager(backend, IptablesTransport.Batch, runner).SetupAsync();
+        await ns.Manager(backend, RuleApplyMode.Batch, runner).SetupAsync();
         var watch = Stopwatch.StartNew();
         var result = await runner.RunAsync(new CommandSpec("ip", ["netns", "exec", ns.Name, $"iptables-{backend}-restore", "--noflush", "-w", "10"], payload));
         var elapsed = watch.Elapsed;
@@ -139,7 +139,7 @@ internal static class KernelScale
     {
         await using var ns = await Namespace.CreateAsync();
         var runner = new CountingRunner();
-        var manager = ns.Manager(backend, IptablesTransport.Batch, runner);
+        var manager = ns.Manager(backend, RuleApplyMode.Batch, runner);
         await manager.SyncAsync(new NatMapState { DockerMaps = maps });
         var shell = new CliWrapCommandRunner(TimeSpan.FromMinutes(1));
         async Task<TimeSpan> FloorAsync(DockerPortMap map, RuleAction action)
@@ -219,7 +219,7 @@ internal static class KernelScale
     {
         await using var ns = await Namespace.CreateAsync();
         var runner = new CountingRunner();
-        var manager = ns.Manager(backend, IptablesTransport.Batch, runner);
+        var manager = ns.Manager(backend, RuleApplyMode.Batch, runner);
         var desired = new NatMapState { DockerMaps = maps };
         await manager.SyncAsync(desired);
         var times = new List<TimeSpan>();
@@ -244,7 +244,7 @@ internal static class KernelScale
         for (var r = 0; r < repeats; r++)
         {
             await using var ns = await Namespace.CreateAsync();
-            var manager = ns.Manager(backend, IptablesTransport.Batch, new CountingRunner());
+            var manager = ns.Manager(backend, RuleApplyMode.Batch, new CountingRunner());
             await manager.SyncAsync(new NatMapState { DockerMaps = maps });
             var watch = Stopwatch.StartNew();
             await manager.SyncAsync(new NatMapState { DockerMaps = others });
@@ -301,13 +301,13 @@ internal static class KernelScale
         }
 
         /// <summary>A manager that takes the cross-process lock file as one running on CliWrapCommandRunner does, so its cost is counted.</summary>
-        public IptablesManager Manager(string backend, IptablesTransport transport, ICommandRunner runner) => new(runner, new NatMapOptions
+        public IptablesManager Manager(string backend, RuleApplyMode transport, ICommandRunner runner) => new(runner, new NatMapOptions
         {
             NetworkNamespace = Name,
             IptablesPath = $"iptables-{backend}",
             Ip6tablesPath = $"ip6tables-{backend}",
             EnableIpv6 = false,
-            Transport = transport,
+            ApplyMode = transport,
             CommandTimeout = TimeSpan.FromMinutes(5),
         }, null, null, Internal.OperationLock.DefaultDirectory);
 

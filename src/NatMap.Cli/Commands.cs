@@ -210,7 +210,7 @@ internal static class Commands
             ChainName = parsed.GetValue(Chain)!,
             CommentPrefix = parsed.GetValue(CommentPrefix)!,
             EnableIpv6 = !parsed.GetValue(NoIpv6),
-            Transport = parsed.GetValue(PerRule) ? IptablesTransport.PerRule : IptablesTransport.Batch,
+            ApplyMode = parsed.GetValue(PerRule) ? RuleApplyMode.PerRule : RuleApplyMode.Batch,
         };
 
         // The manager validates its options (ArgumentException, exit 2) before anything reaches the host.

@@ -17,7 +17,7 @@ public static class NatMapHostingServiceCollectionExtensions
     /// <c>builder.Configuration.GetSection("NatMap:Options")</c>, and validated at host start-up.
     /// </summary>
     /// <param name="services">The service collection.</param>
-    /// <param name="configuration">The section whose keys are <see cref="NatMapOptions"/>' property names (<c>EnableIpv6</c>, <c>XtablesLockWait</c> as <c>00:00:05</c>, <c>Transport</c> as <c>Batch</c>, ...).</param>
+    /// <param name="configuration">The section whose keys are <see cref="NatMapOptions"/>' property names (<c>EnableIpv6</c>, <c>XtablesLockWait</c> as <c>00:00:05</c>, <c>ApplyMode</c> as <c>Batch</c>, ...).</param>
     /// <returns><paramref name="services"/>, for chaining.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="configuration"/> is <see langword="null"/>.</exception>
     /// <remarks>An invalid value stops the host from starting with an <see cref="OptionsValidationException"/> naming it. The manager reads the options once, when it is created.</remarks>

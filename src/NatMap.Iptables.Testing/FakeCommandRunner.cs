@@ -12,8 +12,8 @@ namespace NatMap.Iptables.Testing;
 /// <para>The most recently added script that matches a command answers it; a script given <c>times</c> stops
 /// answering after that many commands.</para>
 /// <para>Both transports look the same: an <c>iptables-restore</c> batch is recorded in <see cref="Commands"/> as the
-/// per-rule commands it stands for (see <see cref="CommandSpec.ToPerRuleCommands"/>), so an assertion on a rule's
-/// argv holds whichever <see cref="NatMapOptions.Transport"/> ran it. <see cref="Processes"/> has the commands as
+/// per-rule commands it stands for (see <see cref="CommandSpecExtensions.ToPerRuleCommands"/>), so an assertion on a rule's
+/// argv holds whichever <see cref="NatMapOptions.ApplyMode"/> ran it. <see cref="Processes"/> has the commands as
 /// run. A script matches a batch when it matches the batch itself or any of its lines, and then answers the whole
 /// batch, as the real program would.</para>
 /// </remarks>

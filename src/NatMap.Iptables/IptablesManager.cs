@@ -10,7 +10,7 @@ namespace NatMap.Iptables;
 /// <summary>
 /// The default <see cref="IIptablesManager"/>. It builds rules with <see cref="NatRuleBuilder"/>, applies each
 /// operation's changes through an <see cref="ICommandRunner"/> (one <c>iptables-restore --noflush</c> per address
-/// family by default, see <see cref="NatMapOptions.Transport"/>), and undoes what it applied when a command fails or
+/// family by default, see <see cref="NatMapOptions.ApplyMode"/>), and undoes what it applied when a command fails or
 /// the operation is cancelled.
 /// </summary>
 /// <remarks>
@@ -64,7 +64,7 @@ public sealed class IptablesManager : IIptablesManager
         _executor = new CommandExecutor(runner, _options.CommandTimeout, (ILogger?)logger ?? NullLogger.Instance, telemetry);
         _gate = new OperationGate(_executor, lockDirectory, _options.NetworkNamespace);
 
-        (_reader, var rules) = Backend(_options.Transport, _executor, commands);
+        (_reader, var rules) = Backend(_options.ApplyMode, _executor, commands);
         _applier = new PlanApplier(rules, commands, _options.ConntrackReset);
         _routes = new RouteReader(_executor, commands);
         _host = new HostSettings(commands, RuleBuilder, _options.ManageHostSettings);
@@ -81,9 +81,9 @@ public sealed class IptablesManager : IIptablesManager
     /// The backend, chosen here and only here: how the tables are read and how a plan's rule changes are applied (the
     /// place a native nftables backend adds its arm).
     /// </summary>
-    private static (ITableReader Reader, IRuleApplier Applier) Backend(IptablesTransport transport, CommandExecutor executor, HostCommands commands)
+    private static (ITableReader Reader, IRuleApplier Applier) Backend(RuleApplyMode transport, CommandExecutor executor, HostCommands commands)
     {
-        if (transport == IptablesTransport.PerRule)
+        if (transport == RuleApplyMode.PerRule)
         {
             var list = new ListReader(executor, commands);
             return (list, new PerRuleApplier(commands, new PartialCommit(commands, list)));

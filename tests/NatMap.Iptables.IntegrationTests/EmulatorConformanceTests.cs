@@ -12,7 +12,7 @@ namespace NatMap.Iptables.IntegrationTests;
 /// </summary>
 public sealed partial class EmulatorConformanceTests
 {
-    public static TheoryData<string, IptablesTransport> BackendsAndTransports => Kernel.BackendsAndTransports;
+    public static TheoryData<string, RuleApplyMode> BackendsAndTransports => Kernel.BackendsAndTransports;
 
     public static TheoryData<string> Backends => Kernel.Backends;
 
@@ -21,11 +21,11 @@ public sealed partial class EmulatorConformanceTests
     private static FakeIptables Emulator(string backend) =>
         new() { Backend = backend == "nft" ? FakeIptablesBackend.Nft : FakeIptablesBackend.Legacy };
 
-    private static IptablesManager EmulatedManager(FakeIptables fake, string backend, IptablesTransport transport) => new(fake, new NatMapOptions
+    private static IptablesManager EmulatedManager(FakeIptables fake, string backend, RuleApplyMode transport) => new(fake, new NatMapOptions
     {
         IptablesPath = $"iptables-{backend}",
         Ip6tablesPath = $"ip6tables-{backend}",
-        Transport = transport,
+        ApplyMode = transport,
     });
 
     /// <summary>The kernel's iptables-save in the emulator's form: no comment lines, no counters, tables by name.</summary>
@@ -42,10 +42,10 @@ public sealed partial class EmulatorConformanceTests
 
     [Theory]
     [MemberData(nameof(BackendsAndTransports))]
-    public async Task LibraryOperations_LeaveTheSameTablesAsTheKernel(string backend, IptablesTransport transport)
+    public async Task LibraryOperations_LeaveTheSameTablesAsTheKernel(string backend, RuleApplyMode transport)
     {
         await using var ns = await TestNamespace.CreateAsync(backend);
-        var kernel = ns.Manager(o => o.Transport = transport);
+        var kernel = ns.Manager(o => o.ApplyMode = transport);
         var fake = Emulator(backend);
         var emulated = EmulatedManager(fake, backend, transport);
 

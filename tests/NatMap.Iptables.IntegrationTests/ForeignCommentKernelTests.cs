@@ -12,19 +12,19 @@ public sealed class ForeignCommentKernelTests
 
     private const string ForgedMap = "-A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j DNAT --to-destination 172.17.0.2:80";
 
-    public static TheoryData<string, IptablesTransport> BackendsAndTransports => Kernel.BackendsAndTransports;
+    public static TheoryData<string, RuleApplyMode> BackendsAndTransports => Kernel.BackendsAndTransports;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Theory]
     [MemberData(nameof(BackendsAndTransports))]
-    public async Task Setup_ForeignCommentForgingTheLoopbackGuard_AddsTheRealGuard(string backend, IptablesTransport transport)
+    public async Task Setup_ForeignCommentForgingTheLoopbackGuard_AddsTheRealGuard(string backend, RuleApplyMode transport)
     {
         await using var ns = await TestNamespace.CreateAsync(backend);
         await ns.ExecAsync(ns.Iptables, "-t", "raw", "-A", "PREROUTING", "-s", "10.9.9.9", "-m", "comment", "--comment", $"x\n{ForgedGuard}\n#", "-j", "ACCEPT");
         (await ns.ExecAsync($"{ns.Iptables}-save", "-t", "raw")).Should().Contain($"\n{ForgedGuard}\n", "the kernel prints the newline as it is (the premise)");
 
-        await ns.Manager(o => o.Transport = transport).SetupAsync(Ct);
+        await ns.Manager(o => o.ApplyMode = transport).SetupAsync(Ct);
 
         // -C asks the kernel itself, which no comment can fool.
         var check = await ns.RunAsync(ns.Iptables, "-t", "raw", "-C", "PREROUTING", "-d", "127.0.0.0/8", "!", "-i", "lo", "-m", "comment", "--comment", "natmap:setup:route_localnet", "-j", "DROP");
@@ -34,10 +34,10 @@ public sealed class ForeignCommentKernelTests
 
     [Theory]
     [MemberData(nameof(BackendsAndTransports))]
-    public async Task ListAndSync_ForeignCommentForgingAnOwnedMapping_NeitherListedNorTouched(string backend, IptablesTransport transport)
+    public async Task ListAndSync_ForeignCommentForgingAnOwnedMapping_NeitherListedNorTouched(string backend, RuleApplyMode transport)
     {
         await using var ns = await TestNamespace.CreateAsync(backend);
-        var manager = ns.Manager(o => o.Transport = transport);
+        var manager = ns.Manager(o => o.ApplyMode = transport);
         await manager.SetupAsync(Ct);
         await ns.ExecAsync(ns.Iptables, "-t", "nat", "-A", "PREROUTING", "-s", "10.9.9.9", "-m", "comment", "--comment", $"x\n{ForgedMap}\n#", "-j", "RETURN");
         var before = await ns.SaveAsync();

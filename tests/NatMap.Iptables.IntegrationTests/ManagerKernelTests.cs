@@ -8,7 +8,7 @@ public sealed class ManagerKernelTests
 {
     public static TheoryData<string> Backends => Kernel.Backends;
 
-    public static TheoryData<string, IptablesTransport> BackendsAndTransports => Kernel.BackendsAndTransports;
+    public static TheoryData<string, RuleApplyMode> BackendsAndTransports => Kernel.BackendsAndTransports;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -230,7 +230,7 @@ public sealed class ManagerKernelTests
 
     [Theory]
     [MemberData(nameof(BackendsAndTransports))]
-    public async Task FailingInstall_LeavesNothingBehind(string backend, IptablesTransport transport)
+    public async Task FailingInstall_LeavesNothingBehind(string backend, RuleApplyMode transport)
     {
         await using var ns = await TestNamespace.CreateAsync(backend);
         string? broken = null;
@@ -241,7 +241,7 @@ public sealed class ManagerKernelTests
             await ns.ExecAsync(ns.Iptables, "-t", "filter", "-F", "NATMAP");
             await ns.ExecAsync(ns.Iptables, "-t", "filter", "-X", "NATMAP");
             broken = await ns.SaveAsync();
-        }), o => o.Transport = transport);
+        }), o => o.ApplyMode = transport);
         await manager.SetupAsync(Ct);
 
         // Break the host behind the library's back after the install has read the tables (where it checks that the
@@ -252,7 +252,7 @@ public sealed class ManagerKernelTests
         var act = () => manager.InstallDockerMapAsync(Maps[0], Ct);
 
         var error = (await act.Should().ThrowAsync<IptablesCommandException>()).Which;
-        if (transport == IptablesTransport.PerRule)
+        if (transport == RuleApplyMode.PerRule)
         {
             error.Arguments.Should().ContainInConsecutiveOrder("-t", "filter", "-A", "NATMAP");
         }

@@ -11,7 +11,7 @@ namespace NatMap.Iptables.IntegrationTests;
 /// </summary>
 public sealed class SyncKernelTests
 {
-    public static TheoryData<string, IptablesTransport> BackendsAndTransports => Kernel.BackendsAndTransports;
+    public static TheoryData<string, RuleApplyMode> BackendsAndTransports => Kernel.BackendsAndTransports;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -53,11 +53,11 @@ public sealed class SyncKernelTests
 
     [Theory]
     [MemberData(nameof(BackendsAndTransports))]
-    public async Task Sync_FromEmpty_EqualsSetupAndOneInstallPerObject(string backend, IptablesTransport transport)
+    public async Task Sync_FromEmpty_EqualsSetupAndOneInstallPerObject(string backend, RuleApplyMode transport)
     {
         var reference = await ReferenceAsync(backend, foreign: false);
         await using var ns = await TestNamespace.CreateAsync(backend);
-        var manager = ns.Manager(o => o.Transport = transport);
+        var manager = ns.Manager(o => o.ApplyMode = transport);
 
         await manager.SyncAsync(Everything, Ct);
 
@@ -67,12 +67,12 @@ public sealed class SyncKernelTests
 
     [Theory]
     [MemberData(nameof(BackendsAndTransports))]
-    public async Task Sync_FromASupersetWithForeignRules_RemovesTheExtraObjectsAndKeepsTheForeignRules(string backend, IptablesTransport transport)
+    public async Task Sync_FromASupersetWithForeignRules_RemovesTheExtraObjectsAndKeepsTheForeignRules(string backend, RuleApplyMode transport)
     {
         var reference = await ReferenceAsync(backend, foreign: true);
         await using var ns = await TestNamespace.CreateAsync(backend);
         await ForeignRules.AddAsync(args => ns.ExecAsync(args[0], args[1..]), backend);
-        var manager = ns.Manager(o => o.Transport = transport);
+        var manager = ns.Manager(o => o.ApplyMode = transport);
         await manager.SetupAsync(Ct);
         await InstallEverythingAsync(manager);
         await manager.InstallDockerMapAsync(Extra.DockerMaps[0], Ct);
@@ -87,12 +87,12 @@ public sealed class SyncKernelTests
 
     [Theory]
     [MemberData(nameof(BackendsAndTransports))]
-    public async Task Sync_FromASubsetWithPartOfSetupDeleted_AddsWhatIsMissing(string backend, IptablesTransport transport)
+    public async Task Sync_FromASubsetWithPartOfSetupDeleted_AddsWhatIsMissing(string backend, RuleApplyMode transport)
     {
         var reference = await ReferenceAsync(backend, foreign: true);
         await using var ns = await TestNamespace.CreateAsync(backend);
         await ForeignRules.AddAsync(args => ns.ExecAsync(args[0], args[1..]), backend);
-        var manager = ns.Manager(o => o.Transport = transport);
+        var manager = ns.Manager(o => o.ApplyMode = transport);
         await manager.SetupAsync(Ct);
         await manager.InstallDockerMapAsync(Maps[0], Ct);
         await manager.InstallSnatAsync(Snats[1], Ct);
@@ -107,11 +107,11 @@ public sealed class SyncKernelTests
 
     [Theory]
     [MemberData(nameof(BackendsAndTransports))]
-    public async Task Sync_NothingToChange_OnlyReads(string backend, IptablesTransport transport)
+    public async Task Sync_NothingToChange_OnlyReads(string backend, RuleApplyMode transport)
     {
         await using var ns = await TestNamespace.CreateAsync(backend);
         var commands = new ConcurrentQueue<CommandSpec>();
-        var manager = ns.Manager(inner => new ObservingRunner(inner, commands), o => o.Transport = transport);
+        var manager = ns.Manager(inner => new ObservingRunner(inner, commands), o => o.ApplyMode = transport);
         await manager.SyncAsync(Everything, Ct);
         var before = await RulesetAsync(ns);
         commands.Clear();
@@ -127,10 +127,10 @@ public sealed class SyncKernelTests
 
     [Theory]
     [MemberData(nameof(BackendsAndTransports))]
-    public async Task Sync_ToEmpty_RemovesEveryObjectButKeepsSetup(string backend, IptablesTransport transport)
+    public async Task Sync_ToEmpty_RemovesEveryObjectButKeepsSetup(string backend, RuleApplyMode transport)
     {
         await using var ns = await TestNamespace.CreateAsync(backend);
-        var manager = ns.Manager(o => o.Transport = transport);
+        var manager = ns.Manager(o => o.ApplyMode = transport);
         await manager.SetupAsync(Ct);
         var setupOnly = await RulesetAsync(ns);
         await InstallEverythingAsync(manager);

@@ -48,12 +48,12 @@ public sealed class TimeoutAndLockTests : IDisposable
     }
 
     [Theory]
-    [InlineData(IptablesTransport.Batch)]
-    [InlineData(IptablesTransport.PerRule)]
-    public async Task HungIptables_IsKilledAtTheTimeout(IptablesTransport transport)
+    [InlineData(RuleApplyMode.Batch)]
+    [InlineData(RuleApplyMode.PerRule)]
+    public async Task HungIptables_IsKilledAtTheTimeout(RuleApplyMode transport)
     {
         var (options, marker) = HungPrograms();
-        options.Transport = transport;
+        options.ApplyMode = transport;
         var manager = new IptablesManager(new CliWrapCommandRunner(TimeSpan.FromSeconds(1)), options);
         var watch = Stopwatch.StartNew();
 

@@ -10,26 +10,26 @@ namespace NatMap.Iptables.IntegrationTests;
 /// </summary>
 public sealed class TrafficTests
 {
-    public static TheoryData<string, IptablesTransport> Backends => Kernel.BackendsAndTransports;
+    public static TheoryData<string, RuleApplyMode> Backends => Kernel.BackendsAndTransports;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private static DockerPortMap Map(string host, string container, TransportProtocol protocol = TransportProtocol.Tcp, string id = "web") =>
         new(id, IPEndPoint.Parse(host), IPEndPoint.Parse(container), protocol);
 
-    private static async Task<(Topology Net, IptablesManager Manager)> StartAsync(string backend, IptablesTransport transport, params int[] ports)
+    private static async Task<(Topology Net, IptablesManager Manager)> StartAsync(string backend, RuleApplyMode transport, params int[] ports)
     {
         var net = await Topology.CreateAsync(backend, ports);
         await net.ExecAsync(net.Host, $"iptables-{backend}", "-P", "FORWARD", "DROP");
         await net.ExecAsync(net.Host, $"ip6tables-{backend}", "-P", "FORWARD", "DROP");
-        var manager = net.Manager(o => o.Transport = transport);
+        var manager = net.Manager(o => o.ApplyMode = transport);
         await manager.SetupAsync(Ct);
         return (net, manager);
     }
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public async Task ExternalClient_ReachesTheContainer_TcpAndUdpIndependent_BothFamilies(string backend, IptablesTransport transport)
+    public async Task ExternalClient_ReachesTheContainer_TcpAndUdpIndependent_BothFamilies(string backend, RuleApplyMode transport)
     {
         var (net, manager) = await StartAsync(backend, transport, 80);
         await using var _ = net;
@@ -46,7 +46,7 @@ public sealed class TrafficTests
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public async Task Host_ReachesTheContainer_ThroughLoopbackAndEachOwnAddress(string backend, IptablesTransport transport)
+    public async Task Host_ReachesTheContainer_ThroughLoopbackAndEachOwnAddress(string backend, RuleApplyMode transport)
     {
         var (net, manager) = await StartAsync(backend, transport, 80);
         await using var _ = net;
@@ -73,7 +73,7 @@ public sealed class TrafficTests
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public async Task Container_ReachesItselfAndASiblingThroughTheHostAddress(string backend, IptablesTransport transport)
+    public async Task Container_ReachesItselfAndASiblingThroughTheHostAddress(string backend, RuleApplyMode transport)
     {
         var (net, manager) = await StartAsync(backend, transport, 80);
         await using var _ = net;
@@ -92,7 +92,7 @@ public sealed class TrafficTests
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public async Task BoundMapping_AnswersOnlyOnItsAddress(string backend, IptablesTransport transport)
+    public async Task BoundMapping_AnswersOnlyOnItsAddress(string backend, RuleApplyMode transport)
     {
         var (net, manager) = await StartAsync(backend, transport, 80);
         await using var _ = net;
@@ -112,7 +112,7 @@ public sealed class TrafficTests
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public async Task LoopbackMapping_IsUnreachableFromOutside_EvenForPacketsAddressedTo127(string backend, IptablesTransport transport)
+    public async Task LoopbackMapping_IsUnreachableFromOutside_EvenForPacketsAddressedTo127(string backend, RuleApplyMode transport)
     {
         var (net, manager) = await StartAsync(backend, transport, 80);
         await using var _ = net;
@@ -145,7 +145,7 @@ public sealed class TrafficTests
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public async Task ContainerToUnrelatedServerOnTheMappedPort_IsNotRedirected(string backend, IptablesTransport transport)
+    public async Task ContainerToUnrelatedServerOnTheMappedPort_IsNotRedirected(string backend, RuleApplyMode transport)
     {
         var (net, manager) = await StartAsync(backend, transport, 8080);
         await using var _ = net;
@@ -160,7 +160,7 @@ public sealed class TrafficTests
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public async Task RemovingOneMapping_LeavesTheOthersWorking(string backend, IptablesTransport transport)
+    public async Task RemovingOneMapping_LeavesTheOthersWorking(string backend, RuleApplyMode transport)
     {
         var (net, manager) = await StartAsync(backend, transport, 80);
         await using var _ = net;
@@ -180,14 +180,14 @@ public sealed class TrafficTests
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public async Task SetupTwice_KeepsEverythingWorking(string backend, IptablesTransport transport)
+    public async Task SetupTwice_KeepsEverythingWorking(string backend, RuleApplyMode transport)
     {
         var (net, manager) = await StartAsync(backend, transport, 80);
         await using var _ = net;
         await manager.InstallDockerMapAsync(Map("0.0.0.0:8080", $"{C1v4}:80"), Ct);
 
         await manager.SetupAsync(Ct);
-        await net.Manager(o => o.Transport = transport).SetupAsync(Ct);
+        await net.Manager(o => o.ApplyMode = transport).SetupAsync(Ct);
 
         (await net.ProbeAsync(net.Ext, TransportProtocol.Tcp, HostA4, 8080)).Should().Be("c1");
         (await net.ProbeAsync(net.Host, TransportProtocol.Tcp, "127.0.0.1", 8080)).Should().Be("c1");
@@ -195,13 +195,13 @@ public sealed class TrafficTests
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public async Task FlushAll_RestoresTheRulesetAndTheSetting(string backend, IptablesTransport transport)
+    public async Task FlushAll_RestoresTheRulesetAndTheSetting(string backend, RuleApplyMode transport)
     {
         var net = await Topology.CreateAsync(backend, 80);
         await using var _ = net;
         await net.AddForeignRulesAsync();
         var before = (V4: await net.SaveAsync(false), V6: await net.SaveAsync(true), Localnet: (await net.ExecAsync(net.Host, "sysctl", "-n", NatMapDefaults.RouteLocalnetSetting)).Trim());
-        var manager = net.Manager(o => o.Transport = transport);
+        var manager = net.Manager(o => o.ApplyMode = transport);
         await manager.SetupAsync(Ct);
         await manager.InstallDockerMapAsync(Map("0.0.0.0:8080", $"{C1v4}:80"), Ct);
         (await net.ProbeAsync(net.Ext, TransportProtocol.Tcp, HostA4, 8080)).Should().Be("c1");
@@ -216,7 +216,7 @@ public sealed class TrafficTests
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public async Task StaticDnat_SinglePortMultiportRangeAndInterface(string backend, IptablesTransport transport)
+    public async Task StaticDnat_SinglePortMultiportRangeAndInterface(string backend, RuleApplyMode transport)
     {
         var (net, manager) = await StartAsync(backend, transport, 9000, 9001, 9002, 9100, 9101, 22);
         await using var _ = net;
@@ -249,13 +249,13 @@ public sealed class TrafficTests
     /// </summary>
     [Theory]
     [MemberData(nameof(Backends))]
-    public async Task StaticDnat_ForwardEndingInReject_CarriesTraffic(string backend, IptablesTransport transport)
+    public async Task StaticDnat_ForwardEndingInReject_CarriesTraffic(string backend, RuleApplyMode transport)
     {
         var net = await Topology.CreateAsync(backend, 9000, 9100);
         await using var _ = net;
         await net.ExecAsync(net.Host, $"iptables-{backend}", "-A", "FORWARD", "-j", "REJECT", "--reject-with", "icmp-host-prohibited");
         await net.ExecAsync(net.Host, $"ip6tables-{backend}", "-A", "FORWARD", "-j", "REJECT", "--reject-with", "icmp6-adm-prohibited");
-        var manager = net.Manager(o => o.Transport = transport);
+        var manager = net.Manager(o => o.ApplyMode = transport);
         await manager.SetupAsync(Ct);
 
         await manager.InstallDnatAsync(new DnatConfig(IPAddress.Parse(HostA4), IPAddress.Parse(C1v4), 9000), Ct);
@@ -272,7 +272,7 @@ public sealed class TrafficTests
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public async Task StaticSnat_TheOutsideSeesTheTranslatedSource(string backend, IptablesTransport transport)
+    public async Task StaticSnat_TheOutsideSeesTheTranslatedSource(string backend, RuleApplyMode transport)
     {
         var (net, manager) = await StartAsync(backend, transport, 80);
         await using var _ = net;
@@ -289,7 +289,7 @@ public sealed class TrafficTests
 
     [Theory]
     [MemberData(nameof(Backends))]
-    public async Task Hairpin_LanClientReachesTheServerThroughTheExternalAddress(string backend, IptablesTransport transport)
+    public async Task Hairpin_LanClientReachesTheServerThroughTheExternalAddress(string backend, RuleApplyMode transport)
     {
         var (net, manager) = await StartAsync(backend, transport, 80);
         await using var _ = net;

@@ -61,10 +61,10 @@ public sealed class IptablesManagerBatchTests
     [Fact]
     public async Task EveryOperation_ShowsTheSameRuleCommandsInBothTransports()
     {
-        async Task<string[]> Run(IptablesTransport transport)
+        async Task<string[]> Run(RuleApplyMode transport)
         {
             var fake = new FakeCommandRunner();
-            var manager = new IptablesManager(fake, new NatMapOptions { Transport = transport });
+            var manager = new IptablesManager(fake, new NatMapOptions { ApplyMode = transport });
             await manager.SetupAsync(Ct);
             await manager.InstallDockerMapAsync(Map(), Ct);
             await manager.InstallDnatAsync(new DnatConfig(Ip("2001:db8::5"), Ip("fd00::2"), 443), Ct);
@@ -73,9 +73,9 @@ public sealed class IptablesManagerBatchTests
             return [.. fake.Commands.Where(c => c.Arguments.Any(a => a is "-A" or "-I" or "-N")).Select(c => c.ToString())];
         }
 
-        var batch = await Run(IptablesTransport.Batch);
+        var batch = await Run(RuleApplyMode.Batch);
 
-        batch.Should().Equal(await Run(IptablesTransport.PerRule)).And.HaveCountGreaterThan(20);
+        batch.Should().Equal(await Run(RuleApplyMode.PerRule)).And.HaveCountGreaterThan(20);
     }
 
     [Fact]

@@ -13,7 +13,7 @@ public sealed class IptablesManagerTests
 
     private IptablesManager Manager(Action<NatMapOptions>? configure = null)
     {
-        var options = new NatMapOptions { Transport = IptablesTransport.PerRule };
+        var options = new NatMapOptions { ApplyMode = RuleApplyMode.PerRule };
         configure?.Invoke(options);
         return new IptablesManager(_fake, options);
     }

@@ -11,21 +11,21 @@ public sealed class ReviewDefectTests
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public static TheoryData<IptablesTransport> Transports => new() { IptablesTransport.Batch, IptablesTransport.PerRule };
+    public static TheoryData<RuleApplyMode> Transports => new() { RuleApplyMode.Batch, RuleApplyMode.PerRule };
 
     private static FakeIptables Host() => new FakeIptables()
         .AddAddress("eth0", Ip("10.0.0.5"), 24)
         .AddAddress("docker0", Ip("172.17.0.1"), 16);
 
-    private static IptablesManager Manager(FakeIptables host, IptablesTransport transport) =>
-        new(host, new NatMapOptions { EnableIpv6 = false, Transport = transport });
+    private static IptablesManager Manager(FakeIptables host, RuleApplyMode transport) =>
+        new(host, new NatMapOptions { EnableIpv6 = false, ApplyMode = transport });
 
     private static int Copies(FakeIptables host, string ruleFragment) =>
         host.Save().Split('\n').Count(l => l.Contains(ruleFragment, StringComparison.Ordinal));
 
     [Theory]
     [MemberData(nameof(Transports))]
-    public async Task Sync_RouteLookupFails_KeepsTheNetworkWideHairpinRule(IptablesTransport transport)
+    public async Task Sync_RouteLookupFails_KeepsTheNetworkWideHairpinRule(RuleApplyMode transport)
     {
         var host = Host();
         var manager = Manager(host, transport);
@@ -41,7 +41,7 @@ public sealed class ReviewDefectTests
 
     [Theory]
     [MemberData(nameof(Transports))]
-    public async Task InstallDockerMap_RouteLookupFails_KeepsTheInstalledNetworkAndAddsNoCopy(IptablesTransport transport)
+    public async Task InstallDockerMap_RouteLookupFails_KeepsTheInstalledNetworkAndAddsNoCopy(RuleApplyMode transport)
     {
         var host = Host();
         var manager = Manager(host, transport);
@@ -57,7 +57,7 @@ public sealed class ReviewDefectTests
 
     [Theory]
     [MemberData(nameof(Transports))]
-    public async Task InstallAndRemove_RulesThereTwice_LeaveOneCopyThenNone(IptablesTransport transport)
+    public async Task InstallAndRemove_RulesThereTwice_LeaveOneCopyThenNone(RuleApplyMode transport)
     {
         var host = Host();
         var manager = Manager(host, transport);
@@ -94,7 +94,7 @@ public sealed class ReviewDefectTests
     [MemberData(nameof(InstallsNeedingSetup))]
     public async Task Install_BeforeSetup_SaysSoAndRunsNothing(string operation, Func<IIptablesManager, Task> install)
     {
-        foreach (var transport in new[] { IptablesTransport.Batch, IptablesTransport.PerRule })
+        foreach (var transport in new[] { RuleApplyMode.Batch, RuleApplyMode.PerRule })
         {
             var host = Host();
             var before = host.Save();
@@ -112,7 +112,7 @@ public sealed class ReviewDefectTests
     public async Task InstallSnatAndHairpin_BeforeSetup_NeedNoChainOfTheLibrary()
     {
         var host = Host();
-        var manager = Manager(host, IptablesTransport.Batch);
+        var manager = Manager(host, RuleApplyMode.Batch);
 
         await manager.InstallSnatAsync(new SnatConfig(Ip("10.0.0.2"), Ip("203.0.113.5"), "eth0"), Ct);
         await manager.InstallHairpinAsync(new HairpinConfig(Ip("203.0.113.5"), Ip("10.0.0.2"), 80), Ct);

@@ -3,7 +3,7 @@ using System.Net.Sockets;
 namespace NatMap.Iptables.Internal;
 
 /// <summary>
-/// Applies each change as its own <c>iptables [-w N] -t TABLE …</c> (<see cref="IptablesTransport.PerRule"/>), each
+/// Applies each change as its own <c>iptables [-w N] -t TABLE …</c> (<see cref="RuleApplyMode.PerRule"/>), each
 /// journaled with its own undo as soon as it took effect.
 /// </summary>
 internal sealed class PerRuleApplier(HostCommands commands, PartialCommit partial) : IRuleApplier

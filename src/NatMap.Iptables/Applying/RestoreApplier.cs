@@ -3,7 +3,7 @@ using System.Net.Sockets;
 namespace NatMap.Iptables.Internal;
 
 /// <summary>
-/// Applies one family's changes as one <c>iptables-restore --noflush</c> (<see cref="IptablesTransport.Batch"/>). On
+/// Applies one family's changes as one <c>iptables-restore --noflush</c> (<see cref="RuleApplyMode.Batch"/>). On
 /// success the operation gets the inverse restore. On failure or cancellation it finds out what took effect, because
 /// each table commits on its own and the tables before the failing one are already in.
 /// </summary>

@@ -2,10 +2,7 @@ using System.Text;
 
 namespace NatMap.Iptables.Internal;
 
-/// <summary>
-/// Writes <c>iptables-restore --noflush</c> input, and reads such an invocation back as the equivalent per-rule
-/// <c>iptables</c> commands.
-/// </summary>
+/// <summary>Writes <c>iptables-restore --noflush</c> input.</summary>
 internal static class RestoreScript
 {
     private static readonly System.Buffers.SearchValues<char> NeedsQuotes = System.Buffers.SearchValues.Create(" \t\"\\'");
@@ -55,83 +52,6 @@ internal static class RestoreScript
     /// <summary>Changes ordered table by table (tables in order of first appearance), keeping their order within a table.</summary>
     public static IEnumerable<IGrouping<string, RuleChange>> GroupByTable(IEnumerable<RuleChange> changes) =>
         changes.GroupBy(static c => c.Table, StringComparer.Ordinal);
-
-    /// <summary>
-    /// When <paramref name="command"/> runs <c>iptables-restore</c> or <c>ip6tables-restore</c> (any backend, directly
-    /// or through <c>ip netns exec</c>) with its input on standard input, the per-rule commands equivalent to each line:
-    /// <c>[iptables] [-w N] -t TABLE LINE</c>. Otherwise <see langword="null"/>.
-    /// </summary>
-    public static IReadOnlyList<CommandSpec>? Expand(CommandSpec command)
-    {
-        string[] all = [command.FileName, .. command.Arguments];
-        var index = Array.FindIndex(all, IsRestoreProgram);
-        if (index < 0 || command.StandardInput is null)
-        {
-            return null;
-        }
-
-        var program = all[index][..^"-restore".Length];
-        var options = new List<string>();
-        for (var i = index + 1; i < all.Length; i++)
-        {
-            if (all[i] is "-w" or "--wait" or "-W" or "--wait-interval" && i + 1 < all.Length)
-            {
-                options.Add(all[i]);
-                options.Add(all[++i]);
-            }
-        }
-
-        var prefix = all[..index];
-        var commands = new List<CommandSpec>();
-        string? table = null;
-        foreach (var rawLine in command.StandardInput.Split('\n'))
-        {
-            var line = rawLine.TrimEnd('\r');
-            if (line.Length == 0 || line[0] == '#')
-            {
-                continue;
-            }
-
-            if (line[0] == '*')
-            {
-                table = line[1..].Trim();
-                continue;
-            }
-
-            if (line == "COMMIT")
-            {
-                table = null;
-                continue;
-            }
-
-            List<string> tokens;
-            if (line[0] == ':')
-            {
-                // ":NAME POLICY [packets:bytes]": a built-in chain's policy, or "-" for a user chain.
-                var fields = line[1..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                tokens = fields.Length > 1 && fields[1] != "-" ? ["-P", fields[0], fields[1]] : ["-N", fields[0]];
-            }
-            else
-            {
-                tokens = TableListing.Tokenize(line);
-            }
-
-            string[] perRule = [program, .. options, .. table is null ? [] : (string[])["-t", table], .. tokens];
-            commands.Add(prefix.Length == 0
-                ? new CommandSpec(perRule[0], perRule[1..])
-                : new CommandSpec(prefix[0], [.. prefix[1..], .. perRule]));
-        }
-
-        return commands;
-    }
-
-    private static bool IsRestoreProgram(string argument)
-    {
-        var name = Path.GetFileName(argument);
-        return name.EndsWith("tables-restore", StringComparison.Ordinal)
-            || name.EndsWith("tables-nft-restore", StringComparison.Ordinal)
-            || name.EndsWith("tables-legacy-restore", StringComparison.Ordinal);
-    }
 
     private static void AppendLine(StringBuilder builder, string[] arguments)
     {

@@ -69,12 +69,12 @@ public sealed class NatMapOptions
     public TimeSpan CommandTimeout { get; set; } = NatMapDefaults.CommandTimeout;
 
     /// <summary>
-    /// Gets or sets how rule changes are applied. The default, <see cref="IptablesTransport.Batch"/>, writes each
+    /// Gets or sets how rule changes are applied. The default, <see cref="RuleApplyMode.Batch"/>, writes each
     /// operation's changes through one <c>iptables-restore --noflush</c> per address family and reads the tables with
-    /// <c>iptables-save</c>; <see cref="IptablesTransport.PerRule"/> runs one <c>iptables</c> process per change and
+    /// <c>iptables-save</c>; <see cref="RuleApplyMode.PerRule"/> runs one <c>iptables</c> process per change and
     /// reads with <c>iptables -S</c>.
     /// </summary>
-    public IptablesTransport Transport { get; set; } = IptablesTransport.Batch;
+    public RuleApplyMode ApplyMode { get; set; } = RuleApplyMode.Batch;
 
     /// <summary>
     /// Gets or sets which tracked flows are deleted when an operation installs or removes a Docker mapping or static
@@ -106,7 +106,7 @@ public sealed class NatMapOptions
         CommandTimeout = CommandTimeout,
         ManageHostSettings = ManageHostSettings,
         SysctlPath = SysctlPath,
-        Transport = Transport,
+        ApplyMode = ApplyMode,
         ConntrackReset = ConntrackReset,
         ConntrackPath = ConntrackPath,
     };

@@ -59,9 +59,9 @@ internal sealed class NatMapOptionsValidator : IValidateOptions<NatMapOptions>
             yield return (nameof(options.XtablesLockWait), $"{wait} is outside 1 second to 1 hour; use null to pass no -w.");
         }
 
-        if (!Enum.IsDefined(options.Transport))
+        if (!Enum.IsDefined(options.ApplyMode))
         {
-            yield return (nameof(options.Transport), $"{options.Transport} is not an {nameof(IptablesTransport)} value.");
+            yield return (nameof(options.ApplyMode), $"{options.ApplyMode} is not a {nameof(RuleApplyMode)} value.");
         }
 
         if (!Enum.IsDefined(options.ConntrackReset))

@@ -4,7 +4,7 @@ namespace NatMap.Iptables.Internal;
 
 /// <summary>
 /// Reads the tables of one family as <see cref="TableListing"/>s. A table the kernel does not have reads as empty.
-/// Chosen once per manager with its <see cref="IRuleApplier"/> (<see cref="NatMapOptions.Transport"/>).
+/// Chosen once per manager with its <see cref="IRuleApplier"/> (<see cref="NatMapOptions.ApplyMode"/>).
 /// </summary>
 internal interface ITableReader
 {

@@ -40,21 +40,6 @@ public sealed record CommandSpec(string FileName, IReadOnlyList<string> Argument
     }
 
     /// <summary>
-    /// The per-rule view of this command. When it runs <c>iptables-restore</c> or <c>ip6tables-restore</c> (any
-    /// backend, directly or through <c>ip netns exec</c>) with its input on <see cref="StandardInput"/>, one
-    /// <c>iptables</c> command per input line, exactly as <see cref="IptablesTransport.PerRule"/> would have run it:
-    /// the same program, lock wait and namespace prefix, then <c>-t TABLE</c> and the line's arguments. Otherwise a
-    /// list holding only this command.
-    /// </summary>
-    /// <returns>The equivalent per-rule commands, in input order.</returns>
-    /// <remarks>
-    /// A <c>:CHAIN POLICY</c> declaration becomes <c>-P CHAIN POLICY</c> for a built-in chain and <c>-N CHAIN</c>
-    /// for a user chain; the library itself never writes declarations, because under <c>--noflush</c> one flushes
-    /// an existing chain.
-    /// </remarks>
-    public IReadOnlyList<CommandSpec> ToPerRuleCommands() => Internal.RestoreScript.Expand(this) ?? [this];
-
-    /// <summary>
     /// Returns the command as one line for logs and messages, quoting arguments that hold spaces, quotes or
     /// control characters. It is for reading only: the command is never run through a shell.
     /// </summary>

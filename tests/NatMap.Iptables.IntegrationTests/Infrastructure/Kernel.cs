@@ -9,12 +9,12 @@ internal static class Kernel
     public static TheoryData<string> Backends => new() { "nft", "legacy" };
 
     /// <summary>Gets both backends with both transports: the default batches and one process per rule.</summary>
-    public static TheoryData<string, IptablesTransport> BackendsAndTransports => new()
+    public static TheoryData<string, RuleApplyMode> BackendsAndTransports => new()
     {
-        { "nft", IptablesTransport.Batch },
-        { "legacy", IptablesTransport.Batch },
-        { "nft", IptablesTransport.PerRule },
-        { "legacy", IptablesTransport.PerRule },
+        { "nft", RuleApplyMode.Batch },
+        { "legacy", RuleApplyMode.Batch },
+        { "nft", RuleApplyMode.PerRule },
+        { "legacy", RuleApplyMode.PerRule },
     };
 
     private static int _warned;

@@ -12,15 +12,15 @@ public sealed class OperationGateTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public static TheoryData<IptablesTransport> Transports => new() { IptablesTransport.Batch, IptablesTransport.PerRule };
+    public static TheoryData<RuleApplyMode> Transports => new() { RuleApplyMode.Batch, RuleApplyMode.PerRule };
 
     [Theory]
     [MemberData(nameof(Transports))]
-    public async Task ConcurrentOperations_SlowReads_NeverOverlap(IptablesTransport transport)
+    public async Task ConcurrentOperations_SlowReads_NeverOverlap(RuleApplyMode transport)
     {
         var fake = new FakeIptables().DelayWhen(IsRead, TimeSpan.FromMilliseconds(3));
         var runner = new SpanRecordingRunner(fake);
-        var manager = new IptablesManager(runner, new NatMapOptions { Transport = transport });
+        var manager = new IptablesManager(runner, new NatMapOptions { ApplyMode = transport });
         await runner.AsCallAsync(() => manager.SetupAsync(Ct));
 
         // Six callers, each installing, syncing, removing and setting up again: every kind of read-then-write.

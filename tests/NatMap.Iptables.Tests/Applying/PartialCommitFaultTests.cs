@@ -17,7 +17,7 @@ public sealed class PartialCommitFaultTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public static TheoryData<string, IptablesTransport> Operations() => FaultScenarios.Operations();
+    public static TheoryData<string, RuleApplyMode> Operations() => FaultScenarios.Operations();
 
     /// <summary>One fault to inject: how the process ends and how many of its tables commit first.</summary>
     private sealed record Fault(CommandFaultKind Kind, int Tables)
@@ -91,7 +91,7 @@ public sealed class PartialCommitFaultTests
     }
 
     /// <summary>A fresh host with the foreign rules and what the operation needs before it, counting processes from 1.</summary>
-    private static async Task<(FakeIptables Fake, IptablesManager Manager, string[] Foreign)> ReadyAsync(string operation, IptablesTransport transport)
+    private static async Task<(FakeIptables Fake, IptablesManager Manager, string[] Foreign)> ReadyAsync(string operation, RuleApplyMode transport)
     {
         var (fake, manager) = FaultScenarios.Host(transport);
         var foreign = await AddForeignRulesAsync(fake);
@@ -110,9 +110,9 @@ public sealed class PartialCommitFaultTests
     }
 
     /// <summary>Whether a fault at this process is absorbed by design, leaving the operation's full result.</summary>
-    private static bool Absorbed(string operation, IptablesTransport transport, CommandSpec process, Fault fault) =>
+    private static bool Absorbed(string operation, RuleApplyMode transport, CommandSpec process, Fault fault) =>
         (process.Arguments.Contains("route") && fault.Kind is CommandFaultKind.Fail or CommandFaultKind.TimeOut)
-        || (operation.StartsWith("Remove", StringComparison.Ordinal) && transport == IptablesTransport.Batch
+        || (operation.StartsWith("Remove", StringComparison.Ordinal) && transport == RuleApplyMode.Batch
             && process.StandardInput is not null && fault.Kind == CommandFaultKind.Fail);
 
     private static Type ExceptionOf(CommandFaultKind kind) => kind switch
@@ -127,11 +127,11 @@ public sealed class PartialCommitFaultTests
     /// does not read the tables first, so its rollback appends the deleted rules back at the end of their chains: the
     /// documented recovery is the same rules, perhaps in another order within their chains.
     /// </summary>
-    private static bool StopsSpeculativeDeleteAfterCommit(string operation, IptablesTransport transport, CommandSpec process, Fault fault) =>
-        operation.StartsWith("Remove", StringComparison.Ordinal) && transport == IptablesTransport.Batch
+    private static bool StopsSpeculativeDeleteAfterCommit(string operation, RuleApplyMode transport, CommandSpec process, Fault fault) =>
+        operation.StartsWith("Remove", StringComparison.Ordinal) && transport == RuleApplyMode.Batch
         && process.StandardInput is not null && fault.Kind != CommandFaultKind.Fail && fault.Tables > 0;
 
-    private static async Task<(IReadOnlyList<CommandSpec> Processes, string Done, NatMapState Listed)> ProbeAsync(string operation, IptablesTransport transport)
+    private static async Task<(IReadOnlyList<CommandSpec> Processes, string Done, NatMapState Listed)> ProbeAsync(string operation, RuleApplyMode transport)
     {
         var (probe, manager, _) = await ReadyAsync(operation, transport);
         await FaultScenarios.Run(operation, manager, Ct);
@@ -140,7 +140,7 @@ public sealed class PartialCommitFaultTests
 
     [Theory]
     [MemberData(nameof(Operations))]
-    public async Task Operation_PartialCommitOrTimeoutOrCancelAfterCommit_LeavesTheHostAsBefore(string operation, IptablesTransport transport)
+    public async Task Operation_PartialCommitOrTimeoutOrCancelAfterCommit_LeavesTheHostAsBefore(string operation, RuleApplyMode transport)
     {
         var (processes, done, listed) = await ProbeAsync(operation, transport);
         var (cases, reordered) = (0, 0);
@@ -195,7 +195,7 @@ public sealed class PartialCommitFaultTests
 
     [Theory]
     [MemberData(nameof(Operations))]
-    public async Task Operation_RecoveryProcessFaultedToo_KeepsTheGuardAndTheForeignRules_AndTheNextRunConverges(string operation, IptablesTransport transport)
+    public async Task Operation_RecoveryProcessFaultedToo_KeepsTheGuardAndTheForeignRules_AndTheNextRunConverges(string operation, RuleApplyMode transport)
     {
         var (processes, done, _) = await ProbeAsync(operation, transport);
         var (cases, asBefore) = (0, 0);

@@ -23,7 +23,7 @@ public sealed class RouteLocalnetGuardTests
     {
         // The review's case: FlushAll turned the setting off first, the IPv6 restore failed on the lock, and putting
         // the IPv4 rules (the guard among them) back failed as well. The setting must not come back without the guard.
-        var (fake, manager) = FaultScenarios.Host(IptablesTransport.Batch);
+        var (fake, manager) = FaultScenarios.Host(RuleApplyMode.Batch);
         await manager.SetupAsync(Ct);
         await manager.SyncAsync(FaultScenarios.Everything, Ct);
         RouteLocalnet(fake).Should().Be("1");
@@ -55,9 +55,9 @@ public sealed class RouteLocalnetGuardTests
     }
 
     [Theory]
-    [InlineData(IptablesTransport.Batch)]
-    [InlineData(IptablesTransport.PerRule)]
-    public async Task ForeignRawFlush_NewManagersFlushAllTimesOutAtEveryProcess_NeverLeavesRouteLocalnetOnWithoutAGuard(IptablesTransport transport)
+    [InlineData(RuleApplyMode.Batch)]
+    [InlineData(RuleApplyMode.PerRule)]
+    public async Task ForeignRawFlush_NewManagersFlushAllTimesOutAtEveryProcess_NeverLeavesRouteLocalnetOnWithoutAGuard(RuleApplyMode transport)
     {
         async Task<(FakeIptables, IptablesManager)> ReadyAsync()
         {
@@ -65,7 +65,7 @@ public sealed class RouteLocalnetGuardTests
             await first.SetupAsync(Ct);
             await first.SyncAsync(FaultScenarios.Everything, Ct);
             await RawFlushAsync(fake);
-            var second = new IptablesManager(fake, new NatMapOptions { Transport = transport });
+            var second = new IptablesManager(fake, new NatMapOptions { ApplyMode = transport });
             await second.SetupAsync(Ct);
             fake.Clear();
             return (fake, second);

@@ -175,15 +175,15 @@ public sealed class StateSourceTests : IDisposable
             ["ChainName"] = "EDGE",
             ["EnableIpv6"] = "false",
             ["XtablesLockWait"] = "00:00:03",
-            ["Transport"] = "PerRule",
+            ["ApplyMode"] = "PerRule",
             ["NetworkNamespace"] = "edge-1",
         }).Build();
         using var services = new ServiceCollection().AddNatMap(configuration).BuildServiceProvider();
 
         var options = services.GetRequiredService<IOptions<NatMapOptions>>().Value;
 
-        (options.ChainName, options.EnableIpv6, options.XtablesLockWait, options.Transport, options.NetworkNamespace)
-            .Should().Be(("EDGE", false, TimeSpan.FromSeconds(3), IptablesTransport.PerRule, "edge-1"));
+        (options.ChainName, options.EnableIpv6, options.XtablesLockWait, options.ApplyMode, options.NetworkNamespace)
+            .Should().Be(("EDGE", false, TimeSpan.FromSeconds(3), RuleApplyMode.PerRule, "edge-1"));
         services.GetRequiredService<IIptablesManager>().Should().BeOfType<IptablesManager>()
             .Which.RuleBuilder.Should().NotBeNull();
     }

@@ -63,7 +63,7 @@ public sealed class ListingParserTests
         fake.OutputWhen(CommandMatch.Program("sysctl"), "1\n");
         fake.OutputWhen(CommandMatch.ArgumentsContain("-t", "raw", "-S"),
             "-P PREROUTING ACCEPT\n-A PREROUTING -s 10.9.9.9/32 -m comment --comment \"x\n" + ForgedGuard + "\n#\" -j ACCEPT\n");
-        var manager = new IptablesManager(fake, new NatMapOptions { Transport = IptablesTransport.PerRule, EnableIpv6 = false });
+        var manager = new IptablesManager(fake, new NatMapOptions { ApplyMode = RuleApplyMode.PerRule, EnableIpv6 = false });
 
         await manager.SetupAsync(Ct);
 

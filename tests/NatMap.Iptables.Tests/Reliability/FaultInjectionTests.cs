@@ -13,12 +13,12 @@ public sealed class FaultInjectionTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public static TheoryData<string, IptablesTransport> Operations() => FaultScenarios.Operations();
+    public static TheoryData<string, RuleApplyMode> Operations() => FaultScenarios.Operations();
 
     private static (Func<IptablesManager, Task> Before, Func<IptablesManager, Task> Operation) Case(string operation) =>
         (m => FaultScenarios.Before(operation, m), m => FaultScenarios.Run(operation, m, Ct));
 
-    private static (FakeIptables Fake, IptablesManager Manager) Host(IptablesTransport transport) => FaultScenarios.Host(transport);
+    private static (FakeIptables Fake, IptablesManager Manager) Host(RuleApplyMode transport) => FaultScenarios.Host(transport);
 
     private static string State(FakeIptables fake) => FaultScenarios.State(fake);
 
@@ -43,7 +43,7 @@ public sealed class FaultInjectionTests
 
     [Theory]
     [MemberData(nameof(Operations))]
-    public async Task Operation_FailedAtEveryProcess_LeavesTheHostAsBefore(string operation, IptablesTransport transport)
+    public async Task Operation_FailedAtEveryProcess_LeavesTheHostAsBefore(string operation, RuleApplyMode transport)
     {
         var (before, act) = Case(operation);
         var (probe, probeManager) = Host(transport);
@@ -109,7 +109,7 @@ public sealed class FaultInjectionTests
 
     [Theory]
     [MemberData(nameof(Operations))]
-    public async Task Operation_CancelledDuringEveryProcess_LeavesTheHostAsBefore(string operation, IptablesTransport transport)
+    public async Task Operation_CancelledDuringEveryProcess_LeavesTheHostAsBefore(string operation, RuleApplyMode transport)
     {
         var (before, act) = Case(operation);
         var (probe, probeManager) = Host(transport);
@@ -124,7 +124,7 @@ public sealed class FaultInjectionTests
             var fake = new FakeIptables().AddAddress("docker0", IPAddress.Parse("172.17.0.1"), 16).AddAddress("docker0", IPAddress.Parse("fd00::1"), 64);
             using var cancellation = new CancellationTokenSource();
             var runner = new CancelAt(fake, position, cancellation);
-            var manager = new IptablesManager(runner, new NatMapOptions { Transport = transport });
+            var manager = new IptablesManager(runner, new NatMapOptions { ApplyMode = transport });
             await before(manager);
             var initial = State(fake);
             runner.Arm();

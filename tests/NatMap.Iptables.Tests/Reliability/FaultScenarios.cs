@@ -42,10 +42,10 @@ internal static class FaultScenarios
     public static IReadOnlyList<string> Names => [.. Befores.Keys];
 
     /// <summary>Every operation in both transports.</summary>
-    public static TheoryData<string, IptablesTransport> Operations()
+    public static TheoryData<string, RuleApplyMode> Operations()
     {
-        var data = new TheoryData<string, IptablesTransport>();
-        foreach (var transport in new[] { IptablesTransport.Batch, IptablesTransport.PerRule })
+        var data = new TheoryData<string, RuleApplyMode>();
+        foreach (var transport in new[] { RuleApplyMode.Batch, RuleApplyMode.PerRule })
         {
             foreach (var name in Names)
             {
@@ -100,10 +100,10 @@ internal static class FaultScenarios
     };
 
     /// <summary>A fresh emulated host with the container networks' addresses, and a manager on it.</summary>
-    public static (FakeIptables Fake, IptablesManager Manager) Host(IptablesTransport transport, Action<NatMapOptions>? configure = null)
+    public static (FakeIptables Fake, IptablesManager Manager) Host(RuleApplyMode transport, Action<NatMapOptions>? configure = null)
     {
         var fake = new FakeIptables().AddAddress("docker0", Ip("172.17.0.1"), 16).AddAddress("docker0", Ip("fd00::1"), 64);
-        var options = new NatMapOptions { Transport = transport };
+        var options = new NatMapOptions { ApplyMode = transport };
         configure?.Invoke(options);
         return (fake, new IptablesManager(fake, options));
     }

@@ -83,14 +83,14 @@ public sealed class OwnershipInvariantTests
                    from index in Gen.Choose(0, Objects.Length - 1)
                    from subset in Gen.Elements(Objects).ArrayOf()
                    select (kind, index, subset);
-        var cases = from transport in Gen.Elements(IptablesTransport.Batch, IptablesTransport.PerRule)
+        var cases = from transport in Gen.Elements(RuleApplyMode.Batch, RuleApplyMode.PerRule)
                     from steps in step.ArrayOf()
                     select (transport, steps);
         var duplicates = 0;
         Prop.ForAll(cases.ToArbitrary(), input =>
         {
             var host = new FakeIptables().AddAddress("docker0", IPAddress.Parse("172.17.0.1"), 16).AddAddress("docker0", IPAddress.Parse("fd00::1"), 64);
-            var manager = new IptablesManager(host, new NatMapOptions { Transport = input.transport });
+            var manager = new IptablesManager(host, new NatMapOptions { ApplyMode = input.transport });
             var builder = manager.RuleBuilder;
             manager.SetupAsync(Ct).GetAwaiter().GetResult();
             foreach (var (kind, index, subset) in input.steps)

@@ -15,13 +15,13 @@ public sealed class CommandTimeoutTests
 
     private static readonly TimeSpan Short = TimeSpan.FromMilliseconds(300);
 
-    private static NatMapOptions ShortTimeout(IptablesTransport transport = IptablesTransport.Batch) =>
-        new() { CommandTimeout = Short, XtablesLockWait = null, Transport = transport };
+    private static NatMapOptions ShortTimeout(RuleApplyMode transport = RuleApplyMode.Batch) =>
+        new() { CommandTimeout = Short, XtablesLockWait = null, ApplyMode = transport };
 
     [Theory]
-    [InlineData(IptablesTransport.Batch)]
-    [InlineData(IptablesTransport.PerRule)]
-    public async Task HungRunner_WithoutDependencyInjection_TimesOutAtCommandTimeout_AndReleasesTheGate(IptablesTransport transport)
+    [InlineData(RuleApplyMode.Batch)]
+    [InlineData(RuleApplyMode.PerRule)]
+    public async Task HungRunner_WithoutDependencyInjection_TimesOutAtCommandTimeout_AndReleasesTheGate(RuleApplyMode transport)
     {
         // A runner that never answers (as a hung ip, sysctl or iptables would) and has no timeout of its own.
         var runner = new FakeCommandRunner().DelayWhen(CommandMatch.Any, TimeSpan.FromHours(1));
@@ -52,13 +52,13 @@ public sealed class CommandTimeoutTests
     }
 
     [Theory]
-    [InlineData(IptablesTransport.Batch)]
-    [InlineData(IptablesTransport.PerRule)]
-    public async Task Restore_CommitsItsFirstTableThenTheRunnerTimesOut_IsUndone(IptablesTransport transport)
+    [InlineData(RuleApplyMode.Batch)]
+    [InlineData(RuleApplyMode.PerRule)]
+    public async Task Restore_CommitsItsFirstTableThenTheRunnerTimesOut_IsUndone(RuleApplyMode transport)
     {
         // The same with a runner that has its own timeout (CliWrapCommandRunner(timeout)): TimeoutException, not a cancellation.
         var fake = new FakeIptables().FaultWhen(CommandMatch.ArgumentsContain("-t", "nat", "-N", "NATMAP"), CommandFault.TimeOutAfterTables(1));
-        var manager = new IptablesManager(fake, new NatMapOptions { Transport = transport });
+        var manager = new IptablesManager(fake, new NatMapOptions { ApplyMode = transport });
 
         var setup = () => manager.SetupAsync(Ct);
 

@@ -12,7 +12,7 @@ public sealed class FakeIptablesTests
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public static TheoryData<IptablesTransport> Transports => new() { IptablesTransport.Batch, IptablesTransport.PerRule };
+    public static TheoryData<RuleApplyMode> Transports => new() { RuleApplyMode.Batch, RuleApplyMode.PerRule };
 
     private static IptablesManager Manager(FakeIptables fake, Action<NatMapOptions>? configure = null)
     {
@@ -23,10 +23,10 @@ public sealed class FakeIptablesTests
 
     [Theory]
     [MemberData(nameof(Transports))]
-    public async Task Manager_InstallListRemove_TablesFollow(IptablesTransport transport)
+    public async Task Manager_InstallListRemove_TablesFollow(RuleApplyMode transport)
     {
         var fake = new FakeIptables();
-        var manager = Manager(fake, o => o.Transport = transport);
+        var manager = Manager(fake, o => o.ApplyMode = transport);
         await manager.SetupAsync(Ct);
         var afterSetup = fake.Save();
 
@@ -170,10 +170,10 @@ public sealed class FakeIptablesTests
 
     [Theory]
     [MemberData(nameof(Transports))]
-    public async Task FailAt_EveryPosition_InstallLeavesTheTablesAsTheyWere(IptablesTransport transport)
+    public async Task FailAt_EveryPosition_InstallLeavesTheTablesAsTheyWere(RuleApplyMode transport)
     {
         var probe = new FakeIptables();
-        var probeManager = Manager(probe, o => o.Transport = transport);
+        var probeManager = Manager(probe, o => o.ApplyMode = transport);
         await probeManager.SetupAsync(Ct);
         probe.Clear();
         await probeManager.InstallDockerMapAsync(Web, Ct);
@@ -184,7 +184,7 @@ public sealed class FakeIptablesTests
         for (var position = 1; position <= processes.Count; position++)
         {
             var fake = new FakeIptables();
-            var manager = Manager(fake, o => o.Transport = transport);
+            var manager = Manager(fake, o => o.ApplyMode = transport);
             await manager.SetupAsync(Ct);
             var before = fake.Save();
             fake.Clear();

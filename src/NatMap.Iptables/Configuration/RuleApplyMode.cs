@@ -1,7 +1,7 @@
 namespace NatMap.Iptables;
 
 /// <summary>How <see cref="IptablesManager"/> applies the rule changes of an operation.</summary>
-public enum IptablesTransport
+public enum RuleApplyMode
 {
     /// <summary>
     /// The default: one <c>iptables-restore --noflush</c> (<c>ip6tables-restore</c>) process per address family and
