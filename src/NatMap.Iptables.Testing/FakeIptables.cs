@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using NatMap.Iptables.Testing.Internal;
 using NatMap.Iptables.Testing.Internal.Emulation;
 
 namespace NatMap.Iptables.Testing;
@@ -24,19 +23,22 @@ namespace NatMap.Iptables.Testing;
 /// (<c>-m tcp</c>, <c>/32</c>, header options first). The <c>-L</c> listing shows each rule in that form rather than in
 /// columns.
 /// </para>
-/// <para>Scripts take precedence: a command a script answers or fails changes nothing. A <see cref="CommandFault"/>
-/// (<see cref="FaultAt"/>, <see cref="FaultWhen"/>) instead lets part of a process take effect, as a restore whose
-/// first tables committed before it failed, timed out or was cancelled. The instance is thread-safe.</para>
+/// <para>Scripts (<see cref="Script"/>) take precedence: a command a script answers or fails changes nothing. A
+/// <see cref="CommandFault"/> (<see cref="CommandScript.FaultAt"/>, <see cref="CommandScript.FaultWhen"/>) instead
+/// lets part of a process take effect, as a restore whose first tables committed before it failed, timed out or was
+/// cancelled. The instance is thread-safe.</para>
 /// </remarks>
 public sealed class FakeIptables : ICommandRunner
 {
     private readonly object _lock = new();
     private readonly Dictionary<string, EmulatedHost> _hosts = new(StringComparer.Ordinal);
     private readonly List<CommandSpec> _processes = [];
-    private readonly CommandScript _script = new();
 
     /// <summary>Gets which backend's messages, exit codes and table creation to imitate; <see cref="FakeIptablesBackend.Nft"/> by default.</summary>
     public FakeIptablesBackend Backend { get; init; } = FakeIptablesBackend.Nft;
+
+    /// <summary>Gets the scripted responses, failures, faults and delays that take precedence over the emulation.</summary>
+    public CommandScript Script { get; } = new(nameof(FakeIptables));
 
     /// <summary>Gets every process run so far, in order, as it was run (a restore batch is one process).</summary>
     public IReadOnlyList<CommandSpec> Processes
@@ -50,15 +52,25 @@ public sealed class FakeIptables : ICommandRunner
         }
     }
 
+    /// <summary>Returns what <c>iptables-save</c> would print for the host's own IPv4 tables, less its comment lines and counters.</summary>
+    /// <returns>One <c>*table … COMMIT</c> block per table in use, by table name; empty when no table is.</returns>
+    public string Save() => Save(AddressFamily.InterNetwork);
+
     /// <summary>Returns what <c>iptables-save</c> (or <c>ip6tables-save</c>) would print, less its comment lines and counters.</summary>
-    /// <param name="ipv6"><see langword="true"/> for the IPv6 tables.</param>
+    /// <param name="family"><see cref="AddressFamily.InterNetwork"/> for the IPv4 tables, <see cref="AddressFamily.InterNetworkV6"/> for the IPv6 ones.</param>
     /// <param name="networkNamespace">The namespace, as given to <c>ip netns exec</c>; <see langword="null"/> for the host's own.</param>
     /// <returns>One <c>*table … COMMIT</c> block per table in use, by table name; empty when no table is.</returns>
-    public string Save(bool ipv6 = false, string? networkNamespace = null)
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="family"/> is neither IPv4 nor IPv6.</exception>
+    public string Save(AddressFamily family, string? networkNamespace = null)
     {
+        if (family is not (AddressFamily.InterNetwork or AddressFamily.InterNetworkV6))
+        {
+            throw new ArgumentOutOfRangeException(nameof(family), family, "Only InterNetwork (IPv4) and InterNetworkV6 (IPv6) have tables.");
+        }
+
         lock (_lock)
         {
-            return Host(networkNamespace).State(ipv6 ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork).Save(null, decorated: false);
+            return Host(networkNamespace).State(family).Save(null, decorated: false);
         }
     }
 
@@ -153,99 +165,7 @@ public sealed class FakeIptables : ICommandRunner
         }
     }
 
-    /// <summary>Answers the commands <paramref name="predicate"/> matches with <paramref name="result"/>, changing nothing.</summary>
-    /// <param name="predicate">Which commands (a restore batch also matches through any of its lines); see <see cref="CommandMatch"/>.</param>
-    /// <param name="result">The result.</param>
-    /// <param name="times">How many commands to answer; <see langword="null"/> for all.</param>
-    /// <returns>This instance, for chaining.</returns>
-    public FakeIptables RespondTo(Func<CommandSpec, bool> predicate, CommandResult result, int? times = null)
-    {
-        ArgumentNullException.ThrowIfNull(result);
-        return RespondUsing(predicate, _ => result, times);
-    }
-
-    /// <summary>Answers the commands <paramref name="predicate"/> matches with what <paramref name="responder"/> returns, changing nothing.</summary>
-    /// <param name="predicate">Which commands; see <see cref="CommandMatch"/>.</param>
-    /// <param name="responder">Makes the result from the command that matched.</param>
-    /// <param name="times">How many commands to answer; <see langword="null"/> for all.</param>
-    /// <returns>This instance, for chaining.</returns>
-    public FakeIptables RespondUsing(Func<CommandSpec, bool> predicate, Func<CommandSpec, CommandResult> responder, int? times = null)
-    {
-        _script.Add(predicate, responder, times);
-        return this;
-    }
-
-    /// <summary>Fails the commands <paramref name="predicate"/> matches, changing nothing.</summary>
-    /// <param name="predicate">Which commands; see <see cref="CommandMatch"/>.</param>
-    /// <param name="exitCode">The exit code to report; not zero.</param>
-    /// <param name="standardError">The error output to report.</param>
-    /// <param name="times">How many commands to fail; <see langword="null"/> for all.</param>
-    /// <returns>This instance, for chaining.</returns>
-    public FakeIptables FailWhen(Func<CommandSpec, bool> predicate, int exitCode = 1, string standardError = "FakeIptables: scripted failure", int? times = null)
-    {
-        _script.AddFailure(predicate, exitCode, standardError, times);
-        return this;
-    }
-
-    /// <summary>Fails the <paramref name="processNumber"/>th process, counting from 1 since this instance was made or cleared, once; it changes nothing.</summary>
-    /// <param name="processNumber">Which process, from 1.</param>
-    /// <param name="exitCode">The exit code to report; not zero.</param>
-    /// <param name="standardError">The error output to report.</param>
-    /// <returns>This instance, for chaining.</returns>
-    public FakeIptables FailAt(int processNumber, int exitCode = 1, string standardError = "FakeIptables: scripted failure")
-    {
-        _script.AddFailureAt(processNumber, exitCode, standardError);
-        return this;
-    }
-
-    /// <summary>
-    /// Strikes the <paramref name="processNumber"/>th process (counting from 1 since this instance was made or cleared)
-    /// with <paramref name="fault"/>, once: an <c>iptables-restore</c> commits its first
-    /// <see cref="CommandFault.CommittedTables"/> tables, then fails as iptables does, times out, hangs or is
-    /// cancelled. This is how a restore whose earlier tables committed is produced.
-    /// </summary>
-    /// <param name="processNumber">Which process, from 1.</param>
-    /// <param name="fault">What happens to it; see <see cref="CommandFault"/>.</param>
-    /// <returns>This instance, for chaining.</returns>
-    /// <exception cref="ArgumentNullException"><paramref name="fault"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="processNumber"/> is zero or negative.</exception>
-    public FakeIptables FaultAt(int processNumber, CommandFault fault)
-    {
-        _script.AddFaultAt(processNumber, fault);
-        return this;
-    }
-
-    /// <summary>Strikes the processes <paramref name="predicate"/> matches with <paramref name="fault"/>; see <see cref="FaultAt"/>.</summary>
-    /// <param name="predicate">Which commands (a restore batch also matches through any of its lines); see <see cref="CommandMatch"/>.</param>
-    /// <param name="fault">What happens to them; see <see cref="CommandFault"/>.</param>
-    /// <param name="times">How many processes to strike; <see langword="null"/> for all.</param>
-    /// <returns>This instance, for chaining.</returns>
-    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="times"/> is zero or negative.</exception>
-    public FakeIptables FaultWhen(Func<CommandSpec, bool> predicate, CommandFault fault, int? times = 1)
-    {
-        _script.AddFault(predicate, fault, times);
-        return this;
-    }
-
-    /// <summary>Holds the commands <paramref name="predicate"/> matches for <paramref name="delay"/> before running them; cancellation during the delay cancels the command, which then changes nothing.</summary>
-    /// <param name="predicate">Which commands; see <see cref="CommandMatch"/>.</param>
-    /// <param name="delay">How long to hold each.</param>
-    /// <param name="times">How many commands to hold; <see langword="null"/> for all.</param>
-    /// <returns>This instance, for chaining.</returns>
-    public FakeIptables DelayWhen(Func<CommandSpec, bool> predicate, TimeSpan delay, int? times = null)
-    {
-        _script.AddDelay(predicate, delay, times);
-        return this;
-    }
-
-    /// <summary>Removes every script (responses, failures, faults and delays). The tables stay as they are.</summary>
-    public void ClearResponses()
-    {
-        _script.Clear();
-    }
-
-    /// <summary>Forgets the recorded processes and counts processes from 1 again. The tables and scripts stay.</summary>
+    /// <summary>Forgets the recorded processes and numbers processes from 1 again (for <see cref="CommandScript.FailAt"/>). The tables and scripts stay.</summary>
     public void Clear()
     {
         lock (_lock)
@@ -253,7 +173,8 @@ public sealed class FakeIptables : ICommandRunner
             _processes.Clear();
         }
 
-        _script.ResetCount();
+        // Outside this lock: a responder runs under the script's lock and may read this instance.
+        Script.ResetCount();
     }
 
     /// <inheritdoc/>
@@ -266,7 +187,7 @@ public sealed class FakeIptables : ICommandRunner
             _processes.Add(command);
         }
 
-        return _script.RunAsync(command, command.ToPerRuleCommands(), Emulate, cancellationToken);
+        return Script.RunAsync(command, command.ToPerRuleCommands(), Emulate, cancellationToken);
     }
 
     private CommandResult Emulate(CommandSpec command, int? committedTables)

@@ -23,6 +23,15 @@ public interface IIptablesManager
     /// <returns>A task that completes when the chains and jumps exist.</returns>
     Task SetupAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Counts what <see cref="SetupAsync"/> makes that is not on the host now (chains, jumps into them and the guard
+    /// rules, over every family), without changing anything. <see cref="NatMapMonitor"/> calls it to notice that
+    /// another tool wiped the library's rules.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <returns>0 when everything Setup makes is in place; otherwise how many of its chains and rules are missing.</returns>
+    Task<int> CountMissingSetupAsync(CancellationToken cancellationToken = default);
+
     /// <summary>Installs the rules of a Docker-style port mapping. Rules already present are not added twice.</summary>
     /// <param name="map">The mapping.</param>
     /// <param name="cancellationToken">Cancels the operation; rules already added are removed.</param>

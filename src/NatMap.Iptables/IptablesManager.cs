@@ -110,8 +110,9 @@ public sealed class IptablesManager : IIptablesManager
             await _applier.ApplyAsync(operation, _setup.Plan(families, routeLocalnet), cancellationToken).ConfigureAwait(false);
         }, cancellationToken);
 
-    /// <summary>How many of Setup's chains and rules are missing, over every family: one read per family.</summary>
-    internal async Task<int> SetupMissingAsync(CancellationToken cancellationToken)
+    /// <inheritdoc/>
+    /// <remarks>One read per family (<c>iptables-save</c>, or <c>iptables -S</c> per table in per-rule mode); it changes nothing.</remarks>
+    public async Task<int> CountMissingSetupAsync(CancellationToken cancellationToken = default)
     {
         var missing = 0;
         foreach (var family in Families)

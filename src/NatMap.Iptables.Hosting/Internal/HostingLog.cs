@@ -29,9 +29,6 @@ internal static partial class HostingLog
     [LoggerMessage(108, LogLevel.Information, "Stopping: removed every rule the library owns (NatMapHostedSyncOptions.FlushOnStop)")]
     public static partial void Flushed(ILogger logger);
 
-    [LoggerMessage(109, LogLevel.Information, "The manager is not an IptablesManager; the hosted sync follows the source but cannot check for rules removed by other tools")]
-    public static partial void NoMonitor(ILogger logger);
-
     [LoggerMessage(110, LogLevel.Warning, "etcd at {Endpoint} is unreachable; reconnecting in {Delay}")]
     public static partial void EtcdUnreachable(ILogger logger, string endpoint, TimeSpan delay, Exception exception);
 

@@ -24,7 +24,7 @@ internal sealed class NatMapSyncService : IHostedService, IDisposable
     private readonly HostingTelemetry _telemetry;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly NatMapMonitor? _monitor;
+    private readonly NatMapMonitor _monitor;
     private readonly bool _ipv6;
     private IDisposable? _subscription;
     private CancellationTokenSource? _stopping;
@@ -51,15 +51,14 @@ internal sealed class NatMapSyncService : IHostedService, IDisposable
         _telemetry = telemetry;
         _time = time ?? TimeProvider.System;
         _logger = loggerFactory?.CreateLogger<NatMapSyncService>() ?? (ILogger)NullLogger.Instance;
-        if (manager is IptablesManager concrete)
-        {
-            // Checked from this service's loop, on its clock, rather than through the monitor's own timer.
-            _monitor = new NatMapMonitor(
-                concrete,
-                () => Volatile.Read(ref _lastGood) ?? new NatMapState(),
-                new NatMapMonitorOptions { Interval = _options.CheckInterval, FullSyncEvery = _options.FullSyncEvery },
-                loggerFactory?.CreateLogger<NatMapMonitor>());
-        }
+
+        // Checked from this service's loop, on its clock, rather than through the monitor's own timer.
+        _monitor = new NatMapMonitor(
+            manager,
+            () => Volatile.Read(ref _lastGood) ?? new NatMapState(),
+            new NatMapMonitorOptions { Interval = _options.CheckInterval, FullSyncEvery = _options.FullSyncEvery },
+            loggerFactory?.CreateLogger<NatMapMonitor>(),
+            _time);
     }
 
     /// <summary>Gets how many times the loop has parked, waiting for a change or the next check (for tests to step a fake clock).</summary>
@@ -70,11 +69,6 @@ internal sealed class NatMapSyncService : IHostedService, IDisposable
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (_monitor is null)
-        {
-            HostingLog.NoMonitor(_logger);
-        }
-
         // Subscribed before the first read, so a change during it is not missed.
         _subscription = ChangeToken.OnChange(_source.GetReloadToken, () => _signals.Writer.TryWrite(true));
         await ApplyAsync(SyncTrigger.Start, cancellationToken).ConfigureAwait(false);
@@ -266,7 +260,7 @@ internal sealed class NatMapSyncService : IHostedService, IDisposable
 
     private async Task CheckAsync(CancellationToken stopping)
     {
-        if (_monitor is null || Volatile.Read(ref _lastGood) is null)
+        if (Volatile.Read(ref _lastGood) is null)
         {
             return;
         }

@@ -127,7 +127,7 @@ internal sealed class Operation(string name, CommandExecutor executor)
 
         var logger = executor.Logger;
         var reason = cause is IptablesCommandException failed
-            ? $"{new CommandSpec(failed.FileName, failed.Arguments)} exited with code {failed.ExitCode}"
+            ? $"{failed.Command with { StandardInput = null }} exited with code {failed.ExitCode}"
             : cause.GetType().Name;
         Log.RollingBack(logger, name, reason, _undo.Count);
         while (_undo.TryPop(out var makeUndo))

@@ -6,7 +6,8 @@ namespace NatMap.Iptables;
 /// <summary>A command that had to succeed exited with a non-zero code.</summary>
 /// <remarks>
 /// The message names what failed, then gives the command and its standard error, each on its own line. The
-/// properties carry the same facts for code that wants to react to them (exit code 4 is the xtables lock, for example).
+/// properties carry the same facts for code that wants to react to them (exit code 4 is the xtables lock, for example):
+/// <see cref="Command"/> is the <see cref="CommandSpec"/> that ran, and the rest is what it returned.
 /// </remarks>
 public class IptablesCommandException : Exception
 {
@@ -24,20 +25,18 @@ public class IptablesCommandException : Exception
     private IptablesCommandException(CommandSpec command, CommandResult result, string? failedInputLine, Exception? innerException)
         : base(BuildMessage(command, result, failedInputLine), innerException)
     {
-        FileName = command.FileName;
-        Arguments = command.Arguments;
+        Command = command;
         ExitCode = result.ExitCode;
         StandardError = result.StandardError;
         StandardOutput = result.StandardOutput;
-        StandardInput = command.StandardInput;
         FailedInputLine = failedInputLine;
     }
 
-    /// <summary>Gets the program that was run.</summary>
-    public string FileName { get; }
-
-    /// <summary>Gets the arguments it was run with.</summary>
-    public IReadOnlyList<string> Arguments { get; }
+    /// <summary>
+    /// Gets the command that failed, exactly as it was run: its program, its arguments and, for an
+    /// <c>iptables-restore</c> batch, the whole batch in <see cref="CommandSpec.StandardInput"/>.
+    /// </summary>
+    public CommandSpec Command { get; }
 
     /// <summary>Gets its exit code.</summary>
     public int ExitCode { get; }
@@ -47,9 +46,6 @@ public class IptablesCommandException : Exception
 
     /// <summary>Gets what it wrote to standard output.</summary>
     public string StandardOutput { get; }
-
-    /// <summary>Gets the command's standard input: for an <c>iptables-restore</c> batch, the whole batch.</summary>
-    public string? StandardInput { get; }
 
     /// <summary>
     /// Gets, for a failed <c>iptables-restore</c> batch, the input line the program reported as failing

@@ -101,7 +101,7 @@ public sealed class FaultInjectionTests
 
             var error = exception.Should().BeOfType<IptablesCommandException>(because).Subject;
             error.ExitCode.Should().Be(4, because);
-            new CommandSpec(error.FileName, error.Arguments, error.StandardInput).Should().Be(failed, because);
+            error.Command.Should().Be(failed, because);
             error.Message.Should().Contain(failed.FileName, because);
             State(fake).Should().Be(initial, because);
         }

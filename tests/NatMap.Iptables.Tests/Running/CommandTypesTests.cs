@@ -33,8 +33,8 @@ public sealed class CommandTypesTests
         var error = new IptablesCommandException(new CommandSpec("ip6tables", ["-t", "nat", "-N", "X"]), new CommandResult(1, "out", "iptables: Chain already exists.\n"));
 
         error.Message.Should().Be($"ip6tables exited with code 1.{Environment.NewLine}Command: ip6tables -t nat -N X{Environment.NewLine}Standard error: iptables: Chain already exists.");
-        (error.FileName, error.ExitCode, error.StandardError, error.StandardOutput).Should().Be(("ip6tables", 1, "iptables: Chain already exists.\n", "out"));
-        error.Arguments.Should().Equal("-t", "nat", "-N", "X");
+        (error.ExitCode, error.StandardError, error.StandardOutput).Should().Be((1, "iptables: Chain already exists.\n", "out"));
+        error.Command.Should().Be(new CommandSpec("ip6tables", ["-t", "nat", "-N", "X"]));
     }
 
     [Fact]
