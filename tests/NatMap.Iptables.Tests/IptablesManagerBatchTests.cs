@@ -99,9 +99,9 @@ public sealed class IptablesManagerBatchTests
     {
         var committed = $"*nat\n:NATMAP - [0:0]\n-A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment \"{WebComment}\" -j DNAT --to-destination 172.17.0.2:80\n" +
             $"-A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment \"{WebComment}\" -j MASQUERADE\nCOMMIT\n";
-        _fake.OutputWhen(CommandMatch.Program("iptables-save"), committed + "*filter\n:NATMAP - [0:0]\nCOMMIT\n");
-        _fake.OutputWhen(CommandMatch.Program("iptables-save"), "*nat\n:NATMAP - [0:0]\nCOMMIT\n*filter\n:NATMAP - [0:0]\nCOMMIT\n", times: 1);
-        _fake.FailWhen(CommandMatch.ArgumentsContain("-t", "filter", "-A"), 1, "iptables-restore: line 6 failed: No chain/target/match by that name.", times: 1);
+        _fake.Script.OutputWhen(CommandMatch.Program("iptables-save"), committed + "*filter\n:NATMAP - [0:0]\nCOMMIT\n");
+        _fake.Script.OutputWhen(CommandMatch.Program("iptables-save"), "*nat\n:NATMAP - [0:0]\nCOMMIT\n*filter\n:NATMAP - [0:0]\nCOMMIT\n", times: 1);
+        _fake.Script.FailWhen(CommandMatch.ArgumentsContain("-t", "filter", "-A"), 1, "iptables-restore: line 6 failed: No chain/target/match by that name.", times: 1);
 
         var act = () => Manager().InstallDockerMapAsync(Map(), Ct);
 
@@ -120,7 +120,7 @@ public sealed class IptablesManagerBatchTests
     [Fact]
     public async Task InstallDockerMap_BatchFailsBeforeAnyTableCommitted_RunsNoUndo()
     {
-        _fake.FailWhen(CommandMatch.ArgumentsContain("-t", "nat", "-A", "NATMAP"), 4, "Another app is currently holding the xtables lock.", times: 1);
+        _fake.Script.FailWhen(CommandMatch.ArgumentsContain("-t", "nat", "-A", "NATMAP"), 4, "Another app is currently holding the xtables lock.", times: 1);
 
         var act = () => Manager().InstallDockerMapAsync(Map(), Ct);
 
@@ -131,7 +131,7 @@ public sealed class IptablesManagerBatchTests
     [Fact]
     public async Task SyncSnatsOfBothFamilies_SecondFamilyFails_UndoesTheFirstFamily()
     {
-        _fake.FailWhen(CommandMatch.Program("ip6tables-restore"), 2, "ip6tables-restore: line 2 failed");
+        _fake.Script.FailWhen(CommandMatch.Program("ip6tables-restore"), 2, "ip6tables-restore: line 2 failed");
 
         var act = () => Manager().SyncAsync(new NatMapState
         {
@@ -149,7 +149,7 @@ public sealed class IptablesManagerBatchTests
     {
         // Review item 3: deleting the rules as built removed one copy of a duplicated rule, and the port stayed published.
         var dnat = $"-A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment \"{WebComment}\" -j DNAT --to-destination 172.17.0.2:80\n";
-        _fake.OutputWhen(CommandMatch.Program("iptables-save"),
+        _fake.Script.OutputWhen(CommandMatch.Program("iptables-save"),
             $"*nat\n:NATMAP - [0:0]\n{dnat}-A NATMAP -j RETURN\n{dnat}" +
             $"-A POSTROUTING -s 172.17.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment \"{WebComment}\" -j MASQUERADE\n" +
             $"COMMIT\n*filter\n:NATMAP - [0:0]\n-A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment \"{WebComment}\" -j ACCEPT\nCOMMIT\n");
@@ -170,7 +170,7 @@ public sealed class IptablesManagerBatchTests
     [Fact]
     public async Task RemoveDockerMap_SomeRuleAlreadyGone_DeletesWhatCarriesItsComment()
     {
-        _fake.OutputWhen(CommandMatch.Program("iptables-save"),
+        _fake.Script.OutputWhen(CommandMatch.Program("iptables-save"),
             $"*nat\n:NATMAP - [0:0]\n-A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment \"{WebComment}\" -j DNAT --to-destination 172.17.0.2:80\n" +
             "-A NATMAP -p tcp -m tcp --dport 80 -m comment --comment \"natmap:docker:web:tcp:0.0.0.0:80:172.17.0.2:80\" -j DNAT --to-destination 172.17.0.2:80\n" +
             $"-A POSTROUTING -s 172.17.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment \"{WebComment}\" -j MASQUERADE\n" +
@@ -204,7 +204,7 @@ public sealed class IptablesManagerBatchTests
         // Review item 3: whatever put a second copy there (another tool, an older version), an install leaves exactly one.
         var dnat = $"-A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment \"{WebComment}\" -j DNAT --to-destination 172.17.0.2:80\n";
         var masquerade = $"-A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment \"{WebComment}\" -j MASQUERADE\n";
-        _fake.OutputWhen(CommandMatch.Program("iptables-save"),
+        _fake.Script.OutputWhen(CommandMatch.Program("iptables-save"),
             $"*nat\n:NATMAP - [0:0]\n{dnat}{dnat}{masquerade}" +
             $"-A POSTROUTING -s 10.99.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment \"{WebComment}\" -j MASQUERADE\n" +
             "COMMIT\n*filter\n:NATMAP - [0:0]\nCOMMIT\n");
@@ -223,7 +223,7 @@ public sealed class IptablesManagerBatchTests
     [Fact]
     public async Task FlushAll_OneReadAndOneRestorePerFamily()
     {
-        _fake.OutputWhen(CommandMatch.Program("iptables-save"),
+        _fake.Script.OutputWhen(CommandMatch.Program("iptables-save"),
             "*raw\n-A PREROUTING -d 127.0.0.0/8 ! -i lo -m comment --comment \"natmap:setup:route_localnet\" -j DROP\nCOMMIT\n" +
             "*nat\n:NATMAP - [0:0]\n-A PREROUTING -m addrtype --dst-type LOCAL -m comment --comment \"natmap:setup\" -j NATMAP\n-A POSTROUTING -o eth0 -j MASQUERADE\nCOMMIT\n");
 
@@ -274,9 +274,9 @@ public sealed class IptablesManagerBatchTests
     {
         await Manager().SyncAsync(Desired, Ct);
         var restores = _fake.Processes.Where(p => p.StandardInput is not null).ToList();
-        _fake.OutputWhen(CommandMatch.Program("iptables-save"), SaveAfter(restores.Where(r => r.FileName == "iptables-restore")));
-        _fake.OutputWhen(CommandMatch.Program("ip6tables-save"), SaveAfter(restores.Where(r => r.FileName == "ip6tables-restore")));
-        _fake.OutputWhen(CommandMatch.Program("sysctl"), "1\n");
+        _fake.Script.OutputWhen(CommandMatch.Program("iptables-save"), SaveAfter(restores.Where(r => r.FileName == "iptables-restore")));
+        _fake.Script.OutputWhen(CommandMatch.Program("ip6tables-save"), SaveAfter(restores.Where(r => r.FileName == "ip6tables-restore")));
+        _fake.Script.OutputWhen(CommandMatch.Program("sysctl"), "1\n");
         _fake.Clear();
 
         await Manager().SyncAsync(Desired, Ct);
@@ -293,9 +293,9 @@ public sealed class IptablesManagerBatchTests
         var extra = $"-A NATMAP -p tcp -m tcp --dport 9090 -m comment --comment \"natmap:docker:old:tcp:0.0.0.0:9090:172.17.0.9:80\" -j DNAT --to-destination 172.17.0.9:80\n" +
             "-A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment \"" + WebComment + "\" -j DNAT --to-destination 172.17.0.2:80\n" +
             "-A NATMAP -p tcp -m tcp --dport 7070 -m comment --comment \"someone:else\" -j DNAT --to-destination 172.17.0.7:80\n";
-        _fake.OutputWhen(CommandMatch.Program("iptables-save"), v4.Replace("*nat\n", "*nat\n" + extra, StringComparison.Ordinal));
-        _fake.OutputWhen(CommandMatch.Program("ip6tables-save"), SaveAfter(_fake.Processes.Where(r => r.FileName == "ip6tables-restore")));
-        _fake.OutputWhen(CommandMatch.Program("sysctl"), "1\n");
+        _fake.Script.OutputWhen(CommandMatch.Program("iptables-save"), v4.Replace("*nat\n", "*nat\n" + extra, StringComparison.Ordinal));
+        _fake.Script.OutputWhen(CommandMatch.Program("ip6tables-save"), SaveAfter(_fake.Processes.Where(r => r.FileName == "ip6tables-restore")));
+        _fake.Script.OutputWhen(CommandMatch.Program("sysctl"), "1\n");
         _fake.Clear();
 
         await Manager().SyncAsync(Desired, Ct);
@@ -325,7 +325,7 @@ public sealed class IptablesManagerBatchTests
     [Fact]
     public async Task Sync_RoutesKnown_HairpinCoversTheContainersNetwork()
     {
-        _fake.OutputWhen(CommandMatch.ArgumentsContain("-4", "route", "show"), "default via 10.0.0.1 dev eth0\n172.17.0.0/16 dev docker0 proto kernel scope link src 172.17.0.1\n");
+        _fake.Script.OutputWhen(CommandMatch.ArgumentsContain("-4", "route", "show"), "default via 10.0.0.1 dev eth0\n172.17.0.0/16 dev docker0 proto kernel scope link src 172.17.0.1\n");
 
         await Manager(o => o.EnableIpv6 = false).SyncAsync(new NatMapState { DockerMaps = [Map()] }, Ct);
 
@@ -352,7 +352,7 @@ public sealed class IptablesManagerBatchTests
     public async Task Sync_Cancelled_UndoesTheFamiliesAlreadyApplied()
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        _fake.RespondUsing(CommandMatch.Program("iptables-restore"), _ =>
+        _fake.Script.RespondUsing(CommandMatch.Program("iptables-restore"), _ =>
         {
             cts.Cancel();
             return CommandResult.Success;

@@ -47,7 +47,8 @@ public sealed class IptablesManagerListTests
     [Fact]
     public async Task ListAsync_SaveOutput_RebuildsExactlyTheOwnedObjects()
     {
-        var fake = new FakeCommandRunner()
+        var fake = new FakeCommandRunner();
+        _ = fake.Script
             .OutputWhen(c => c.FileName == "iptables-save", Nat4)
             .OutputWhen(c => c.FileName == "ip6tables-save", Nat6);
 
@@ -75,7 +76,8 @@ public sealed class IptablesManagerListTests
     public async Task ListAsync_RuleWhoseCommentDoesNotMatchItsFields_IsNotMisread()
     {
         // The comment says 10.0.0.9, the rule sends to 10.0.0.8: edited by hand, or not ours.
-        var fake = new FakeCommandRunner().OutputWhen(c => c.FileName == "iptables-save", Nat4);
+        var fake = new FakeCommandRunner();
+        _ = fake.Script.OutputWhen(c => c.FileName == "iptables-save", Nat4);
 
         var state = await new IptablesManager(fake, new NatMapOptions { EnableIpv6 = false }).ListAsync(Ct);
 
@@ -93,7 +95,8 @@ public sealed class IptablesManagerListTests
     [Fact]
     public async Task ListAsync_CustomPrefixAndNamespace_ReadsOnlyItsOwnAndRunsInTheNamespace()
     {
-        var fake = new FakeCommandRunner().OutputWhen(CommandMatch.Any, Nat4.Replace("natmap:docker:web", "edge:docker:web", StringComparison.Ordinal));
+        var fake = new FakeCommandRunner();
+        _ = fake.Script.OutputWhen(CommandMatch.Any, Nat4.Replace("natmap:docker:web", "edge:docker:web", StringComparison.Ordinal));
 
         var state = await new IptablesManager(fake, new NatMapOptions { CommentPrefix = "edge", NetworkNamespace = "lab", IptablesPath = "iptables-legacy", EnableIpv6 = false }).ListAsync(Ct);
 

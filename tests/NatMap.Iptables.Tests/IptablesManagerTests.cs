@@ -63,12 +63,12 @@ public sealed class IptablesManagerTests
     [Fact]
     public async Task Setup_EverythingPresent_OnlyReads()
     {
-        _fake.OutputWhen(CommandMatch.ArgumentsContain("-t", "filter", "-S"),
+        _fake.Script.OutputWhen(CommandMatch.ArgumentsContain("-t", "filter", "-S"),
             "-P FORWARD ACCEPT\n-N DOCKER-USER\n-N NATMAP\n-A FORWARD -j DOCKER-USER\n-A DOCKER-USER -m comment --comment \"natmap:setup\" -j NATMAP\n" +
             "-A NATMAP -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment \"natmap:setup\" -j ACCEPT\n");
-        _fake.OutputWhen(CommandMatch.ArgumentsContain("-t", "raw", "-S"), "-P PREROUTING ACCEPT\n-A PREROUTING -d 127.0.0.0/8 ! -i lo -m comment --comment \"natmap:setup:route_localnet\" -j DROP\n");
-        _fake.OutputWhen(CommandMatch.Program("sysctl"), "1\n");
-        _fake.OutputWhen(CommandMatch.ArgumentsContain("-t", "nat", "-S"),
+        _fake.Script.OutputWhen(CommandMatch.ArgumentsContain("-t", "raw", "-S"), "-P PREROUTING ACCEPT\n-A PREROUTING -d 127.0.0.0/8 ! -i lo -m comment --comment \"natmap:setup:route_localnet\" -j DROP\n");
+        _fake.Script.OutputWhen(CommandMatch.Program("sysctl"), "1\n");
+        _fake.Script.OutputWhen(CommandMatch.ArgumentsContain("-t", "nat", "-S"),
             "-P PREROUTING ACCEPT\n-N NATMAP\n-A PREROUTING -m addrtype --dst-type LOCAL -m comment --comment \"natmap:setup\" -j NATMAP\n-A OUTPUT -m addrtype --dst-type LOCAL -m comment --comment \"natmap:setup\" -j NATMAP\n" +
             "-A POSTROUTING -s 127.0.0.0/8 ! -o lo -m conntrack --ctstate DNAT -m comment --comment \"natmap:setup\" -j MASQUERADE\n");
 
@@ -80,7 +80,7 @@ public sealed class IptablesManagerTests
     [Fact]
     public async Task Setup_DockerAlreadyMadeDockerUser_AddsNoForwardJump()
     {
-        _fake.OutputWhen(CommandMatch.ArgumentsContain("-t", "filter", "-S"), "-P FORWARD DROP\n-N DOCKER-USER\n-A FORWARD -j DOCKER-USER\n");
+        _fake.Script.OutputWhen(CommandMatch.ArgumentsContain("-t", "filter", "-S"), "-P FORWARD DROP\n-N DOCKER-USER\n-A FORWARD -j DOCKER-USER\n");
 
         await Manager(o => o.EnableIpv6 = false).SetupAsync(Ct);
 
@@ -91,11 +91,11 @@ public sealed class IptablesManagerTests
     [Fact]
     public async Task Setup_FailureHalfway_UndoesWhatItMade()
     {
-        _fake.FailWhen(CommandMatch.ArgumentsContain("-t", "nat", "-N", "NATMAP"), 1, "iptables: out of memory");
+        _fake.Script.FailWhen(CommandMatch.ArgumentsContain("-t", "nat", "-N", "NATMAP"), 1, "iptables: out of memory");
 
         var act = () => Manager(o => o.EnableIpv6 = false).SetupAsync(Ct);
 
-        (await act.Should().ThrowAsync<IptablesCommandException>()).Which.Arguments.Should().Contain("-N");
+        (await act.Should().ThrowAsync<IptablesCommandException>()).Which.Command.Arguments.Should().Contain("-N");
         Lines().Skip(10).Should().Equal(
             "iptables -w 10 -t filter -D DOCKER-USER -m comment --comment natmap:setup -j NATMAP",
             "iptables -w 10 -t filter -D NATMAP -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment natmap:setup -j ACCEPT",
@@ -107,8 +107,8 @@ public sealed class IptablesManagerTests
     [Fact]
     public async Task Setup_RouteLocalnetAlreadyOnBesideAnotherGuard_AddsThePlainGuardAndLeavesTheSetting()
     {
-        _fake.OutputWhen(CommandMatch.Program("sysctl"), "1\n");
-        _fake.OutputWhen(CommandMatch.ArgumentsContain("-t", "raw", "-S"),
+        _fake.Script.OutputWhen(CommandMatch.Program("sysctl"), "1\n");
+        _fake.Script.OutputWhen(CommandMatch.ArgumentsContain("-t", "raw", "-S"),
             "-P PREROUTING ACCEPT\n-A PREROUTING -d 127.0.0.0/8 ! -i lo -m comment --comment \"other:setup:route_localnet\" -j DROP\n");
 
         await Manager(o => o.EnableIpv6 = false).SetupAsync(Ct);
@@ -121,7 +121,7 @@ public sealed class IptablesManagerTests
     public async Task Setup_RouteLocalnetAlreadyOnWithNoGuardAtAll_AddsTheMarkedGuardAndLeavesTheSetting()
     {
         // Another tool flushed the raw table after Setup turned the setting on: the guard that comes back says so again.
-        _fake.OutputWhen(CommandMatch.Program("sysctl"), "1\n");
+        _fake.Script.OutputWhen(CommandMatch.Program("sysctl"), "1\n");
 
         await Manager(o => o.EnableIpv6 = false).SetupAsync(Ct);
 
@@ -144,7 +144,7 @@ public sealed class IptablesManagerTests
     [InlineData("10.0.0.1:8080", false)]  // bound elsewhere: no loopback path, no check
     public async Task InstallDockerMap_HostSettingsUnmanagedAndRouteLocalnetOff_FailsBeforeAnyRule(string host, bool fails)
     {
-        _fake.OutputWhen(CommandMatch.Program("sysctl"), "0\n");
+        _fake.Script.OutputWhen(CommandMatch.Program("sysctl"), "0\n");
 
         var act = () => Manager(o => o.ManageHostSettings = false).InstallDockerMapAsync(Map(host), Ct);
 
@@ -164,7 +164,7 @@ public sealed class IptablesManagerTests
     [Fact]
     public async Task FlushAll_GuardThatTurnedRouteLocalnetOn_TurnsItOffAgain()
     {
-        _fake.OutputWhen(c => c.FileName == "iptables" && c.Arguments.Contains("raw"),
+        _fake.Script.OutputWhen(c => c.FileName == "iptables" && c.Arguments.Contains("raw"),
             "-P PREROUTING ACCEPT\n-A PREROUTING -d 127.0.0.0/8 ! -i lo -m comment --comment \"natmap:setup:route_localnet\" -j DROP\n");
 
         await Manager(o => o.EnableIpv6 = false).FlushAllAsync(Ct);
@@ -195,7 +195,7 @@ public sealed class IptablesManagerTests
     [Fact]
     public async Task InstallDockerMap_RouteLookupCannotRun_FallsBackToTheContainerItself()
     {
-        _fake.RespondUsing(CommandMatch.Program("ip"), _ => throw new System.ComponentModel.Win32Exception(2, "No such file or directory"));
+        _fake.Script.RespondUsing(CommandMatch.Program("ip"), _ => throw new System.ComponentModel.Win32Exception(2, "No such file or directory"));
 
         await Manager().InstallDockerMapAsync(Map(), Ct);
 
@@ -205,7 +205,7 @@ public sealed class IptablesManagerTests
     [Fact]
     public async Task InstallDockerMap_RouteLookupFindsTheBridge_MasqueradesTheWholeNetwork()
     {
-        _fake.OutputWhen(CommandMatch.Program("ip"), "default via 10.0.0.1 dev eth0 \n172.17.0.0/16 dev docker0 proto kernel scope link src 172.17.0.1 \n");
+        _fake.Script.OutputWhen(CommandMatch.Program("ip"), "default via 10.0.0.1 dev eth0 \n172.17.0.0/16 dev docker0 proto kernel scope link src 172.17.0.1 \n");
 
         await Manager().InstallDockerMapAsync(Map(), Ct);
 
@@ -225,9 +225,9 @@ public sealed class IptablesManagerTests
     [Fact]
     public async Task InstallDockerMap_RulesAlreadyThere_AreNotAddedTwice()
     {
-        _fake.OutputWhen(CommandMatch.ArgumentsContain("-t", "nat", "-S"),
+        _fake.Script.OutputWhen(CommandMatch.ArgumentsContain("-t", "nat", "-S"),
             "-N NATMAP\n-A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment \"natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80\" -j DNAT --to-destination 172.17.0.2:80\n");
-        _fake.OutputWhen(CommandMatch.ArgumentsContain("-t", "filter", "-S"), "-P FORWARD ACCEPT\n-N NATMAP\n");
+        _fake.Script.OutputWhen(CommandMatch.ArgumentsContain("-t", "filter", "-S"), "-P FORWARD ACCEPT\n-N NATMAP\n");
 
         await Manager().InstallDockerMapAsync(Map(), Ct);
 
@@ -238,15 +238,15 @@ public sealed class IptablesManagerTests
     [Fact]
     public async Task InstallDockerMap_ThirdRuleFails_RemovesTheFirstTwoAndReportsTheCommand()
     {
-        _fake.FailWhen(CommandMatch.ArgumentsContain("-t", "filter", "-A"), 2, "iptables v1.8.9 (nf_tables): unknown option \"--bogus\"");
+        _fake.Script.FailWhen(CommandMatch.ArgumentsContain("-t", "filter", "-A"), 2, "iptables v1.8.9 (nf_tables): unknown option \"--bogus\"");
 
         var act = () => Manager().InstallDockerMapAsync(Map(), Ct);
 
         var error = (await act.Should().ThrowAsync<IptablesCommandException>()).Which;
-        error.FileName.Should().Be("iptables");
+        error.Command.FileName.Should().Be("iptables");
         error.ExitCode.Should().Be(2);
         error.StandardError.Should().Contain("unknown option");
-        error.Arguments.Should().ContainInConsecutiveOrder("-t", "filter", "-A", "NATMAP");
+        error.Command.Arguments.Should().ContainInConsecutiveOrder("-t", "filter", "-A", "NATMAP");
         Lines().Skip(6).Should().Equal(
             "iptables -w 10 -t nat -D POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j MASQUERADE",
             "iptables -w 10 -t nat -D NATMAP -p tcp -m tcp --dport 8080 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j DNAT --to-destination 172.17.0.2:80");
@@ -256,7 +256,7 @@ public sealed class IptablesManagerTests
     public async Task InstallDockerMap_Cancelled_RemovesWhatWasAdded()
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        _fake.RespondUsing(CommandMatch.ArgumentsContain("-t", "nat", "-A", "POSTROUTING"), _ =>
+        _fake.Script.RespondUsing(CommandMatch.ArgumentsContain("-t", "nat", "-A", "POSTROUTING"), _ =>
         {
             cts.Cancel();
             return CommandResult.Success;
@@ -274,14 +274,14 @@ public sealed class IptablesManagerTests
 
     private void HostHasWebAndNeighbours(bool filterRule = true)
     {
-        _fake.OutputWhen(CommandMatch.ArgumentsContain("-t", "nat", "-S"),
+        _fake.Script.OutputWhen(CommandMatch.ArgumentsContain("-t", "nat", "-S"),
             "-P PREROUTING ACCEPT\n-N NATMAP\n" +
             $"-A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment \"{WebComment}\" -j DNAT --to-destination 172.17.0.2:80\n" +
             "-A NATMAP -p udp -m udp --dport 8080 -m comment --comment \"natmap:docker:web:udp:0.0.0.0:8080:172.17.0.2:80\" -j DNAT --to-destination 172.17.0.2:80\n" +
             "-A NATMAP -p tcp -m tcp --dport 80 -m comment --comment \"natmap:docker:web:tcp:0.0.0.0:80:172.17.0.2:80\" -j DNAT --to-destination 172.17.0.2:80\n" +
             $"-A POSTROUTING -s 172.17.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment \"{WebComment}\" -j MASQUERADE\n" +
             "-A POSTROUTING -o eth0 -j MASQUERADE\n");
-        _fake.OutputWhen(CommandMatch.ArgumentsContain("-t", "filter", "-S"),
+        _fake.Script.OutputWhen(CommandMatch.ArgumentsContain("-t", "filter", "-S"),
             "-P FORWARD DROP\n-N NATMAP\n" +
             (filterRule ? $"-A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment \"{WebComment}\" -j ACCEPT\n" : string.Empty) +
             "-A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 80 -m comment --comment \"natmap:docker:web:tcp:0.0.0.0:80:172.17.0.2:80\" -j ACCEPT\n");
@@ -317,7 +317,7 @@ public sealed class IptablesManagerTests
     public async Task RemoveDockerMap_RealFailure_PutsBackWhatItDeleted()
     {
         HostHasWebAndNeighbours();
-        _fake.FailWhen(CommandMatch.ArgumentsContain("-t", "filter", "-D", "NATMAP"), 4, "Another app is currently holding the xtables lock.", times: 1);
+        _fake.Script.FailWhen(CommandMatch.ArgumentsContain("-t", "filter", "-D", "NATMAP"), 4, "Another app is currently holding the xtables lock.", times: 1);
 
         var act = () => Manager().RemoveDockerMapAsync(Map(), Ct);
 
@@ -388,14 +388,14 @@ public sealed class IptablesManagerTests
     [Fact]
     public async Task FlushAll_RemovesOwnedRulesJumpsChainsAndTheDockerUserChainItMade()
     {
-        _fake.OutputWhen(c => c.FileName == "iptables" && c.Arguments.Contains("filter"),
+        _fake.Script.OutputWhen(c => c.FileName == "iptables" && c.Arguments.Contains("filter"),
             "-P FORWARD ACCEPT\n-N DOCKER-USER\n-N NATMAP\n-N FOREIGN\n" +
             "-A FORWARD -m comment --comment \"natmap:setup\" -j DOCKER-USER\n" +
             "-A FORWARD -d 10.0.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdst 203.0.113.5 -m comment --comment \"natmap:dnat:tcp:203.0.113.5:80:10.0.0.2\" -j ACCEPT\n" +
             "-A FORWARD -m comment --comment \"natmapper:other\" -j ACCEPT\n" +
             "-A DOCKER-USER -m comment --comment \"natmap:setup\" -j NATMAP\n" +
             "-A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment \"natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80\" -j ACCEPT\n");
-        _fake.OutputWhen(c => c.FileName == "iptables" && c.Arguments.Contains("nat"),
+        _fake.Script.OutputWhen(c => c.FileName == "iptables" && c.Arguments.Contains("nat"),
             "-P PREROUTING ACCEPT\n-N NATMAP\n" +
             "-A PREROUTING -m addrtype --dst-type LOCAL -m comment --comment \"natmap:setup\" -j NATMAP\n" +
             "-A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment \"natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80\" -j MASQUERADE\n" +
@@ -421,7 +421,7 @@ public sealed class IptablesManagerTests
     [Fact]
     public async Task FlushAll_DockerOwnsDockerUser_KeepsIt()
     {
-        _fake.OutputWhen(CommandMatch.ArgumentsContain("-t", "filter", "-S"),
+        _fake.Script.OutputWhen(CommandMatch.ArgumentsContain("-t", "filter", "-S"),
             "-N DOCKER-USER\n-N NATMAP\n-A FORWARD -j DOCKER-USER\n-A DOCKER-USER -m comment --comment \"natmap:setup\" -j NATMAP\n");
 
         await Manager(o => o.EnableIpv6 = false).FlushAllAsync(Ct);
@@ -442,7 +442,7 @@ public sealed class IptablesManagerTests
     [Fact]
     public async Task ReadFailure_ThrowsWithProgramArgvExitCodeAndStderr()
     {
-        _fake.FailWhen(CommandMatch.Any, 3, "iptables v1.8.9 (legacy): can't initialize iptables table `nat': Permission denied (you must be root)");
+        _fake.Script.FailWhen(CommandMatch.Any, 3, "iptables v1.8.9 (legacy): can't initialize iptables table `nat': Permission denied (you must be root)");
 
         var act = () => Manager().InstallDockerMapAsync(Map(), Ct);
 
@@ -451,7 +451,7 @@ public sealed class IptablesManagerTests
             "iptables exited with code 3." + Environment.NewLine +
             "Command: iptables -w 10 -t nat -S" + Environment.NewLine +
             "Standard error: iptables v1.8.9 (legacy): can't initialize iptables table `nat': Permission denied (you must be root)");
-        error.Arguments.Should().Equal("-w", "10", "-t", "nat", "-S");
+        error.Command.Arguments.Should().Equal("-w", "10", "-t", "nat", "-S");
     }
 
     [Fact]

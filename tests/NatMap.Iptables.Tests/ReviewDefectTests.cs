@@ -32,7 +32,7 @@ public sealed class ReviewDefectTests
         await manager.SyncAsync(new NatMapState { DockerMaps = [Map()] }, Ct);
         Copies(host, "-A POSTROUTING -s 172.17.0.0/16 -d 172.17.0.2/32").Should().Be(1, "the premise: the routes widen the hairpin rule");
         var before = host.Save();
-        host.FailWhen(CommandMatch.Program("ip"), 2, "RTNETLINK answers: Operation not permitted");
+        host.Script.FailWhen(CommandMatch.Program("ip"), 2, "RTNETLINK answers: Operation not permitted");
 
         await manager.SyncAsync(new NatMapState { DockerMaps = [Map()] }, Ct);
 
@@ -48,7 +48,7 @@ public sealed class ReviewDefectTests
         await manager.SetupAsync(Ct);
         await manager.InstallDockerMapAsync(Map(), Ct);
         var before = host.Save();
-        host.RespondUsing(CommandMatch.Program("ip"), _ => throw new System.ComponentModel.Win32Exception(2, "No such file or directory"));
+        host.Script.RespondUsing(CommandMatch.Program("ip"), _ => throw new System.ComponentModel.Win32Exception(2, "No such file or directory"));
 
         await manager.InstallDockerMapAsync(Map(), Ct);
 

@@ -183,7 +183,7 @@ public sealed class ConntrackResetTests
     {
         var collector = new FakeLogCollector();
         var manager = await SetUpAsync(logger: new FakeLogger<IptablesManager>(collector));
-        _ = _fake.RespondUsing(c => c.FileName == "conntrack", _ => throw new Win32Exception(2, "No such file or directory"));
+        _ = _fake.Script.RespondUsing(c => c.FileName == "conntrack", _ => throw new Win32Exception(2, "No such file or directory"));
 
         await manager.InstallDockerMapAsync(Map(protocol: TransportProtocol.Udp), Ct);
 
@@ -195,7 +195,7 @@ public sealed class ConntrackResetTests
     public async Task InstallDockerMap_ProgramMissingInANamespace_RulesStand()
     {
         var manager = await SetUpAsync(o => o.NetworkNamespace = "lab1");
-        _ = _fake.FailWhen(c => c.Arguments is [_, _, _, "conntrack", ..], 1, "exec of \"conntrack\" failed: No such file or directory\n");
+        _ = _fake.Script.FailWhen(c => c.Arguments is [_, _, _, "conntrack", ..], 1, "exec of \"conntrack\" failed: No such file or directory\n");
 
         await manager.InstallDockerMapAsync(Map(protocol: TransportProtocol.Udp), Ct);
 
@@ -207,13 +207,13 @@ public sealed class ConntrackResetTests
     {
         var manager = await SetUpAsync();
         var before = _fake.Save();
-        _ = _fake.FailWhen(c => c.FileName == "conntrack", 2, "conntrack v1.4.7 (conntrack-tools): Operation not permitted\n");
+        _ = _fake.Script.FailWhen(c => c.FileName == "conntrack", 2, "conntrack v1.4.7 (conntrack-tools): Operation not permitted\n");
 
         var thrown = await FluentActions.Awaiting(() => manager.InstallDockerMapAsync(Map(protocol: TransportProtocol.Udp), Ct))
             .Should().ThrowAsync<IptablesCommandException>();
 
         thrown.Which.ExitCode.Should().Be(2);
-        thrown.Which.FileName.Should().Be("conntrack");
+        thrown.Which.Command.FileName.Should().Be("conntrack");
         thrown.Which.StandardError.Should().Contain("Operation not permitted");
         _fake.Save().Should().Be(before);
     }

@@ -18,7 +18,8 @@ public sealed class OperationGateTests
     [MemberData(nameof(Transports))]
     public async Task ConcurrentOperations_SlowReads_NeverOverlap(RuleApplyMode transport)
     {
-        var fake = new FakeIptables().DelayWhen(IsRead, TimeSpan.FromMilliseconds(3));
+        var fake = new FakeIptables();
+        _ = fake.Script.DelayWhen(IsRead, TimeSpan.FromMilliseconds(3));
         var runner = new SpanRecordingRunner(fake);
         var manager = new IptablesManager(runner, new NatMapOptions { ApplyMode = transport });
         await runner.AsCallAsync(() => manager.SetupAsync(Ct));

@@ -101,7 +101,7 @@ public sealed class OperationLockTests : IDisposable
         var first = NewManager();
         var second = NewManager();
         await first.SetupAsync(Ct);
-        host.DelayWhen(CommandMatch.Program("iptables-restore"), TimeSpan.FromMilliseconds(300), times: 1);
+        host.Script.DelayWhen(CommandMatch.Program("iptables-restore"), TimeSpan.FromMilliseconds(300), times: 1);
 
         var slow = first.InstallDockerMapAsync(Map(), Ct); // has read, its write is held back
         await Task.Delay(100, Ct);

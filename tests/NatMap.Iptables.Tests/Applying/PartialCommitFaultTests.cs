@@ -153,7 +153,7 @@ public sealed class PartialCommitFaultTests
                 var (fake, manager, foreign) = await ReadyAsync(operation, transport);
                 var initial = FaultScenarios.State(fake);
                 using var caller = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-                fake.FaultAt(position, fault.Make(caller));
+                fake.Script.FaultAt(position, fault.Make(caller));
                 var because = $"{operation} ({transport}): {fault} at process {position} of {processes.Count}: {process}";
 
                 var exception = await Record.ExceptionAsync(() => FaultScenarios.Run(operation, manager, caller.Token));
@@ -212,7 +212,7 @@ public sealed class PartialCommitFaultTests
             {
                 // The recovery of this fault: every process after it.
                 var (recorder, recorderManager, _) = await ReadyAsync(operation, transport);
-                recorder.FaultAt(position, primary.Make(new CancellationTokenSource()));
+                recorder.Script.FaultAt(position, primary.Make(new CancellationTokenSource()));
                 _ = await Record.ExceptionAsync(() => FaultScenarios.Run(operation, recorderManager, Ct));
                 var recovery = recorder.Processes;
 
@@ -223,8 +223,8 @@ public sealed class PartialCommitFaultTests
                         cases++;
                         var (fake, manager, foreign) = await ReadyAsync(operation, transport);
                         var initial = FaultScenarios.State(fake);
-                        fake.FaultAt(position, primary.Make(new CancellationTokenSource()));
-                        fake.FaultAt(second, fault.Make(new CancellationTokenSource()));
+                        fake.Script.FaultAt(position, primary.Make(new CancellationTokenSource()));
+                        fake.Script.FaultAt(second, fault.Make(new CancellationTokenSource()));
                         var because = $"{operation} ({transport}): {primary} at process {position} ({process}), then {fault} at recovery process {second} ({recovery[second - 1]})";
 
                         _ = await Record.ExceptionAsync(() => FaultScenarios.Run(operation, manager, Ct));
@@ -234,7 +234,7 @@ public sealed class PartialCommitFaultTests
                         asBefore += FaultScenarios.State(fake) == initial ? 1 : 0;
 
                         // Whatever state the failed recovery left, running the operation again reaches its result.
-                        fake.ClearResponses();
+                        fake.Script.Clear();
                         await FaultScenarios.Run(operation, manager, Ct);
                         FaultScenarios.State(fake).Should().Be(done, $"the rerun converges after {because}");
                     }

@@ -27,7 +27,8 @@ public sealed class AuditTests
     {
         var host = new FakeIptables()
             .AddAddress("eth0", IPAddress.Parse("192.0.2.1"), 24).AddAddress("eth0", IPAddress.Parse("192.0.2.11"), 24)
-            .AddAddress("docker0", IPAddress.Parse("172.17.0.1"), 16)
+            .AddAddress("docker0", IPAddress.Parse("172.17.0.1"), 16);
+        _ = host.Script
             .RespondTo(CommandMatch.ArgumentsContain("-j", "addr"), new CommandResult(0, Addresses, string.Empty))
             .RespondTo(CommandMatch.ArgumentsContain("-j", "-4", "route"), new CommandResult(0, """[{"dst":"default","gateway":"192.0.2.254","dev":"eth0"}]""", string.Empty))
             .RespondTo(CommandMatch.ArgumentsContain("-j", "-6", "route"), new CommandResult(0, "[]", string.Empty));

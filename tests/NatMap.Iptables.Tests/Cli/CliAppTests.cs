@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using NatMap.Cli;
 using NatMap.Iptables.Testing;
 
@@ -36,7 +37,7 @@ public sealed class CliAppTests : IDisposable
         return host;
     }
 
-    private static string Snapshot(FakeIptables host) => host.Save() + host.Save(ipv6: true) + host.GetSysctl("net.ipv4.conf.all.route_localnet");
+    private static string Snapshot(FakeIptables host) => host.Save() + host.Save(AddressFamily.InterNetworkV6) + host.GetSysctl("net.ipv4.conf.all.route_localnet");
 
     private static bool Changes(CommandSpec command) => !DryRunCommandRunner.IsRead(command);
 
@@ -51,7 +52,8 @@ public sealed class CliAppTests : IDisposable
     public async Task Sync_DryRunOnAMachineWithoutIptables_PrintsTheCommandsForAnEmptyHost()
     {
         // The README's first command, on a fresh machine: no iptables to read, so the plan is made for an empty host.
-        var runner = new FakeCommandRunner().RespondUsing(
+        var runner = new FakeCommandRunner();
+        _ = runner.Script.RespondUsing(
             c => DryRunCommandRunner.IsRead(c) && c.FileName != "ip",
             c => throw new System.ComponentModel.Win32Exception(2, $"An error occurred trying to start process '{c.FileName}'"));
         var path = File("state.json", """{ "dockerMaps": [ { "containerId": "web", "hostEndpoint": "0.0.0.0:8080", "containerEndpoint": "172.17.0.2:80" } ] }""");
@@ -146,7 +148,7 @@ public sealed class CliAppTests : IDisposable
         dry.Out.Should().Contain("-N NATMAP").And.Contain("sysctl -q -w net.ipv4.conf.all.route_localnet=1");
         applied.Code.Should().Be(0);
         host.Save().Should().Contain(":NATMAP -");
-        host.Save(ipv6: true).Should().BeEmpty("--no-ipv6 leaves ip6tables alone");
+        host.Save(AddressFamily.InterNetworkV6).Should().BeEmpty("--no-ipv6 leaves ip6tables alone");
     }
 
     [Fact]
@@ -292,7 +294,8 @@ public sealed class CliAppTests : IDisposable
     [Fact]
     public async Task Apply_CommandFails_Exits1WithTheCommandAndItsStderr()
     {
-        var host = new FakeIptables().FailWhen(CommandMatch.Any, 4, "Another app is currently holding the xtables lock.");
+        var host = new FakeIptables();
+        _ = host.Script.FailWhen(CommandMatch.Any, 4, "Another app is currently holding the xtables lock.");
 
         var (code, _, error) = await Run(host, "setup --apply");
 

@@ -14,7 +14,7 @@ public sealed class TelemetryTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private static ServiceProvider Services(FakeIptables fake) =>
-        new ServiceCollection().AddMetrics().AddNatMap(o => o.EnableIpv6 = false).AddFakeIptables(fake).BuildServiceProvider();
+        new ServiceCollection().AddMetrics().AddNatMap(o => o.EnableIpv6 = false).AddFakeCommandRunner(fake).BuildServiceProvider();
 
     private static MetricCollector<T> Collect<T>(IServiceProvider services, string instrument)
         where T : struct =>
@@ -54,7 +54,7 @@ public sealed class TelemetryTests
         using var durations = Collect<double>(services, NatMapTelemetry.OperationDurationInstrument);
         var manager = services.GetRequiredService<IIptablesManager>();
         await manager.SetupAsync(Ct);
-        fake.FailWhen(CommandMatch.Program("iptables-restore"), 4, "Another app is currently holding the xtables lock.", times: 1);
+        fake.Script.FailWhen(CommandMatch.Program("iptables-restore"), 4, "Another app is currently holding the xtables lock.", times: 1);
 
         var install = () => manager.InstallDockerMapAsync(Web, Ct);
 

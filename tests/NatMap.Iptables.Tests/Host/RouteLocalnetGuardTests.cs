@@ -27,12 +27,12 @@ public sealed class RouteLocalnetGuardTests
         await manager.SetupAsync(Ct);
         await manager.SyncAsync(FaultScenarios.Everything, Ct);
         RouteLocalnet(fake).Should().Be("1");
-        fake.FailWhen(CommandMatch.Program("ip6tables-restore"), 4, "Another app is currently holding the xtables lock. Stopped waiting after 10s.", times: 1);
-        fake.FailWhen(c => c.FileName == "iptables-restore" && c.StandardInput?.Contains("-I PREROUTING", StringComparison.Ordinal) == true, 4, "Another app is currently holding the xtables lock. Stopped waiting after 10s.", times: 1);
+        fake.Script.FailWhen(CommandMatch.Program("ip6tables-restore"), 4, "Another app is currently holding the xtables lock. Stopped waiting after 10s.", times: 1);
+        fake.Script.FailWhen(c => c.FileName == "iptables-restore" && c.StandardInput?.Contains("-I PREROUTING", StringComparison.Ordinal) == true, 4, "Another app is currently holding the xtables lock. Stopped waiting after 10s.", times: 1);
 
         var flush = () => manager.FlushAllAsync(Ct);
 
-        (await flush.Should().ThrowAsync<IptablesCommandException>()).Which.FileName.Should().Be("ip6tables-restore");
+        (await flush.Should().ThrowAsync<IptablesCommandException>()).Which.Command.FileName.Should().Be("ip6tables-restore");
         FaultScenarios.HasLoopbackGuard(fake).Should().BeFalse("the undo that would have put it back failed");
         RouteLocalnet(fake).Should().Be("0", "rollback stops at the failed undo, before the setting goes back to 1");
     }
@@ -82,7 +82,7 @@ public sealed class RouteLocalnetGuardTests
                 cases++;
                 var (fake, manager) = await ReadyAsync();
                 var initial = FaultScenarios.State(fake);
-                fake.FaultAt(position, CommandFault.TimeOutAfterTables(tables));
+                fake.Script.FaultAt(position, CommandFault.TimeOutAfterTables(tables));
                 var because = $"FlushAll ({transport}) timed out after {tables} table(s) of process {position}: {processes[position - 1]}";
 
                 await FluentActions.Awaiting(() => manager.FlushAllAsync(Ct)).Should().ThrowAsync<TimeoutException>(because);

@@ -186,7 +186,7 @@ public sealed class NatMapHostedSyncTests
         h.Source.State = First;
         await h.StartAsync();
 
-        h.Fake.FailWhen(CommandMatch.Program("iptables-restore"), 4, "Another app is currently holding the xtables lock.");
+        h.Fake.Script.FailWhen(CommandMatch.Program("iptables-restore"), 4, "Another app is currently holding the xtables lock.");
         h.Source.State = Second;
         h.Source.Change();
         await Until(() => h.Status.Failures >= 1);
@@ -194,7 +194,7 @@ public sealed class NatMapHostedSyncTests
         var health = await h.HealthAsync();
         health.Status.Should().Be(HealthStatus.Unhealthy);
         health.Description.Should().Contain("xtables lock");
-        h.Fake.ClearResponses();
+        h.Fake.Script.Clear();
         await h.ShouldHaveAsync(First);
 
         await h.StepUntilAsync(() => h.Status.Syncs == 2, TimeSpan.FromSeconds(1));
@@ -315,7 +315,7 @@ public sealed class NatMapHostedSyncTests
                 .AddMetrics()
                 .AddSingleton<TimeProvider>(Time)
                 .AddNatMap(o => o.EnableIpv6 = false)
-                .AddFakeIptables(Fake)
+                .AddFakeCommandRunner(Fake)
                 .AddNatMapHostedSync(_ => Source, o => { o.CheckInterval = TimeSpan.FromHours(1); configure?.Invoke(o); })
                 .BuildServiceProvider();
         }

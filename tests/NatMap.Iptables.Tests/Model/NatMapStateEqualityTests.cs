@@ -60,8 +60,8 @@ public sealed class NatMapStateEqualityTests
     {
         var state = State(Web);
 
-        (state == null).Should().BeFalse();
         state.Equals(null).Should().BeFalse();
+        (state == null).Should().BeFalse();
     }
 
     [Fact]

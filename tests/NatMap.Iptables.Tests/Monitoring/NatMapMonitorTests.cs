@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using NatMap.Iptables.Testing;
 
 namespace NatMap.Iptables.Tests.Monitoring;
@@ -39,7 +40,7 @@ public sealed class NatMapMonitorTests
     public async Task Check_AfterAnotherToolFlushedEverything_PutsTheSameTablesBack()
     {
         var (fake, manager) = await InstalledAsync();
-        var (v4, v6) = (fake.Save(), fake.Save(ipv6: true));
+        var (v4, v6) = (fake.Save(), fake.Save(AddressFamily.InterNetworkV6));
         foreach (var (program, tables) in new[] { ("iptables", new[] { "raw", "nat", "filter" }), ("ip6tables", ["nat", "filter"]) })
         {
             foreach (var table in tables)
@@ -55,7 +56,7 @@ public sealed class NatMapMonitorTests
 
         monitor.Repairs.Should().Be(1);
         fake.Save().Should().Be(v4);
-        fake.Save(ipv6: true).Should().Be(v6);
+        fake.Save(AddressFamily.InterNetworkV6).Should().Be(v6);
         (await monitor.CheckAsync(Ct)).Should().BeFalse("the next check finds everything in place");
     }
 

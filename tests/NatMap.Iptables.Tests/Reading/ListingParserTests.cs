@@ -60,8 +60,8 @@ public sealed class ListingParserTests
     public async Task Setup_ForeignCommentForgingTheLoopbackGuard_StillAddsTheGuard()
     {
         var fake = new FakeCommandRunner();
-        fake.OutputWhen(CommandMatch.Program("sysctl"), "1\n");
-        fake.OutputWhen(CommandMatch.ArgumentsContain("-t", "raw", "-S"),
+        fake.Script.OutputWhen(CommandMatch.Program("sysctl"), "1\n");
+        fake.Script.OutputWhen(CommandMatch.ArgumentsContain("-t", "raw", "-S"),
             "-P PREROUTING ACCEPT\n-A PREROUTING -s 10.9.9.9/32 -m comment --comment \"x\n" + ForgedGuard + "\n#\" -j ACCEPT\n");
         var manager = new IptablesManager(fake, new NatMapOptions { ApplyMode = RuleApplyMode.PerRule, EnableIpv6 = false });
 

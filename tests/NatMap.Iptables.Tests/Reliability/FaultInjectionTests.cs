@@ -61,7 +61,7 @@ public sealed class FaultInjectionTests
             await before(manager);
             var initial = State(fake);
             fake.Clear();
-            fake.FailAt(position, 4, "Another app is currently holding the xtables lock. Stopped waiting after 10s.");
+            fake.Script.FailAt(position, 4, "Another app is currently holding the xtables lock. Stopped waiting after 10s.");
             var failed = processes[position - 1];
             var because = $"{operation} ({transport}) failed at process {position} of {processes.Count}: {failed}";
 
@@ -87,7 +87,7 @@ public sealed class FaultInjectionTests
                 {
                     var (noRoute, noRouteManager) = Host(transport);
                     await before(noRouteManager);
-                    noRoute.RespondUsing(c => c.Equals(failed), _ => new CommandResult(0, string.Empty, string.Empty), times: 1);
+                    noRoute.Script.RespondUsing(c => c.Equals(failed), _ => new CommandResult(0, string.Empty, string.Empty), times: 1);
                     await act(noRouteManager);
                     Lines(State(fake)).Should().Equal(KeepInstalledHairpins(State(noRoute), initial, done), because);
                 }

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using NatMap.Iptables.Testing;
 
 namespace NatMap.Iptables.Tests.Reliability;
@@ -113,7 +114,7 @@ internal static class FaultScenarios
     /// the same as no table (the kernel keeps one a command made, too), so such tables are left out.
     /// </summary>
     public static string State(FakeIptables fake) =>
-        string.Concat(new[] { fake.Save(), fake.Save(ipv6: true) }.SelectMany(Tables).Where(t => !IsEmpty(t)))
+        string.Concat(new[] { fake.Save(), fake.Save(AddressFamily.InterNetworkV6) }.SelectMany(Tables).Where(t => !IsEmpty(t)))
         + "route_localnet=" + fake.GetSysctl(RouteLocalnet);
 
     private static IEnumerable<string> Tables(string save) =>

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using FsCheck;
 using FsCheck.Fluent;
 using NatMap.Iptables.Rules;
@@ -63,7 +64,7 @@ public sealed class OwnershipInvariantTests
     /// <summary>How many times each of the object's rules is in the tables, as iptables-save shows them.</summary>
     private static int[] Copies(FakeIptables host, NatRuleBuilder builder, object item)
     {
-        var saved = (host.Save() + "\n" + host.Save(ipv6: true)).Split('\n');
+        var saved = (host.Save() + "\n" + host.Save(AddressFamily.InterNetworkV6)).Split('\n');
         return [.. Rules(builder, item).Select(rule =>
         {
             var text = string.Join(' ', ["-A", rule.Chain, .. rule.Specification.Select(a => a.Contains(':', StringComparison.Ordinal) && a.StartsWith("natmap:", StringComparison.Ordinal) ? $"\"{a}\"" : a)]);

@@ -24,7 +24,8 @@ public sealed class CommandTimeoutTests
     public async Task HungRunner_WithoutDependencyInjection_TimesOutAtCommandTimeout_AndReleasesTheGate(RuleApplyMode transport)
     {
         // A runner that never answers (as a hung ip, sysctl or iptables would) and has no timeout of its own.
-        var runner = new FakeCommandRunner().DelayWhen(CommandMatch.Any, TimeSpan.FromHours(1));
+        var runner = new FakeCommandRunner();
+        _ = runner.Script.DelayWhen(CommandMatch.Any, TimeSpan.FromHours(1));
         var manager = new IptablesManager(runner, ShortTimeout(transport));
         var watch = Stopwatch.StartNew();
 
@@ -40,7 +41,8 @@ public sealed class CommandTimeoutTests
     public async Task Restore_CommitsItsFirstTableThenHangs_TheTimeoutReadsItBackAndUndoesIt()
     {
         // Review item 2: the re-read that finds a partly committed restore ran only for OperationCanceledException.
-        var fake = new FakeIptables().FaultWhen(CommandMatch.Program("iptables-restore"), CommandFault.HangAfterTables(1));
+        var fake = new FakeIptables();
+        _ = fake.Script.FaultWhen(CommandMatch.Program("iptables-restore"), CommandFault.HangAfterTables(1));
         var manager = new IptablesManager(fake, ShortTimeout());
         var before = FaultScenarios.State(fake);
 
@@ -57,7 +59,8 @@ public sealed class CommandTimeoutTests
     public async Task Restore_CommitsItsFirstTableThenTheRunnerTimesOut_IsUndone(RuleApplyMode transport)
     {
         // The same with a runner that has its own timeout (CliWrapCommandRunner(timeout)): TimeoutException, not a cancellation.
-        var fake = new FakeIptables().FaultWhen(CommandMatch.ArgumentsContain("-t", "nat", "-N", "NATMAP"), CommandFault.TimeOutAfterTables(1));
+        var fake = new FakeIptables();
+        _ = fake.Script.FaultWhen(CommandMatch.ArgumentsContain("-t", "nat", "-N", "NATMAP"), CommandFault.TimeOutAfterTables(1));
         var manager = new IptablesManager(fake, new NatMapOptions { ApplyMode = transport });
 
         var setup = () => manager.SetupAsync(Ct);
@@ -71,13 +74,13 @@ public sealed class CommandTimeoutTests
     {
         var fake = new FakeIptables();
         var manager = new IptablesManager(fake, ShortTimeout());
-        fake.FailWhen(CommandMatch.ArgumentsContain("-w", "net.ipv4.conf.all.route_localnet=1"), 4, "sysctl: injected", times: 1);
-        fake.DelayWhen(c => c.StandardInput?.Contains("-D ", StringComparison.Ordinal) == true, TimeSpan.FromHours(1), times: 1);
+        fake.Script.FailWhen(CommandMatch.ArgumentsContain("-w", "net.ipv4.conf.all.route_localnet=1"), 4, "sysctl: injected", times: 1);
+        fake.Script.DelayWhen(c => c.StandardInput?.Contains("-D ", StringComparison.Ordinal) == true, TimeSpan.FromHours(1), times: 1);
         var watch = Stopwatch.StartNew();
 
         var setup = () => manager.SetupAsync(Ct);
 
-        (await setup.Should().ThrowAsync<IptablesCommandException>("the operation's own failure is reported")).Which.FileName.Should().Be("sysctl");
+        (await setup.Should().ThrowAsync<IptablesCommandException>("the operation's own failure is reported")).Which.Command.FileName.Should().Be("sysctl");
         watch.Elapsed.Should().BeLessThan(TimeSpan.FromSeconds(10), "the hung undo was stopped at CommandTimeout");
         FaultScenarios.GuardInvariantHolds(fake, "after the stopped rollback");
         await manager.SetupAsync(Ct);

@@ -23,7 +23,8 @@ public sealed class CommandFaultTests
     [InlineData(2, new[] { ":R -", ":N -" })]
     public async Task FailAfterTables_Legacy_CommitsThoseTables_ThenFailsOnTheLockAsIptablesDoes(int tables, string[] committed)
     {
-        var fake = new FakeIptables { Backend = FakeIptablesBackend.Legacy }.FaultAt(1, CommandFault.FailAfterTables(tables));
+        var fake = new FakeIptables { Backend = FakeIptablesBackend.Legacy };
+        _ = fake.Script.FaultAt(1, CommandFault.FailAfterTables(tables));
 
         var result = await fake.RunAsync(Restore(), Ct);
 
@@ -35,7 +36,8 @@ public sealed class CommandFaultTests
     [Fact]
     public async Task FailAfterTables_Nft_NamesTheCommitLineOfTheFirstTableThatDidNotCommit()
     {
-        var fake = new FakeIptables().FaultAt(1, CommandFault.FailAfterTables(1));
+        var fake = new FakeIptables();
+        _ = fake.Script.FaultAt(1, CommandFault.FailAfterTables(1));
 
         var result = await fake.RunAsync(Restore(), Ct);
 
@@ -46,7 +48,8 @@ public sealed class CommandFaultTests
     [Fact]
     public async Task FailAfterTables_AsManyAsTheInputHas_CommitsAllAndSucceeds()
     {
-        var fake = new FakeIptables().FaultAt(1, CommandFault.FailAfterTables(3));
+        var fake = new FakeIptables();
+        _ = fake.Script.FaultAt(1, CommandFault.FailAfterTables(3));
 
         (await fake.RunAsync(Restore(), Ct)).Should().Be(CommandResult.Success);
         Chains(fake).Should().BeEquivalentTo(":R -", ":N -", ":F -");
@@ -58,7 +61,8 @@ public sealed class CommandFaultTests
     [InlineData(3, new[] { ":R -", ":N -", ":F -" })]
     public async Task TimeOutAfterTables_CommitsThoseTables_ThenThrowsTimeoutException(int tables, string[] committed)
     {
-        var fake = new FakeIptables().FaultAt(1, CommandFault.TimeOutAfterTables(tables));
+        var fake = new FakeIptables();
+        _ = fake.Script.FaultAt(1, CommandFault.TimeOutAfterTables(tables));
 
         var run = () => fake.RunAsync(Restore(), Ct);
 
@@ -69,7 +73,8 @@ public sealed class CommandFaultTests
     [Fact]
     public async Task HangAfterTables_HoldsUntilTheTokenIsCancelled_WithItsTablesCommitted()
     {
-        var fake = new FakeIptables().FaultAt(1, CommandFault.HangAfterTables(1));
+        var fake = new FakeIptables();
+        _ = fake.Script.FaultAt(1, CommandFault.HangAfterTables(1));
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
 
         var run = fake.RunAsync(Restore(), cts.Token);
@@ -85,7 +90,8 @@ public sealed class CommandFaultTests
     public async Task CancelAfterTables_CancelsTheCallerAfterTheCommit()
     {
         using var caller = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        var fake = new FakeIptables().FaultAt(1, CommandFault.CancelAfterTables(2, caller));
+        var fake = new FakeIptables();
+        _ = fake.Script.FaultAt(1, CommandFault.CancelAfterTables(2, caller));
 
         var run = () => fake.RunAsync(Restore(), caller.Token);
 
@@ -97,7 +103,8 @@ public sealed class CommandFaultTests
     [Fact]
     public async Task OtherProcess_ZeroTables_FailsWithoutEffect_MoreTables_TakesEffectThenTimesOut()
     {
-        var fake = new FakeIptables()
+        var fake = new FakeIptables();
+        _ = fake.Script
             .FaultWhen(CommandMatch.ArgumentsContain("-N", "A"), CommandFault.FailAfterTables(0))
             .FaultWhen(CommandMatch.ArgumentsContain("-N", "B"), CommandFault.TimeOutAfterTables(1));
 
@@ -113,7 +120,8 @@ public sealed class CommandFaultTests
     [Fact]
     public async Task FaultWhen_StrikesAsManyTimesAsTold()
     {
-        var fake = new FakeIptables().FaultWhen(CommandMatch.Program("iptables-restore"), CommandFault.TimeOutAfterTables(0), times: 1);
+        var fake = new FakeIptables();
+        _ = fake.Script.FaultWhen(CommandMatch.Program("iptables-restore"), CommandFault.TimeOutAfterTables(0), times: 1);
 
         await FluentActions.Awaiting(() => fake.RunAsync(Restore(), Ct)).Should().ThrowAsync<TimeoutException>();
         (await fake.RunAsync(Restore(), Ct)).Should().Be(CommandResult.Success);
@@ -122,7 +130,8 @@ public sealed class CommandFaultTests
     [Fact]
     public async Task FakeCommandRunner_RecordsTheProcess_ThenEndsItAsTheFaultSays()
     {
-        var runner = new FakeCommandRunner()
+        var runner = new FakeCommandRunner();
+        _ = runner.Script
             .FaultAt(1, CommandFault.FailAfterTables(1))
             .FaultAt(2, CommandFault.TimeOutAfterTables(3));
 

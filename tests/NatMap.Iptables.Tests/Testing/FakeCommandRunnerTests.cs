@@ -30,7 +30,8 @@ public sealed class FakeCommandRunnerTests
     [Fact]
     public async Task Scripts_LatestMatchingWins_AndTimesExpire()
     {
-        var fake = new FakeCommandRunner()
+        var fake = new FakeCommandRunner();
+        _ = fake.Script
             .OutputWhen(CommandMatch.Any, "general")
             .FailWhen(CommandMatch.ArgumentsContain("nat"), 4, "lock", times: 1);
 
@@ -42,7 +43,8 @@ public sealed class FakeCommandRunnerTests
     [Fact]
     public async Task RespondUsing_SeesTheCommand()
     {
-        var fake = new FakeCommandRunner().RespondUsing(CommandMatch.Program("ip6tables"), c => new CommandResult(0, c.Arguments[1], ""));
+        var fake = new FakeCommandRunner();
+        _ = fake.Script.RespondUsing(CommandMatch.Program("ip6tables"), c => new CommandResult(0, c.Arguments[1], ""));
 
         (await fake.RunAsync(new CommandSpec("ip", ["netns", "exec", "lab", "ip6tables", "-t", "raw"]), Ct)).StandardOutput.Should().Be("exec");
         (await fake.RunAsync(NatList, Ct)).StandardOutput.Should().BeEmpty();
@@ -51,7 +53,8 @@ public sealed class FakeCommandRunnerTests
     [Fact]
     public async Task GetSnapshotAndClear_ForgetCommandsButKeepScripts()
     {
-        var fake = new FakeCommandRunner().FailWhen(CommandMatch.Any);
+        var fake = new FakeCommandRunner();
+        _ = fake.Script.FailWhen(CommandMatch.Any);
         await fake.RunAsync(NatList, Ct);
 
         fake.GetSnapshot(clear: true).Should().HaveCount(1);
@@ -59,7 +62,7 @@ public sealed class FakeCommandRunnerTests
         (await fake.RunAsync(NatList, Ct)).ExitCode.Should().Be(1);
         fake.Clear();
         fake.Commands.Should().BeEmpty();
-        fake.ClearResponses();
+        fake.Script.Clear();
         (await fake.RunAsync(NatList, Ct)).ExitCode.Should().Be(0);
     }
 
@@ -101,8 +104,8 @@ public sealed class FakeCommandRunnerTests
     {
         var fake = new FakeCommandRunner();
 
-        FluentActions.Invoking(() => fake.FailWhen(CommandMatch.Any, exitCode: 0)).Should().Throw<ArgumentOutOfRangeException>();
-        FluentActions.Invoking(() => fake.RespondTo(CommandMatch.Any, CommandResult.Success, times: 0)).Should().Throw<ArgumentOutOfRangeException>();
+        FluentActions.Invoking(() => fake.Script.FailWhen(CommandMatch.Any, exitCode: 0)).Should().Throw<ArgumentOutOfRangeException>();
+        FluentActions.Invoking(() => fake.Script.RespondTo(CommandMatch.Any, CommandResult.Success, times: 0)).Should().Throw<ArgumentOutOfRangeException>();
         FluentActions.Invoking(() => CommandMatch.ArgumentsContain()).Should().Throw<ArgumentException>();
     }
 
@@ -127,20 +130,22 @@ public sealed class FakeCommandRunnerTests
     [Fact]
     public async Task FailAt_FailsOnlyThatProcess_CountingFromTheLastClear()
     {
-        var fake = new FakeCommandRunner().FailAt(2, 4, "lock");
+        var fake = new FakeCommandRunner();
+        _ = fake.Script.FailAt(2, 4, "lock");
 
         (await fake.RunAsync(NatList, Ct)).ExitCode.Should().Be(0);
         (await fake.RunAsync(NatList, Ct)).Should().Be(new CommandResult(4, "", "lock"));
         (await fake.RunAsync(NatList, Ct)).ExitCode.Should().Be(0);
         fake.Clear();
-        fake.FailAt(1);
+        fake.Script.FailAt(1);
         (await fake.RunAsync(FilterList, Ct)).ExitCode.Should().Be(1);
     }
 
     [Fact]
     public async Task DelayWhen_HoldsTheCommand_AndHonoursCancellation()
     {
-        var fake = new FakeCommandRunner().DelayWhen(CommandMatch.ArgumentsContain("nat"), TimeSpan.FromSeconds(30), times: 1);
+        var fake = new FakeCommandRunner();
+        _ = fake.Script.DelayWhen(CommandMatch.ArgumentsContain("nat"), TimeSpan.FromSeconds(30), times: 1);
         using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(50));
 
         var slow = () => fake.RunAsync(NatList, cts.Token);

@@ -13,10 +13,10 @@ public sealed class FakeIptablesReadmeTests
     public async Task Sync_removes_a_mapping_nobody_wants_any_more()
     {
         var host = new FakeIptables().AddAddress("eth0", IPAddress.Parse("10.0.0.5"), 24);   // for addrtype LOCAL
-        var services = new ServiceCollection().AddNatMap(o => o.EnableIpv6 = false).AddFakeIptables(host);
+        var services = new ServiceCollection().AddNatMap(o => o.EnableIpv6 = false).AddFakeCommandRunner(host);
         using var provider = services.BuildServiceProvider();
         var manager = provider.GetRequiredService<IIptablesManager>();
-        var iptables = provider.GetFakeIptables();
+        var iptables = provider.GetRequiredService<FakeIptables>();
         var web = new DockerPortMap("web", IPEndPoint.Parse("0.0.0.0:8080"), IPEndPoint.Parse("172.17.0.2:80"));
         var api = new DockerPortMap("api", IPEndPoint.Parse("0.0.0.0:8081"), IPEndPoint.Parse("172.17.0.3:80"));
         await manager.SyncAsync(new NatMapState { DockerMaps = [web, api] });

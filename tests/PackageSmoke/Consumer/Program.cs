@@ -44,11 +44,11 @@ catch (ArgumentException e) when (e.ParamName == "ContainerId")
 // The emulator: install, list, check the tables as iptables-save would print them, remove.
 var emulated = new ServiceCollection();
 emulated.AddNatMap(o => o.EnableIpv6 = false);
-emulated.AddFakeIptables();
+emulated.AddFakeCommandRunner(new FakeIptables());
 using (var emulatedProvider = emulated.BuildServiceProvider())
 {
     var onEmulator = emulatedProvider.GetRequiredService<IIptablesManager>();
-    var iptables = emulatedProvider.GetFakeIptables();
+    var iptables = emulatedProvider.GetRequiredService<FakeIptables>();
     await onEmulator.SetupAsync();
     var afterSetup = iptables.Save();
     await onEmulator.InstallDockerMapAsync(map);
@@ -81,7 +81,7 @@ var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Diction
 }).Build();
 var hosted = new ServiceCollection();
 hosted.AddNatMap(configuration.GetSection("NatMap:Options"));
-hosted.AddFakeIptables();
+hosted.AddFakeCommandRunner(new FakeIptables());
 hosted.AddNatMapHostedSync(configuration.GetSection("NatMap:State"));
 await using (var hostedProvider = hosted.BuildServiceProvider())
 {
