@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using NatMap.Iptables.IntegrationTests.Infrastructure;
 using NatMap.Iptables.Testing;
@@ -36,7 +37,7 @@ public sealed partial class EmulatorConformanceTests
     {
         foreach (var ipv6 in new[] { false, true })
         {
-            fake.Save(ipv6).TrimEnd().Should().Be(await KernelSaveAsync(ns, ipv6), $"after {step} ({(ipv6 ? "IPv6" : "IPv4")})");
+            fake.Save(ipv6 ? AddressFamily.InterNetworkV6 : AddressFamily.InterNetwork).TrimEnd().Should().Be(await KernelSaveAsync(ns, ipv6), $"after {step} ({(ipv6 ? "IPv6" : "IPv4")})");
         }
     }
 

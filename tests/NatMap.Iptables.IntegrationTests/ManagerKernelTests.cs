@@ -254,11 +254,11 @@ public sealed class ManagerKernelTests
         var error = (await act.Should().ThrowAsync<IptablesCommandException>()).Which;
         if (transport == RuleApplyMode.PerRule)
         {
-            error.Arguments.Should().ContainInConsecutiveOrder("-t", "filter", "-A", "NATMAP");
+            error.Command.Arguments.Should().ContainInConsecutiveOrder("-t", "filter", "-A", "NATMAP");
         }
         else
         {
-            error.Arguments.Should().Contain("--noflush");
+            error.Command.Arguments.Should().Contain("--noflush");
             error.FailedInputLine.Should().StartWith("-A NATMAP -d ").And.EndWith("-j ACCEPT");
         }
 
