@@ -8,7 +8,7 @@ namespace NatMap.Iptables.Testing;
 /// <para>With no script, list commands print nothing, so the manager sees an empty host: <c>SetupAsync</c> creates
 /// every chain and jump, and installs add every rule. Script responses, failures, faults and delays through
 /// <see cref="Script"/> to model other states or failures.</para>
-/// <para>Both transports look the same: an <c>iptables-restore</c> batch is recorded in <see cref="Commands"/> as the
+/// <para>Both apply modes look the same: an <c>iptables-restore</c> batch is recorded in <see cref="Commands"/> as the
 /// per-rule commands it stands for (see <see cref="CommandSpecExtensions.ToPerRuleCommands"/>), so an assertion on a rule's
 /// argv holds whichever <see cref="NatMapOptions.ApplyMode"/> ran it. <see cref="Processes"/> has the commands as
 /// run.</para>
