@@ -203,10 +203,12 @@ public sealed class NatMapHostedSyncTests
         (await h.HealthAsync()).Status.Should().Be(HealthStatus.Healthy);
     }
 
-    [Fact]
-    public async Task TablesFlushedByAnotherTool_AreRepairedAtTheNextCheck_AndCounted()
+    [Theory]
+    [InlineData(false)] // the IptablesManager AddNatMap registers
+    [InlineData(true)]  // another IIptablesManager (a decorator): the monitor needs only the interface
+    public async Task TablesFlushedByAnotherTool_AreRepairedAtTheNextCheck_AndCounted(bool decorated)
     {
-        await using var h = new Harness(o => o.CheckInterval = TimeSpan.FromSeconds(5));
+        await using var h = new Harness(o => o.CheckInterval = TimeSpan.FromSeconds(5), decorated);
         using var repairs = h.Collect<long>(NatMapHostingTelemetry.RepairsInstrument);
         h.Source.State = First;
         await h.StartAsync();
@@ -225,6 +227,7 @@ public sealed class NatMapHostedSyncTests
         health.Status.Should().Be(HealthStatus.Healthy);
         health.Data["repairs"].Should().Be(1L);
         h.Source.Reads.Should().Be(1, "a repair puts the last good state back without reading the source");
+        h.Manager.Should().BeOfType(decorated ? typeof(CountingManager) : typeof(IptablesManager));
     }
 
     [Fact]
@@ -309,13 +312,20 @@ public sealed class NatMapHostedSyncTests
     {
         private readonly ServiceProvider _services;
 
-        public Harness(Action<NatMapHostedSyncOptions>? configure = null)
+        public Harness(Action<NatMapHostedSyncOptions>? configure = null, bool decorated = false)
         {
-            _services = new ServiceCollection()
+            var services = new ServiceCollection()
                 .AddMetrics()
                 .AddSingleton<TimeProvider>(Time)
                 .AddNatMap(o => o.EnableIpv6 = false)
-                .AddFakeCommandRunner(Fake)
+                .AddFakeCommandRunner(Fake);
+            if (decorated)
+            {
+                // Registered last, so it is the manager the hosted sync is given.
+                services.AddSingleton<IIptablesManager>(sp => new CountingManager(new IptablesManager(sp.GetRequiredService<ICommandRunner>(), new NatMapOptions { EnableIpv6 = false })));
+            }
+
+            _services = services
                 .AddNatMapHostedSync(_ => Source, o => { o.CheckInterval = TimeSpan.FromHours(1); configure?.Invoke(o); })
                 .BuildServiceProvider();
         }
