@@ -173,7 +173,8 @@ public sealed class AuditTests
             """;
         var host = new FakeIptables()
             .AddAddress("eth0", IPAddress.Parse("10.97.0.1"), 24).AddAddress("docker0", IPAddress.Parse("10.123.0.1"), 24)
-            .AddAddress("br-ce26d23c3780", IPAddress.Parse("10.124.0.1"), 24)
+            .AddAddress("br-ce26d23c3780", IPAddress.Parse("10.124.0.1"), 24);
+        _ = host.Script
             .RespondTo(CommandMatch.ArgumentsContain("-j", "addr"), new CommandResult(0, Addresses, string.Empty))
             .RespondTo(CommandMatch.ArgumentsContain("-j", "-4", "route"), new CommandResult(0, "[]", string.Empty));
         (await host.RunAsync(new CommandSpec("iptables-restore", [], Docker2010Rules), Ct)).IsSuccess.Should().BeTrue();
