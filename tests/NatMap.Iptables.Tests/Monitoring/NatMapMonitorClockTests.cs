@@ -2,7 +2,7 @@ using System.Net;
 using Microsoft.Extensions.Time.Testing;
 using NatMap.Iptables.Testing;
 
-namespace NatMap.Iptables.Tests.Reliability;
+namespace NatMap.Iptables.Tests.Monitoring;
 
 /// <summary>The monitor through the <see cref="IIptablesManager"/> interface, on a fake clock.</summary>
 public sealed class NatMapMonitorClockTests
