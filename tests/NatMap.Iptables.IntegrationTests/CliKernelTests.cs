@@ -117,11 +117,12 @@ public sealed class CliKernelTests
         var mismatches = new List<string>();
         var verdicts = new List<string>();
         var exposed = 0;
+        var probed = new List<(string Mapping, string Kind, string To, string Verdict)>();
         foreach (var mapping in report.RootElement.GetProperty("mappings").EnumerateArray())
         {
             foreach (var path in mapping.GetProperty("paths").EnumerateArray())
             {
-                var kind = path.GetProperty("kind").GetString();
+                var kind = path.GetProperty("kind").GetString()!;
                 var verdict = path.GetProperty("verdict").GetString()!;
                 exposed += path.GetProperty("exposure").GetBoolean() ? 1 : 0;
                 if (kind is not ("lan" or "lan-loopback" or "direct") || !path.GetProperty("from").GetString()!.EndsWith("on eth0", StringComparison.Ordinal))
@@ -130,16 +131,23 @@ public sealed class CliKernelTests
                 }
 
                 verdict.Should().NotBe("unknown", "every rule here is one the emulator evaluates");
-                var to = path.GetProperty("to").GetString()!.Split(' ')[0];
-                var endpoint = System.Net.IPEndPoint.Parse(to);
-                var answer = await net.ProbeAsync(net.Ext, TransportProtocol.Tcp, endpoint.Address.ToString(), endpoint.Port);
-                var real = answer is null ? "not reachable" : "reachable";
-                verdicts.Add($"{kind} {to} {verdict}");
-                TestContext.Current.TestOutputHelper?.WriteLine($"{mapping.GetProperty("mapping").GetString()} {kind} -> {to}: audit {verdict}, socat {real}");
-                if (real != verdict)
-                {
-                    mismatches.Add($"{mapping.GetProperty("mapping").GetString()} {kind} -> {to}: audit said {verdict}, socat got {answer ?? "nothing"}");
-                }
+                probed.Add((mapping.GetProperty("mapping").GetString()!, kind, path.GetProperty("to").GetString()!.Split(' ')[0], verdict));
+            }
+        }
+
+        var answers = await Probe.EachAsync(probed, path =>
+        {
+            var endpoint = System.Net.IPEndPoint.Parse(path.To);
+            return net.ProbeAsync(net.Ext, TransportProtocol.Tcp, endpoint.Address.ToString(), endpoint.Port);
+        });
+        foreach (var ((mapping, kind, to, verdict), answer) in probed.Zip(answers))
+        {
+            var real = answer is null ? "not reachable" : "reachable";
+            verdicts.Add($"{kind} {to} {verdict}");
+            TestContext.Current.TestOutputHelper?.WriteLine($"{mapping} {kind} -> {to}: audit {verdict}, socat {real}");
+            if (real != verdict)
+            {
+                mismatches.Add($"{mapping} {kind} -> {to}: audit said {verdict}, socat got {answer ?? "nothing"}");
             }
         }
 

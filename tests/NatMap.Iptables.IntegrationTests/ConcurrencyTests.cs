@@ -18,18 +18,6 @@ public sealed class ConcurrencyTests
 
     private static DockerPortMap Map(int task, int i) =>
         new($"t{task}m{i}", new IPEndPoint(IPAddress.Any, 10_000 + (task * PerTask) + i), new IPEndPoint(new IPAddress([172, 17, (byte)task, (byte)(i + 2)]), 80));
-
-    /// <summary>The natmap tool, built with the tests (a project reference orders the build).</summary>
-    internal static string Tool()
-    {
-        var project = typeof(ConcurrencyTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "ProjectDirectory").Value!;
-        var bin = Path.GetFullPath(Path.Combine(project, "..", "..", "src", "NatMap.Cli", "bin"));
-        return Directory.EnumerateFiles(bin, "natmap", SearchOption.AllDirectories)
-            .Where(p => p.Contains("net10.0", StringComparison.Ordinal))
-            .OrderByDescending(File.GetLastWriteTimeUtc)
-            .FirstOrDefault() ?? throw new InvalidOperationException($"The natmap tool is not built under {bin}.");
-    }
-
     private static Process Start(string ns, string script) =>
         Process.Start(new ProcessStartInfo("ip", ["netns", "exec", ns, "sh", "-c", script]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
 
@@ -60,7 +48,7 @@ public sealed class ConcurrencyTests
 
         // A second manager, in another process: the natmap tool installing its own mappings one by one.
         using var tool = Start(ns.Name,
-            $"for i in $(seq 1 {ByTool}); do {Tool()} add docker --container tool$i --host 0.0.0.0:$((30000 + i)) --target 172.18.0.$i:80 " +
+            $"for i in $(seq 1 {ByTool}); do {NatmapTool.Path()} add docker --container tool$i --host 0.0.0.0:$((30000 + i)) --target 172.18.0.$i:80 " +
             $"--apply --iptables iptables-legacy --ip6tables ip6tables-legacy --no-ipv6 || exit 1; done");
 
         var watch = Stopwatch.StartNew();

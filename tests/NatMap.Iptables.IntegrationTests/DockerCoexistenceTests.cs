@@ -304,12 +304,15 @@ public sealed class DockerCoexistenceTests(DockerEngineFixture engines) : IClass
             // no verdict is unknown, and every one is what a real packet gets.
             paths.Where(p => p.Verdict == "unknown").Should().BeEmpty("every rule on these paths is one the emulator evaluates");
             var mismatches = new List<string>();
-            foreach (var path in paths.Where(p => p.Kind is "lan" or "lan-loopback" or "direct" && p.From.EndsWith("on eth0", StringComparison.Ordinal)))
+            var probed = paths.Where(p => p.Kind is "lan" or "lan-loopback" or "direct" && p.From.EndsWith("on eth0", StringComparison.Ordinal)).ToList();
+            var outcomes = await Probe.EachAsync(probed, path =>
             {
                 var to = IPEndPoint.Parse(path.To.Split(' ')[0]);
-                var outcome = await Probe.RunAsync(engine.Ext, TransportProtocol.Tcp, to.Address.ToString(), to.Port, attempts: 2);
-                var refusedOrTimedOut = outcome.Error.Contains("Connection refused", StringComparison.Ordinal) || outcome.Error.Contains("timed out", StringComparison.Ordinal);
-                Assert.True(outcome.Answer is not null || refusedOrTimedOut, $"the probe itself failed: {outcome}");
+                return Probe.RunAsync(engine.Ext, TransportProtocol.Tcp, to.Address.ToString(), to.Port, attempts: 2);
+            });
+            foreach (var (path, outcome) in probed.Zip(outcomes))
+            {
+                Assert.True(outcome.Answer is not null || outcome.RefusedOrTimedOut, $"the probe itself failed: {outcome}");
                 var real = outcome.Answer == path.Container ? "reachable" : outcome.Answer is null ? "not reachable" : $"answered by {outcome.Answer}";
                 TestContext.Current.TestOutputHelper?.WriteLine($"{path.Mapping} {path.Kind} -> {path.To}: audit {path.Verdict}, socat {real}");
                 if (real != path.Verdict)

@@ -58,13 +58,15 @@ public sealed class ExposureTests
 
         // Straight to the container addresses, past the translation: every published container port, the port of a
         // mapping bound to 127.0.0.1 only, a bound mapping's port, a static DNAT's internal port, and an unpublished port.
-        foreach (var (protocol, address, port) in new[]
-        {
+        (TransportProtocol Protocol, string Address, int Port)[] direct =
+        [
             (TransportProtocol.Tcp, C1v4, 80), (TransportProtocol.Udp, C1v4, 80), (TransportProtocol.Tcp, C1v6, 80), (TransportProtocol.Udp, C1v6, 80),
             (TransportProtocol.Tcp, C2v4, 80), (TransportProtocol.Tcp, C2v4, 81), (TransportProtocol.Tcp, C2v6, 80), (TransportProtocol.Tcp, C1v4, 81),
-        })
+        ];
+        var answers = await Probe.EachAsync(direct, d => net.ProbeAsync(net.Ext, d.Protocol, d.Address, d.Port));
+        foreach (var ((protocol, address, port), answer) in direct.Zip(answers))
         {
-            (await net.ProbeAsync(net.Ext, protocol, address, port)).Should().BeNull($"ext -> {address}:{port}/{protocol} routed straight to the container must be dropped");
+            answer.Should().BeNull($"ext -> {address}:{port}/{protocol} routed straight to the container must be dropped");
         }
 
         // Control: the same direct route carries packets once the host admits them, so the probes above could tell.

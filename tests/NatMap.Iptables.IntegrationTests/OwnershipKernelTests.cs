@@ -39,7 +39,7 @@ public sealed class OwnershipKernelTests
             }
         }
 
-        var tool = ConcurrencyTests.Tool();
+        var tool = NatmapTool.Path();
         var script = string.Join(" && ", steps.Select(s => $"{tool} {s} --apply --iptables {ns.Iptables} --ip6tables {ns.Ip6tables} --no-ipv6"));
         return Process.Start(new ProcessStartInfo("ip", ["netns", "exec", ns.Name, "sh", "-c", script]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
     }
@@ -101,7 +101,7 @@ public sealed class OwnershipKernelTests
         var held = await OperationLock.AcquireAsync(lockFile, TimeSpan.FromSeconds(5), Ct);
         held.Should().NotBeNull();
 
-        var tool = Process.Start(new ProcessStartInfo("ip", ["netns", "exec", ns.Name, ConcurrencyTests.Tool(), "add", "dnat", "--external", "203.0.113.5",
+        var tool = Process.Start(new ProcessStartInfo("ip", ["netns", "exec", ns.Name, NatmapTool.Path(), "add", "dnat", "--external", "203.0.113.5",
             "--internal", "10.9.0.2", "--ports", "32000", "--apply", "--iptables", ns.Iptables, "--ip6tables", ns.Ip6tables, "--no-ipv6"])
         { RedirectStandardError = true, RedirectStandardOutput = true })!;
         using (tool)
@@ -127,7 +127,7 @@ public sealed class OwnershipKernelTests
         static async Task<string[]> RulesAndUserChainsAsync(TestNamespace ns) =>
             [.. (await ns.SaveAsync()).Split('\n').Where(l => l.StartsWith("-A ", StringComparison.Ordinal) || (l.StartsWith(':') && l.Contains(" - ", StringComparison.Ordinal)))];
 
-        var result = await ns.RunAsync(ConcurrencyTests.Tool(), "add", "docker", "--container", "web", "--host", "0.0.0.0:8080", "--target", "172.17.0.2:80",
+        var result = await ns.RunAsync(NatmapTool.Path(), "add", "docker", "--container", "web", "--host", "0.0.0.0:8080", "--target", "172.17.0.2:80",
             "--apply", "--iptables", ns.Iptables, "--ip6tables", ns.Ip6tables);
 
         result.ExitCode.Should().Be(1, result.StandardError);

@@ -1,9 +1,9 @@
 namespace NatMap.Iptables.IntegrationTests.Infrastructure;
 
 /// <summary>
-/// A socat client like <see cref="Topology.ProbeAsync"/>'s, that also says why nobody answered: a negative probe
-/// counts only when the connection was refused or timed out, never when the probe itself was broken (no route, a
-/// bad address, socat missing).
+/// The one socat client of the kernel tests (<see cref="Topology.ProbeAsync"/> runs it too). Any output counts as an
+/// answer, whatever socat's exit code; a probe that got none also says why, so a negative probe counts only when the
+/// connection was refused or timed out, never when the probe itself was broken (no route, a bad address, socat missing).
 /// </summary>
 internal static class Probe
 {
@@ -28,7 +28,7 @@ internal static class Probe
                 new CommandSpec("ip", ["netns", "exec", ns, "timeout", (timeoutSeconds + 5).ToString(System.Globalization.CultureInfo.InvariantCulture), "socat", "-T", seconds, "-t", seconds, "-", target], "probe\n"),
                 CancellationToken.None);
             var answer = result.StandardOutput.Trim();
-            outcome = new ProbeOutcome($"[{ns}] {protocol} {host}:{port}", result.ExitCode == 0 && answer.Length > 0 ? answer : null, result.ExitCode, result.StandardError.Trim());
+            outcome = new ProbeOutcome($"[{ns}] {protocol} {host}:{port}", answer.Length > 0 ? answer : null, result.ExitCode, result.StandardError.Trim());
             if (outcome.Answer is not null)
             {
                 return outcome;
@@ -37,6 +37,27 @@ internal static class Probe
 
         TestContext.Current.TestOutputHelper?.WriteLine($"probe {outcome}");
         return outcome!;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="probe"/> for each item, a few at a time: probes of different paths are independent, and a
+    /// negative one spends most of its time waiting for a timeout. Results come back in the items' order.
+    /// </summary>
+    public static async Task<TResult[]> EachAsync<T, TResult>(IEnumerable<T> items, Func<T, Task<TResult>> probe, int parallel = 6)
+    {
+        using var slots = new SemaphoreSlim(parallel);
+        return await Task.WhenAll(items.Select(async item =>
+        {
+            await slots.WaitAsync(TestContext.Current.CancellationToken);
+            try
+            {
+                return await probe(item);
+            }
+            finally
+            {
+                _ = slots.Release();
+            }
+        }));
     }
 
     /// <summary>Asserts that <paramref name="expected"/> answered, in up to three attempts.</summary>
@@ -54,15 +75,21 @@ internal static class Probe
     {
         var outcome = await RunAsync(ns, protocol, address, port, attempts: 1);
         Assert.True(outcome.Answer is null, $"{because}: expected nobody to answer, got {outcome}");
-        var refusedOrTimedOut = outcome.Error.Contains("Connection refused", StringComparison.Ordinal)
-            || outcome.Error.Contains("timed out", StringComparison.Ordinal)
-            || (protocol == TransportProtocol.Udp && outcome.ExitCode == 0 && outcome.Error.Length == 0);
-        Assert.True(refusedOrTimedOut, $"{because}: the probe failed for another reason than a refusal or a timeout: {outcome}");
+        Assert.True(outcome.RefusedOrTimedOut, $"{because}: the probe failed for another reason than a refusal or a timeout: {outcome}");
     }
 }
 
 /// <summary>What one probe saw: who answered, or how the client failed.</summary>
 internal sealed record ProbeOutcome(string Target, string? Answer, int ExitCode, string Error)
 {
+    /// <summary>
+    /// Whether a client that got no output met a refusal (a TCP reset, or ICMP port unreachable for UDP) or a timeout
+    /// (socat's connect or inactivity timeout, which for UDP ends with exit 0 and nothing read, or timeout's 124).
+    /// </summary>
+    public bool RefusedOrTimedOut =>
+        ExitCode is 0 or 124
+        || Error.Contains("Connection refused", StringComparison.Ordinal)
+        || Error.Contains("timed out", StringComparison.OrdinalIgnoreCase);
+
     public override string ToString() => Answer is not null ? $"{Target}: '{Answer}'" : $"{Target}: no answer (exit {ExitCode}, '{Error}')";
 }

@@ -79,29 +79,25 @@ internal sealed class Topology : IAsyncDisposable
     /// </summary>
     public async Task<string?> ProbeAsync(string ns, TransportProtocol protocol, string address, int port)
     {
-        var target = Target(protocol, address, port);
-        var failures = new List<string>();
+        var failures = new List<ProbeOutcome>();
         for (var attempt = 0; attempt < 3; attempt++)
         {
-            var result = await Runner.RunAsync(
-                new CommandSpec("ip", ["netns", "exec", ns, "timeout", "8", "socat", "-T", "3", "-t", "3", "-", target], "probe\n"),
-                TestContext.Current.CancellationToken);
-            var answer = result.StandardOutput.Trim();
-            if (answer.Length > 0)
+            var outcome = await Probe.RunAsync(ns, protocol, address, port, attempts: 1);
+            if (outcome.Answer is not null)
             {
-                return answer;
+                return outcome.Answer;
             }
 
-            failures.Add($"attempt {attempt + 1}: exit {result.ExitCode}, stderr '{result.StandardError.Trim()}'");
-            if (!RefusedOrTimedOut(result))
+            failures.Add(outcome);
+            if (!outcome.RefusedOrTimedOut)
             {
-                throw new InvalidOperationException($"probe [{ns}] {protocol} {address}:{port} failed, neither answered, refused nor timed out:{Environment.NewLine}{string.Join(Environment.NewLine, failures)}");
+                throw new InvalidOperationException($"probe failed, neither answered, refused nor timed out:{Environment.NewLine}{string.Join(Environment.NewLine, failures)}");
             }
         }
 
         // A failing test shows what the probe saw and which rules packets hit, for paths that were expected to work.
         var output = TestContext.Current.TestOutputHelper;
-        output?.WriteLine($"probe [{ns}] {protocol} {address}:{port} got no answer:{Environment.NewLine}{string.Join(Environment.NewLine, failures)}");
+        output?.WriteLine($"probe got no answer:{Environment.NewLine}{string.Join(Environment.NewLine, failures)}");
         if (output is not null && Environment.GetEnvironmentVariable("NATMAP_PROBE_DIAG") == "1")
         {
             foreach (var program in new[] { $"iptables-{Backend}-save", $"ip6tables-{Backend}-save" })
@@ -113,15 +109,6 @@ internal sealed class Topology : IAsyncDisposable
 
         return null;
     }
-
-    /// <summary>
-    /// Whether a client that got no output met a refusal (a TCP reset, or ICMP port unreachable for UDP) or a timeout
-    /// (socat's connect or inactivity timeout, which for UDP ends with exit 0 and nothing read, or timeout's 124).
-    /// </summary>
-    private static bool RefusedOrTimedOut(CommandResult result) =>
-        result.ExitCode is 0 or 124
-        || result.StandardError.Contains("Connection refused", StringComparison.Ordinal)
-        || result.StandardError.Contains("timed out", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
     /// What source address the server in <paramref name="serverNs"/> saw for a TCP connection from
@@ -146,7 +133,7 @@ internal sealed class Topology : IAsyncDisposable
                 new CommandSpec("ip", ["netns", "exec", clientNs, "timeout", "5", "socat", "-T", "2", "-t", "2", "-", Target(TransportProtocol.Tcp, address, port)], ""),
                 TestContext.Current.CancellationToken);
             var answer = result.StandardOutput.Trim().Trim('[', ']');
-            if (answer.Length == 0 && RefusedOrTimedOut(result))
+            if (answer.Length == 0 && new ProbeOutcome(clientNs, null, result.ExitCode, result.StandardError).RefusedOrTimedOut)
             {
                 return null;
             }
