@@ -46,7 +46,11 @@ internal sealed class NftPlanner
         InstallRule(Normalized(config), Owned(current).Dnats, static (r, c) => r.RenderAddDnat(c));
 
     /// <summary>Every copy of the DNAT rule deleted.</summary>
-    public string RemoveDnat(DnatConfig config, NftTableState current) => DeleteRules(Owned(current).Dnats.Where(d => d.Config == Normalized(config)));
+    public string RemoveDnat(DnatConfig config, NftTableState current)
+    {
+        config = Normalized(config);
+        return DeleteRules(Owned(current).Dnats.Where(d => d.Config == config));
+    }
 
     /// <summary>The SNAT rule added unless a copy exists; any further copies deleted.</summary>
     public string InstallSnat(SnatConfig config, NftTableState current) =>
@@ -64,8 +68,11 @@ internal sealed class NftPlanner
     }
 
     /// <summary>Both rules of every copy of the hairpin deleted.</summary>
-    public string RemoveHairpin(HairpinConfig config, NftTableState current) =>
-        DeleteHairpins(Owned(current).Hairpins.Where(h => h.Config == Normalized(config)));
+    public string RemoveHairpin(HairpinConfig config, NftTableState current)
+    {
+        config = Normalized(config);
+        return DeleteHairpins(Owned(current).Hairpins.Where(h => h.Config == config));
+    }
 
     /// <summary>
     /// Sync: what the tables hold and <paramref name="desired"/> does not is deleted, and what it lacks is added, all in
