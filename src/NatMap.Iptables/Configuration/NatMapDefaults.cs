@@ -24,6 +24,9 @@ public static class NatMapDefaults
     /// <summary>The conntrack-tools program that deletes tracked flows: <c>conntrack</c>.</summary>
     public const string ConntrackPath = "conntrack";
 
+    /// <summary>The default <see cref="NatMapOptions.NftPath"/>: <c>nft</c>, found on the PATH.</summary>
+    public const string NftPath = "nft";
+
     /// <summary>The kernel setting that lets traffic from 127.0.0.1 be routed to a container: <c>net.ipv4.conf.all.route_localnet</c>.</summary>
     public const string RouteLocalnetSetting = "net.ipv4.conf.all.route_localnet";
 

@@ -90,6 +90,17 @@ public sealed class NatMapOptions
     public string ConntrackPath { get; set; } = NatMapDefaults.ConntrackPath;
 
     /// <summary>
+    /// Gets or sets which kernel interface the manager writes through: <see cref="NatMapBackend.Iptables"/> (the
+    /// default) or <see cref="NatMapBackend.Nftables"/>, whose costs do not grow with the number of mappings.
+    /// </summary>
+    /// <value>The default is <see cref="NatMapBackend.Iptables"/>.</value>
+    public NatMapBackend Backend { get; set; } = NatMapBackend.Iptables;
+
+    /// <summary>Gets or sets the <c>nft</c> program the <see cref="NatMapBackend.Nftables"/> backend runs.</summary>
+    /// <value>The default is <c>nft</c>.</value>
+    public string NftPath { get; set; } = NatMapDefaults.NftPath;
+
+    /// <summary>
     /// The one options snapshot: a copy of every setting, so later changes to this object have no effect on whoever
     /// took it. A unit test fails when a settable property is added and not copied here.
     /// </summary>
@@ -109,5 +120,7 @@ public sealed class NatMapOptions
         ApplyMode = ApplyMode,
         ConntrackReset = ConntrackReset,
         ConntrackPath = ConntrackPath,
+        Backend = Backend,
+        NftPath = NftPath,
     };
 }

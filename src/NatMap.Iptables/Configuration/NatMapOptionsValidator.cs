@@ -46,6 +46,7 @@ internal sealed class NatMapOptionsValidator : IValidateOptions<NatMapOptions>
             (nameof(options.IpPath), options.IpPath),
             (nameof(options.SysctlPath), options.SysctlPath),
             (nameof(options.ConntrackPath), options.ConntrackPath),
+            (nameof(options.NftPath), options.NftPath),
         })
         {
             if (string.IsNullOrWhiteSpace(value) || value.StartsWith('-') || value.Any(char.IsControl))
@@ -62,6 +63,16 @@ internal sealed class NatMapOptionsValidator : IValidateOptions<NatMapOptions>
         if (!Enum.IsDefined(options.ApplyMode))
         {
             yield return (nameof(options.ApplyMode), $"{options.ApplyMode} is not a {nameof(RuleApplyMode)} value.");
+        }
+
+        if (!Enum.IsDefined(options.Backend))
+        {
+            yield return (nameof(options.Backend), $"{options.Backend} is not a {nameof(NatMapBackend)} value.");
+        }
+        else if (options.Backend == NatMapBackend.Nftables && Names.CommentPrefixError(options.CommentPrefix) is null && Nftables.NftSchema.TableNameError(options.CommentPrefix) is { } table)
+        {
+            // With the nftables backend the prefix names the library's tables.
+            yield return (nameof(options.CommentPrefix), $"With the nftables backend the prefix names the tables. {table}");
         }
 
         if (!Enum.IsDefined(options.ConntrackReset))

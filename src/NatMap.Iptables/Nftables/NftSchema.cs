@@ -87,13 +87,12 @@ internal static class NftSchema
     public static string CheckTableName(string name, string paramName)
     {
         ArgumentNullException.ThrowIfNull(name, paramName);
-        if (name.Length is 0 or > 64 || !char.IsAsciiLetter(name[0]) || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '-'))
-        {
-            throw new ArgumentException(
-                $"The nftables table name '{Internal.Guard.Printable(name)}' must start with an ASCII letter and hold only letters, digits, '_', '.' and '-', at most 64 characters.",
-                paramName);
-        }
-
-        return name;
+        return TableNameError(name) is { } error ? throw new ArgumentException(error, paramName) : name;
     }
+
+    /// <summary>Why <paramref name="name"/> is not a table name, or <see langword="null"/> when it is one.</summary>
+    public static string? TableNameError(string name) =>
+        name.Length is 0 or > 64 || !char.IsAsciiLetter(name[0]) || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '-')
+            ? $"The nftables table name '{Internal.Guard.Printable(name)}' must start with an ASCII letter and hold only letters, digits, '_', '.' and '-', at most 64 characters."
+            : null;
 }
