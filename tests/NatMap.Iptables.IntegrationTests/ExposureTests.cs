@@ -11,7 +11,7 @@ namespace NatMap.Iptables.IntegrationTests;
 /// </summary>
 public sealed class ExposureTests
 {
-    public static TheoryData<string> Backends => Kernel.Backends;
+    public static TheoryData<string> Backends => Kernel.AllBackends;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -21,8 +21,8 @@ public sealed class ExposureTests
     private static async Task<Topology> DockerLikeHostAsync(string backend, params int[] ports)
     {
         var net = await Topology.CreateAsync(backend, ports);
-        await net.ExecAsync(net.Host, $"iptables-{backend}", "-P", "FORWARD", "DROP");
-        await net.ExecAsync(net.Host, $"ip6tables-{backend}", "-P", "FORWARD", "DROP");
+        await net.ExecAsync(net.Host, $"iptables-{net.Iptables}", "-P", "FORWARD", "DROP");
+        await net.ExecAsync(net.Host, $"ip6tables-{net.Iptables}", "-P", "FORWARD", "DROP");
         await net.AllowContainersOutAsync();
         await net.RouteContainersThroughHostAsync();
         return net;
@@ -70,8 +70,8 @@ public sealed class ExposureTests
         }
 
         // Control: the same direct route carries packets once the host admits them, so the probes above could tell.
-        await net.ExecAsync(net.Host, $"iptables-{backend}", "-I", "FORWARD", "-d", C2v4, "-j", "ACCEPT");
-        await net.ExecAsync(net.Host, $"ip6tables-{backend}", "-I", "FORWARD", "-d", C1v6, "-j", "ACCEPT");
+        await net.ExecAsync(net.Host, $"iptables-{net.Iptables}", "-I", "FORWARD", "-d", C2v4, "-j", "ACCEPT");
+        await net.ExecAsync(net.Host, $"ip6tables-{net.Iptables}", "-I", "FORWARD", "-d", C1v6, "-j", "ACCEPT");
         (await net.ProbeAsync(net.Ext, TransportProtocol.Tcp, C2v4, 80)).Should().Be("c2");
         (await net.ProbeAsync(net.Ext, TransportProtocol.Udp, C1v6, 80)).Should().Be("c1");
     }
@@ -88,7 +88,8 @@ public sealed class ExposureTests
         await manager.InstallDockerMapAsync(Map("127.0.0.1:8082", $"{C2v4}:80", id: "db"), Ct);
         (await net.ProbeAsync(net.Ext, TransportProtocol.Tcp, C2v4, 80)).Should().BeNull();
 
-        await net.ExecAsync(net.Host, $"iptables-{backend}", "-A", "NATMAP", "-d", $"{C2v4}/32", "-p", "tcp", "-m", "tcp", "--dport", "80", "-j", "ACCEPT");
+        // Beside the nftables backend the library's only iptables rule sits in DOCKER-USER; an accept there is the analog.
+        await net.ExecAsync(net.Host, $"iptables-{net.Iptables}", "-I", net.IsNftables ? NatMapDefaults.DockerUserChain : "NATMAP", "-d", $"{C2v4}/32", "-p", "tcp", "-m", "tcp", "--dport", "80", "-j", "ACCEPT");
 
         (await net.ProbeAsync(net.Ext, TransportProtocol.Tcp, C2v4, 80)).Should().Be("c2", "an accept that is not tied to the DNAT opens the container to direct routing");
     }

@@ -10,7 +10,7 @@ namespace NatMap.Iptables.IntegrationTests;
 /// </summary>
 public sealed class TrafficTests
 {
-    public static TheoryData<string, RuleApplyMode> Backends => Kernel.BackendsAndTransports;
+    public static TheoryData<string, RuleApplyMode> Backends => Kernel.AllBackendsAndTransports;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -20,8 +20,8 @@ public sealed class TrafficTests
     private static async Task<(Topology Net, IptablesManager Manager)> StartAsync(string backend, RuleApplyMode transport, params int[] ports)
     {
         var net = await Topology.CreateAsync(backend, ports);
-        await net.ExecAsync(net.Host, $"iptables-{backend}", "-P", "FORWARD", "DROP");
-        await net.ExecAsync(net.Host, $"ip6tables-{backend}", "-P", "FORWARD", "DROP");
+        await net.ExecAsync(net.Host, $"iptables-{net.Iptables}", "-P", "FORWARD", "DROP");
+        await net.ExecAsync(net.Host, $"ip6tables-{net.Iptables}", "-P", "FORWARD", "DROP");
         var manager = net.Manager(o => o.ApplyMode = transport);
         await manager.SetupAsync(Ct);
         return (net, manager);
@@ -136,10 +136,18 @@ public sealed class TrafficTests
         (await net.ProbeAsync(net.Ext, TransportProtocol.Tcp, "127.0.0.1", 8080)).Should().BeNull("the raw-table guard drops it");
 
         // Control: without the guard the same packets reach the container, so the probe above can tell.
-        var guard = manager.RuleBuilder.BuildLoopbackGuard();
-        var guardComment = (await net.ExecAsync(net.Host, $"iptables-{backend}", "-t", "raw", "-S", "PREROUTING")).Contains("natmap:setup:route_localnet", StringComparison.Ordinal)
-            ? manager.RuleBuilder.RouteLocalnetComment : manager.RuleBuilder.SetupComment;
-        await net.ExecAsync(net.Host, [$"iptables-{backend}", .. (guard with { Specification = [.. guard.Specification.Select(a => a == manager.RuleBuilder.SetupComment ? guardComment : a)] }).ToArguments(Rules.RuleAction.Delete)]);
+        if (net.IsNftables)
+        {
+            await net.ExecAsync(net.Host, "nft", "flush", "chain", "inet", NatMapDefaults.CommentPrefix, "guard");
+        }
+        else
+        {
+            var guard = manager.RuleBuilder.BuildLoopbackGuard();
+            var guardComment = (await net.ExecAsync(net.Host, $"iptables-{net.Iptables}", "-t", "raw", "-S", "PREROUTING")).Contains("natmap:setup:route_localnet", StringComparison.Ordinal)
+                ? manager.RuleBuilder.RouteLocalnetComment : manager.RuleBuilder.SetupComment;
+            await net.ExecAsync(net.Host, [$"iptables-{net.Iptables}", .. (guard with { Specification = [.. guard.Specification.Select(a => a == manager.RuleBuilder.SetupComment ? guardComment : a)] }).ToArguments(Rules.RuleAction.Delete)]);
+        }
+
         (await net.ProbeAsync(net.Ext, TransportProtocol.Tcp, "127.0.0.1", 8080)).Should().Be("c1", "without the guard the mapping leaks, as in Docker's known issue");
     }
 
@@ -239,7 +247,7 @@ public sealed class TrafficTests
 
         // Control: arriving on br0, the same DNAT reaches c1. c1 would answer c2 directly on the bridge, so the test
         // masquerades bridge-to-bridge traffic, as a container runtime does for hairpin traffic.
-        await net.ExecAsync(net.Host, $"ip6tables-{backend}", "-t", "nat", "-A", "POSTROUTING", "-o", "br0", "-s", "fd30::/64", "-d", "fd30::/64", "-j", "MASQUERADE");
+        await net.ExecAsync(net.Host, $"ip6tables-{net.Iptables}", "-t", "nat", "-A", "POSTROUTING", "-o", "br0", "-s", "fd30::/64", "-d", "fd30::/64", "-j", "MASQUERADE");
         (await net.ProbeAsync(net.C2, TransportProtocol.Tcp, HostA6, 9000)).Should().Be("c1", "the br0 DNAT works for traffic arriving on br0");
     }
 
@@ -253,8 +261,8 @@ public sealed class TrafficTests
     {
         var net = await Topology.CreateAsync(backend, 9000, 9100);
         await using var _ = net;
-        await net.ExecAsync(net.Host, $"iptables-{backend}", "-A", "FORWARD", "-j", "REJECT", "--reject-with", "icmp-host-prohibited");
-        await net.ExecAsync(net.Host, $"ip6tables-{backend}", "-A", "FORWARD", "-j", "REJECT", "--reject-with", "icmp6-adm-prohibited");
+        await net.ExecAsync(net.Host, $"iptables-{net.Iptables}", "-A", "FORWARD", "-j", "REJECT", "--reject-with", "icmp-host-prohibited");
+        await net.ExecAsync(net.Host, $"ip6tables-{net.Iptables}", "-A", "FORWARD", "-j", "REJECT", "--reject-with", "icmp6-adm-prohibited");
         var manager = net.Manager(o => o.ApplyMode = transport);
         await manager.SetupAsync(Ct);
 
@@ -266,7 +274,7 @@ public sealed class TrafficTests
         (await net.ProbeAsync(net.Ext, TransportProtocol.Udp, HostA4, 9100)).Should().Be("c2");
         (await net.ProbeAsync(net.Ext, TransportProtocol.Tcp, HostA6, 9000)).Should().Be("c1");
         (await net.ProbeAsync(net.Ext, TransportProtocol.Tcp, HostA4, 9001)).Should().BeNull("an unmapped port still meets the REJECT");
-        (await net.ExecAsync(net.Host, $"iptables-{backend}", "-t", "filter", "-S", "FORWARD")).Trim().Split('\n')[^1]
+        (await net.ExecAsync(net.Host, $"iptables-{net.Iptables}", "-t", "filter", "-S", "FORWARD")).Trim().Split('\n')[^1]
             .Should().Contain("-j REJECT", "the host's own rule stays last");
     }
 

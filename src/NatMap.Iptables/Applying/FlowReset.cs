@@ -90,7 +90,19 @@ internal readonly record struct FlowReset(AddressFamily Family, string Protocol,
             return null;
         }
 
-        var numbers = Ports(ports);
+        return Translation(family, protocol, destination, Ports(ports));
+    }
+
+    /// <summary>
+    /// The flows of one translation that the nftables backend added or removed: its protocol, its destination address
+    /// when it is bound to one, and its ports; none when <paramref name="mode"/> does not cover the protocol.
+    /// </summary>
+    public static IReadOnlyList<FlowReset> For(IPAddress? destination, AddressFamily family, TransportProtocol protocol, IEnumerable<int> ports, ConntrackReset mode) =>
+        protocol == TransportProtocol.Udp ? (mode == ConntrackReset.None ? [] : Translation(family, "udp", destination, [.. ports]))
+        : mode == ConntrackReset.UdpAndTcp ? Translation(family, "tcp", destination, [.. ports]) : [];
+
+    private static List<FlowReset> Translation(AddressFamily family, string protocol, IPAddress? destination, List<int> numbers)
+    {
         if (destination is not null && numbers.Count > MaxPortsPerTranslation)
         {
             return [new FlowReset(family, protocol, destination, null)];

@@ -34,9 +34,13 @@ internal sealed class PlanApplier(IRuleApplier rules, HostCommands commands, Con
     /// without the program a warning is logged and the operation stands; any other failure fails the operation, which
     /// then undoes its rule changes.
     /// </summary>
-    public async Task ResetFlowsAsync(Operation operation, IEnumerable<RuleChange> applied, CancellationToken cancellationToken)
+    public Task ResetFlowsAsync(Operation operation, IEnumerable<RuleChange> applied, CancellationToken cancellationToken) =>
+        ResetFlowsAsync(operation, FlowReset.For(applied, conntrackReset), cancellationToken);
+
+    /// <summary>Deletes the conntrack entries of <paramref name="resets"/>, as <see cref="ResetFlowsAsync(Operation, IEnumerable{RuleChange}, CancellationToken)"/> does.</summary>
+    public async Task ResetFlowsAsync(Operation operation, IEnumerable<FlowReset> resets, CancellationToken cancellationToken)
     {
-        foreach (var reset in FlowReset.For(applied, conntrackReset))
+        foreach (var reset in resets.Distinct())
         {
             var command = commands.DeleteFlows(reset);
             CommandResult result;

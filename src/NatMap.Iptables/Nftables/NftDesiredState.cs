@@ -11,6 +11,12 @@ internal sealed record NftDesiredState(
     IReadOnlyList<SnatConfig> Snats,
     IReadOnlyList<HairpinConfig> Hairpins)
 {
+    /// <summary>
+    /// Gets whether the loopback guard carries <see cref="NftSchema.RouteLocalnetComment"/>: Setup turned
+    /// <c>route_localnet</c> on, and FlushAll is to turn it off.
+    /// </summary>
+    public bool RouteLocalnetOwned { get; init; }
+
     /// <summary>Gets the state of Setup alone: the fixed chains and empty maps.</summary>
     public static NftDesiredState Empty { get; } = new([], [], [], []);
 }

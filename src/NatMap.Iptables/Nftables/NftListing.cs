@@ -24,12 +24,25 @@ internal static class NftListing
 
     private static readonly string[] Maps = [NftSchema.Bound4, NftSchema.Unbound4, NftSchema.Bound6, NftSchema.Unbound6];
 
+    /// <summary>Gets how many fixed chains, maps and Setup rules both tables hold: what is missing when they do not exist.</summary>
+    public static int SetupItems { get; } = Maps.Length + SetupRules.Count + SetupRules.Values.Sum() + 2;
+
     /// <summary>
     /// Parses listings of the mappings table and the static table (<c>nft -j list table inet NAME</c> and
     /// <c>… NAME-static</c>, one string each or both in one array). A missing static table reads as empty.
     /// </summary>
     /// <exception cref="FormatException">A text is not nft's JSON, or none holds the mappings table.</exception>
-    public static NftTableState Parse(IEnumerable<string> listings, string table = NftSchema.DefaultTable)
+    public static NftTableState Parse(IEnumerable<string> listings, string table = NftSchema.DefaultTable) => Parse(listings, table, staticOnly: false);
+
+    /// <summary>
+    /// Parses a listing of the static table alone (<c>nft -j list table inet NAME-static</c>): what an install or
+    /// remove of a static object reads, without listing every map element of the mappings table. Its
+    /// <see cref="NftTableState.Mappings"/> are empty, and Setup counts as complete when both static chains exist.
+    /// </summary>
+    /// <exception cref="FormatException">The text is not nft's JSON, or holds no static table.</exception>
+    public static NftTableState ParseStatic(string json, string table = NftSchema.DefaultTable) => Parse([json], table, staticOnly: true);
+
+    private static NftTableState Parse(IEnumerable<string> listings, string table, bool staticOnly)
     {
         ArgumentNullException.ThrowIfNull(listings);
         var documents = new List<JsonDocument>();
@@ -57,7 +70,7 @@ internal static class NftListing
                 items.AddRange(array.EnumerateArray());
             }
 
-            return Read(items, table);
+            return Read(items, table, staticOnly);
         }
         finally
         {
@@ -69,7 +82,7 @@ internal static class NftListing
     /// <exception cref="FormatException">The text is not nft's JSON, or holds no mappings table.</exception>
     public static NftTableState Parse(string json, string table = NftSchema.DefaultTable) => Parse([json], table);
 
-    private static NftTableState Read(List<JsonElement> items, string table)
+    private static NftTableState Read(List<JsonElement> items, string table, bool staticOnly)
     {
         var staticTable = table + NftSchema.StaticTableSuffix;
         var foreign = new List<string>();
@@ -82,6 +95,8 @@ internal static class NftListing
         var maps = new HashSet<string>(StringComparer.Ordinal);
         var setupCounts = new Dictionary<string, int>(StringComparer.Ordinal);
         var tableSeen = false;
+        var staticSeen = false;
+        var routeLocalnetOwned = false;
         string? tableComment = null;
 
         foreach (var item in items)
@@ -104,6 +119,7 @@ internal static class NftListing
             switch (kind.Name)
             {
                 case "table" when isStatic:
+                    staticSeen = true;
                     break;
                 case "table":
                     tableSeen = true;
@@ -138,6 +154,7 @@ internal static class NftListing
                     var recognised = (isStatic, comment, chain) switch
                     {
                         (false, NftSchema.SetupComment, _) when SetupRules.ContainsKey(chain) => Count(setupCounts, chain),
+                        (false, NftSchema.RouteLocalnetComment, NftSchema.GuardChain) => routeLocalnetOwned = Count(setupCounts, chain),
                         (true, NftSchema.DnatComment, NftSchema.PreroutingChain) => Add(ReadDnat(expressions), c => dnats.Add(new(c, chain, handle))),
                         (true, NftSchema.SnatComment, NftSchema.PostroutingChain) => Add(ReadSnat(expressions), c => snats.Add(new(c, chain, handle))),
                         (true, NftSchema.HairpinComment, NftSchema.PreroutingChain) => Add(ReadHairpin(expressions, masquerade: false), c => hairpinDnats.Add((c, handle))),
@@ -156,6 +173,18 @@ internal static class NftListing
             }
         }
 
+        var staticChains = new[] { $"{staticTable} {NftSchema.PreroutingChain}", $"{staticTable} {NftSchema.PostroutingChain}" };
+        if (staticOnly)
+        {
+            // The static table's name is derived from the prefix; whatever in it is not an object's rule is foreign.
+            return staticSeen
+                ? new NftTableState(true, staticChains.All(chains.Contains), [], dnats, snats, PairHairpins(hairpinDnats, hairpinMasquerades, staticTable, foreign), foreign)
+                {
+                    MissingSetup = staticChains.Count(c => !chains.Contains(c)),
+                }
+                : throw new FormatException($"The nft listing holds no table {NftSchema.Family} {staticTable}.");
+        }
+
         if (!tableSeen)
         {
             throw new FormatException($"The nft listing holds no table {NftSchema.Family} {table}.");
@@ -170,7 +199,22 @@ internal static class NftListing
             return new NftTableState(false, false, [], [], [], [], [$"table {NftSchema.Family} {table} without the library's comment"]);
         }
 
+        var hairpins = PairHairpins(hairpinDnats, hairpinMasquerades, staticTable, foreign);
+        var missing = Maps.Count(m => !maps.Contains(m))
+            + SetupRules.Sum(r => (chains.Contains(r.Key) ? 0 : 1) + Math.Max(0, r.Value - setupCounts.GetValueOrDefault(r.Key)))
+            + staticChains.Count(c => !chains.Contains(c));
+        return new NftTableState(true, missing == 0, mappings, dnats, snats, hairpins, foreign)
+        {
+            MissingSetup = missing,
+            RouteLocalnetOwned = routeLocalnetOwned,
+        };
+    }
+
+    /// <summary>Pairs each hairpin DNAT with its masquerade; a rule without its partner is foreign.</summary>
+    private static List<NftOwnedHairpin> PairHairpins(List<(HairpinConfig Config, long Handle)> hairpinDnats, List<(HairpinConfig Config, long Handle)> hairpinMasquerades, string staticTable, List<string> foreign)
+    {
         var hairpins = new List<NftOwnedHairpin>();
+        hairpinMasquerades = [.. hairpinMasquerades];
         foreach (var (config, handle) in hairpinDnats)
         {
             // The masquerade rule names the internal address and not the external one: it pairs with the DNAT whose
@@ -187,10 +231,7 @@ internal static class NftListing
         }
 
         foreign.AddRange(hairpinMasquerades.Select(m => string.Create(CultureInfo.InvariantCulture, $"rule {staticTable} {NftSchema.PostroutingChain} handle {m.Handle}: a hairpin masquerade without its DNAT")));
-        var setupComplete = Maps.All(maps.Contains)
-            && SetupRules.All(r => chains.Contains(r.Key) && setupCounts.GetValueOrDefault(r.Key) == r.Value)
-            && chains.Contains($"{staticTable} {NftSchema.PreroutingChain}") && chains.Contains($"{staticTable} {NftSchema.PostroutingChain}");
-        return new NftTableState(true, setupComplete, mappings, dnats, snats, hairpins, foreign);
+        return hairpins;
     }
 
     private static bool Count(Dictionary<string, int> counts, string chain)

@@ -29,11 +29,38 @@ internal sealed class NftPlanner
     /// they still hold, so a Setup after someone deleted a chain repairs it and loses no mapping.
     /// </summary>
     /// <exception cref="InvalidOperationException">A table of the library's name exists and is not the library's.</exception>
-    public string Setup(NftTableState? current)
+    /// <param name="current">The tables as read; <see langword="null"/> when they do not exist.</param>
+    /// <param name="ownsRouteLocalnet">Whether the loopback guard is to say that Setup turned <c>route_localnet</c> on.</param>
+    public string Setup(NftTableState? current, bool ownsRouteLocalnet = false)
     {
         ThrowIfForeign(current);
-        return current is { SetupComplete: true } ? string.Empty : Renderer.RenderFull(Desired(ToState(current)));
+        return current is { SetupComplete: true } && current.RouteLocalnetOwned == ownsRouteLocalnet
+            ? string.Empty
+            : Renderer.RenderFull(Desired(ToState(current)) with { RouteLocalnetOwned = ownsRouteLocalnet });
     }
+
+    /// <summary>
+    /// The script that puts the tables back as <paramref name="previous"/> read them: both deleted when they did not
+    /// exist, else both written again in one swap with what they held. The undo of Setup, Sync and FlushAll.
+    /// </summary>
+    public string Restore(NftTableState? previous) => previous is null ? FlushAll() : Renderer.RenderFull(previous.ToDesired());
+
+    /// <summary>The script that puts the static table back as <paramref name="previous"/> read it: the undo of a static object's change.</summary>
+    public string RestoreStatic(NftTableState previous)
+    {
+        ArgumentNullException.ThrowIfNull(previous);
+        return Renderer.RenderStaticFull(previous.ToDesired());
+    }
+
+    /// <summary>One element created: the transaction fails (<c>File exists</c>) when the key holds any value already, and changes nothing then.</summary>
+    public string CreateMapping(DockerPortMap map) => Renderer.RenderCreateMappings([map]);
+
+    /// <summary>
+    /// The element created and deleted in one transaction: it succeeds, changing nothing, exactly when the key is free;
+    /// it fails with <c>File exists</c> when the key holds a value. A remove learns this way whether there is anything
+    /// to remove without listing the map.
+    /// </summary>
+    public string ProbeFree(DockerPortMap map) => Renderer.RenderCreateMappings([map]) + Renderer.RenderDeleteMappings([map]);
 
     /// <summary>One element added; the same element again is a no-op for nft.</summary>
     public string InstallMapping(DockerPortMap map) => Renderer.RenderAddMappings([map]);
@@ -77,11 +104,12 @@ internal sealed class NftPlanner
     /// <summary>
     /// Sync: what the tables hold and <paramref name="desired"/> does not is deleted, and what it lacks is added, all in
     /// one script (deletes first, so a mapping whose key moves to another value is replaced in the same transaction).
-    /// Tables that are not whole are written again in one swap with exactly <paramref name="desired"/>.
+    /// Tables that do not exist or are not whole (or whose guard's marking is to change) are written again in one swap
+    /// with exactly <paramref name="desired"/>, so a Sync also sets up, as it does with iptables.
     /// </summary>
     /// <exception cref="ArgumentException">Two of the desired mappings publish the same key (address, protocol, port).</exception>
-    /// <exception cref="InvalidOperationException">The tables do not exist (Setup never ran), or a table of the library's name is not the library's.</exception>
-    public string Sync(NatMapState desired, NftTableState? current)
+    /// <exception cref="InvalidOperationException">A table of the library's name is not the library's.</exception>
+    public string Sync(NatMapState desired, NftTableState? current, bool ownsRouteLocalnet = false)
     {
         ArgumentNullException.ThrowIfNull(desired);
         ThrowIfForeign(current);
@@ -96,13 +124,8 @@ internal sealed class NftPlanner
                 nameof(NatMapState.DockerMaps));
         }
 
-        if (current is null)
-        {
-            throw new InvalidOperationException($"SyncAsync needs the nftables tables {NftSchema.Family} {Renderer.Table} and {Renderer.StaticTable}; run SetupAsync first.");
-        }
-
-        var state = Desired(desired);
-        if (!current.SetupComplete)
+        var state = Desired(desired) with { RouteLocalnetOwned = ownsRouteLocalnet };
+        if (current is not { SetupComplete: true } || current.RouteLocalnetOwned != ownsRouteLocalnet)
         {
             return Renderer.RenderFull(state);
         }

@@ -87,27 +87,10 @@ internal sealed class NftRenderer
             blocks.Add(block.ToString());
         }
 
-        string Chain(string name, string? hook, IEnumerable<string> rules)
-        {
-            var block = new StringBuilder();
-            block.Append(CultureInfo.InvariantCulture, $"\tchain {name} {{\n");
-            if (hook is not null)
-            {
-                block.Append(CultureInfo.InvariantCulture, $"\t\t{hook}\n");
-            }
-
-            foreach (var rule in rules)
-            {
-                block.Append(CultureInfo.InvariantCulture, $"\t\t{rule}\n");
-            }
-
-            block.Append("\t}\n");
-            return block.ToString();
-        }
-
         var setup = $" comment \"{NftSchema.SetupComment}\"";
+        var guardComment = state.RouteLocalnetOwned ? NftSchema.RouteLocalnetComment : NftSchema.SetupComment;
         blocks.Add(Chain(NftSchema.GuardChain, "type filter hook prerouting priority raw; policy accept;",
-            [$"iifname != \"lo\" ip daddr 127.0.0.0/8 drop{setup}"]));
+            [$"iifname != \"lo\" ip daddr 127.0.0.0/8 drop comment \"{guardComment}\""]));
         blocks.Add(Chain(NftSchema.PreroutingChain, "type nat hook prerouting priority dstnat; policy accept;",
         [
             $"fib daddr type local jump {NftSchema.MappingsChain}{setup}",
@@ -132,6 +115,21 @@ internal sealed class NftRenderer
         // The static rules sit in a table of their own, so that finding one rule's handle lists a few rules and
         // not every map element: nft fills its cache with the whole table it lists. Their chains run one step after
         // the mappings' (dstnat + 1, srcnat + 1), so a mapping wins as it does with iptables, where its jump comes first.
+        return $"table {Qualified} {{\n\tcomment \"{NftSchema.TableComment}\"\n{string.Join("\n", blocks)}}}\n" + RenderStaticTable(state);
+    }
+
+    /// <summary>
+    /// The static table alone, written again in one swap with exactly the static objects of <paramref name="state"/>:
+    /// the undo of a static object's change, which leaves the mappings table and its elements untouched.
+    /// </summary>
+    public string RenderStaticFull(NftDesiredState state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        return $"add table {QualifiedStatic}\ndelete table {QualifiedStatic}\n{RenderStaticTable(state)}";
+    }
+
+    private string RenderStaticTable(NftDesiredState state)
+    {
         var staticBlocks = new List<string>
         {
             Chain(NftSchema.PreroutingChain, "type nat hook prerouting priority dstnat + 1; policy accept;",
@@ -140,12 +138,32 @@ internal sealed class NftRenderer
                 [.. state.Snats.Select(SnatRule), .. state.Hairpins.Select(HairpinMasqueradeRule)]),
         };
 
-        return $"table {Qualified} {{\n\tcomment \"{NftSchema.TableComment}\"\n{string.Join("\n", blocks)}}}\n" +
-            $"table {QualifiedStatic} {{\n\tcomment \"{NftSchema.TableComment}\"\n{string.Join("\n", staticBlocks)}}}\n";
+        return $"table {QualifiedStatic} {{\n\tcomment \"{NftSchema.TableComment}\"\n{string.Join("\n", staticBlocks)}}}\n";
+    }
+
+    private static string Chain(string name, string? hook, IEnumerable<string> rules)
+    {
+        var block = new StringBuilder();
+        block.Append(CultureInfo.InvariantCulture, $"\tchain {name} {{\n");
+        if (hook is not null)
+        {
+            block.Append(CultureInfo.InvariantCulture, $"\t\t{hook}\n");
+        }
+
+        foreach (var rule in rules)
+        {
+            block.Append(CultureInfo.InvariantCulture, $"\t\t{rule}\n");
+        }
+
+        block.Append("\t}\n");
+        return block.ToString();
     }
 
     /// <summary>One transaction that adds the mappings' elements. An element whose key is taken by another value fails the whole transaction (EEXIST).</summary>
     public string RenderAddMappings(IEnumerable<DockerPortMap> maps) => ElementCommands("add", maps, withValue: true);
+
+    /// <summary>One transaction that creates the mappings' elements: it fails (EEXIST) when a key exists, whatever its value.</summary>
+    public string RenderCreateMappings(IEnumerable<DockerPortMap> maps) => ElementCommands("create", maps, withValue: true);
 
     /// <summary>One transaction that deletes the mappings' elements, by key. A missing element fails the whole transaction (ENOENT).</summary>
     public string RenderDeleteMappings(IEnumerable<DockerPortMap> maps) => ElementCommands("delete", maps, withValue: false);
@@ -173,12 +191,14 @@ internal sealed class NftRenderer
     /// accept is written where Docker expects users' rules. It admits only connections that carry our mark and that
     /// conntrack translated, never a packet routed straight to a container.
     /// </summary>
-    public static IptablesRule DockerUserAccept(AddressFamily family) =>
+    /// <param name="family">The address family.</param>
+    /// <param name="comment">The rule's comment: the comment prefix and <see cref="NftSchema.CoexistenceCommentSuffix"/>, so FlushAll owns it.</param>
+    public static IptablesRule DockerUserAccept(AddressFamily family, string comment) =>
         new(family, "filter", NatMapDefaults.DockerUserChain,
         [
             "-m", "conntrack", "--ctstate", "DNAT",
             "-m", "connmark", "--mark", $"{Hex(NftSchema.TranslatedMark)}/{Hex(NftSchema.TranslatedMark)}",
-            "-m", "comment", "--comment", NftSchema.CoexistenceComment, "-j", "ACCEPT",
+            "-m", "comment", "--comment", comment, "-j", "ACCEPT",
         ],
         RulePosition.Top);
 

@@ -59,6 +59,12 @@ internal static class NftSchema
     /// <summary>The comment of the fixed rules Setup writes.</summary>
     public const string SetupComment = "natmap:setup";
 
+    /// <summary>
+    /// The comment of the loopback guard when Setup also turned <c>route_localnet</c> on: ownership of the setting lives
+    /// in the kernel, so FlushAll (of any process) knows to turn it off again.
+    /// </summary>
+    public const string RouteLocalnetComment = "natmap:setup:route_localnet";
+
     /// <summary>The comment of a static DNAT rule.</summary>
     public const string DnatComment = "natmap:dnat";
 
@@ -68,8 +74,11 @@ internal static class NftSchema
     /// <summary>The comment of both rules of a hairpin NAT.</summary>
     public const string HairpinComment = "natmap:hairpin";
 
-    /// <summary>The comment of the one iptables rule in <c>DOCKER-USER</c> that admits marked connections.</summary>
-    public const string CoexistenceComment = "natmap:nft";
+    /// <summary>
+    /// The suffix, after the comment prefix and a colon, of the comment of the one iptables rule in <c>DOCKER-USER</c>
+    /// that admits marked connections (<c>natmap:nft</c>): the prefix makes it owned, so FlushAll deletes it.
+    /// </summary>
+    public const string CoexistenceCommentSuffix = "nft";
 
     /// <summary>nftables keeps at most this many bytes of a rule or element comment.</summary>
     public const int MaxCommentLength = 128;

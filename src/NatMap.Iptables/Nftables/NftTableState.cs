@@ -24,4 +24,21 @@ internal sealed record NftTableState(
     IReadOnlyList<NftOwnedRule<DnatConfig>> Dnats,
     IReadOnlyList<NftOwnedRule<SnatConfig>> Snats,
     IReadOnlyList<NftOwnedHairpin> Hairpins,
-    IReadOnlyList<string> Foreign);
+    IReadOnlyList<string> Foreign)
+{
+    /// <summary>Gets how many of the fixed chains, maps and Setup rules of both tables are missing.</summary>
+    public int MissingSetup { get; init; }
+
+    /// <summary>Gets whether the loopback guard says Setup turned <c>route_localnet</c> on.</summary>
+    public bool RouteLocalnetOwned { get; init; }
+
+    /// <summary>The objects as the input of a full render, the guard's marking kept.</summary>
+    public NftDesiredState ToDesired() => new(
+        Mappings,
+        [.. Dnats.Select(static d => d.Config)],
+        [.. Snats.Select(static s => s.Config)],
+        [.. Hairpins.Select(static h => h.Config)])
+    {
+        RouteLocalnetOwned = RouteLocalnetOwned,
+    };
+}

@@ -43,6 +43,12 @@ internal sealed class HostCommands(NatMapOptions options)
     /// <summary><c>conntrack -D …</c>: deletes the tracked flows of <paramref name="reset"/>.</summary>
     public CommandSpec DeleteFlows(FlowReset reset) => Wrap(options.ConntrackPath, reset.ToArguments());
 
+    /// <summary><c>nft -f -</c>, fed <paramref name="script"/> on standard input: one atomic transaction.</summary>
+    public CommandSpec Nft(string script) => Wrap(options.NftPath, ["-f", "-"]) with { StandardInput = script };
+
+    /// <summary><c>nft -j list table inet TABLE</c>: one table, as JSON.</summary>
+    public CommandSpec NftList(string table) => Wrap(options.NftPath, ["-j", "list", "table", Nftables.NftSchema.Family, table]);
+
     public CommandSpec ReadSysctl(string setting) => Wrap(options.SysctlPath, ["-n", setting]);
 
     public CommandSpec WriteSysctl(string setting, string value) => Wrap(options.SysctlPath, ["-q", "-w", $"{setting}={value}"]);

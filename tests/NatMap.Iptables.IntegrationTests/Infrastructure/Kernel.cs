@@ -17,6 +17,28 @@ internal static class Kernel
         { "legacy", RuleApplyMode.PerRule },
     };
 
+    /// <summary>
+    /// The value of a test's backend parameter that selects the native nftables backend
+    /// (<see cref="NatMapBackend.Nftables"/>); the host's own iptables rules, where a test writes any, are then iptables-nft's.
+    /// </summary>
+    public const string Nftables = "nftables";
+
+    /// <summary>Gets the two iptables backends and the native nftables backend.</summary>
+    public static TheoryData<string> AllBackends => new() { "nft", "legacy", Nftables };
+
+    /// <summary>Gets both iptables backends with both transports, and the native nftables backend (which has one way to apply).</summary>
+    public static TheoryData<string, RuleApplyMode> AllBackendsAndTransports => new()
+    {
+        { "nft", RuleApplyMode.Batch },
+        { "legacy", RuleApplyMode.Batch },
+        { "nft", RuleApplyMode.PerRule },
+        { "legacy", RuleApplyMode.PerRule },
+        { Nftables, RuleApplyMode.Batch },
+    };
+
+    /// <summary>The iptables variant (<c>nft</c> or <c>legacy</c>) of a test's backend parameter: <c>nft</c> for the native nftables backend.</summary>
+    public static string IptablesOf(string backend) => backend == Nftables ? "nft" : backend;
+
     private static int _warned;
 
     /// <summary>

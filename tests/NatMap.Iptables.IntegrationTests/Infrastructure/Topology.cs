@@ -32,6 +32,12 @@ internal sealed class Topology : IAsyncDisposable
 
     public string Backend { get; }
 
+    /// <summary>Gets the iptables variant the host's own rules use: <c>nft</c> or <c>legacy</c> (<c>nft</c> beside the native nftables backend).</summary>
+    public string Iptables => Kernel.IptablesOf(Backend);
+
+    /// <summary>Gets whether the manager uses the native nftables backend.</summary>
+    public bool IsNftables => Backend == Kernel.Nftables;
+
     public string Host => Prefix + "h";
 
     public string Ext => Prefix + "e";
@@ -62,8 +68,9 @@ internal sealed class Topology : IAsyncDisposable
         var options = new NatMapOptions
         {
             NetworkNamespace = Host,
-            IptablesPath = $"iptables-{Backend}",
-            Ip6tablesPath = $"ip6tables-{Backend}",
+            IptablesPath = $"iptables-{Iptables}",
+            Ip6tablesPath = $"ip6tables-{Iptables}",
+            Backend = IsNftables ? NatMapBackend.Nftables : NatMapBackend.Iptables,
         };
         configure?.Invoke(options);
         return options;
@@ -100,9 +107,9 @@ internal sealed class Topology : IAsyncDisposable
         output?.WriteLine($"probe got no answer:{Environment.NewLine}{string.Join(Environment.NewLine, failures)}");
         if (output is not null && Environment.GetEnvironmentVariable("NATMAP_PROBE_DIAG") == "1")
         {
-            foreach (var program in new[] { $"iptables-{Backend}-save", $"ip6tables-{Backend}-save" })
+            foreach (var command in new[] { new[] { $"iptables-{Iptables}-save", "-c" }, [$"ip6tables-{Iptables}-save", "-c"], ["nft", "list", "ruleset"] })
             {
-                var save = await Runner.RunAsync(new CommandSpec("ip", ["netns", "exec", Host, program, "-c"]), TestContext.Current.CancellationToken);
+                var save = await Runner.RunAsync(new CommandSpec("ip", ["netns", "exec", Host, .. command]), TestContext.Current.CancellationToken);
                 output.WriteLine(save.StandardOutput);
             }
         }
@@ -148,16 +155,20 @@ internal sealed class Topology : IAsyncDisposable
         }
     }
 
-    /// <summary>The host's ruleset for one family, as iptables-save prints it less comments and counters.</summary>
+    /// <summary>
+    /// The host's ruleset for one family, as iptables-save prints it less comments and counters; beside the native
+    /// nftables backend followed by the whole nftables ruleset (<c>nft list ruleset</c>), byte for byte.
+    /// </summary>
     public async Task<string> SaveAsync(bool ipv6) =>
-        TestNamespace.NormalizeSave(await ExecAsync(Host, $"{(ipv6 ? "ip6tables" : "iptables")}-{Backend}-save"));
+        TestNamespace.NormalizeSave(await ExecAsync(Host, $"{(ipv6 ? "ip6tables" : "iptables")}-{Iptables}-save"))
+        + (IsNftables ? "\n# nft list ruleset\n" + await ExecAsync(Host, "nft", "list", "ruleset") : string.Empty);
 
-    public Task AddForeignRulesAsync() => ForeignRules.AddAsync(args => ExecAsync(Host, args), Backend);
+    public Task AddForeignRulesAsync() => ForeignRules.AddAsync(args => ExecAsync(Host, args), Iptables);
 
     /// <summary>What a host running Docker allows: containers may open connections out, and their replies come back.</summary>
     public async Task AllowContainersOutAsync()
     {
-        foreach (var program in new[] { $"iptables-{Backend}", $"ip6tables-{Backend}" })
+        foreach (var program in new[] { $"iptables-{Iptables}", $"ip6tables-{Iptables}" })
         {
             await ExecAsync(Host, program, "-A", "FORWARD", "-i", "br0", "-j", "ACCEPT");
             await ExecAsync(Host, program, "-A", "FORWARD", "-o", "br0", "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT");

@@ -169,7 +169,7 @@ public sealed class NftKernelTests
 
         foreach (var family in new[] { AddressFamily.InterNetwork, AddressFamily.InterNetworkV6 })
         {
-            await net.ExecAsync(net.Host, [family == AddressFamily.InterNetwork ? "iptables-nft" : "ip6tables-nft", .. NftRenderer.DockerUserAccept(family).ToArguments(Rules.RuleAction.Add)]);
+            await net.ExecAsync(net.Host, [family == AddressFamily.InterNetwork ? "iptables-nft" : "ip6tables-nft", .. NftRenderer.DockerUserAccept(family, "natmap:nft").ToArguments(Rules.RuleAction.Add)]);
         }
 
         // External clients, both transports and families, each to its own container.
@@ -210,7 +210,7 @@ public sealed class NftKernelTests
         await NftAsync(net.Host, Renderer.RenderDeleteTable());
         foreach (var family in new[] { AddressFamily.InterNetwork, AddressFamily.InterNetworkV6 })
         {
-            await net.ExecAsync(net.Host, [family == AddressFamily.InterNetwork ? "iptables-nft" : "ip6tables-nft", .. NftRenderer.DockerUserAccept(family).ToArguments(Rules.RuleAction.Delete)]);
+            await net.ExecAsync(net.Host, [family == AddressFamily.InterNetwork ? "iptables-nft" : "ip6tables-nft", .. NftRenderer.DockerUserAccept(family, "natmap:nft").ToArguments(Rules.RuleAction.Delete)]);
         }
 
         // Stateless (-s): iptables' own counters moved while the probes ran.

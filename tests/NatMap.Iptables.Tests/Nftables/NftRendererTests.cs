@@ -103,7 +103,7 @@ public sealed class NftRendererTests
     [Fact]
     public void DockerUserAccept_AdmitsOnlyMarkedTranslatedConnections()
     {
-        var rule = NftRenderer.DockerUserAccept(AddressFamily.InterNetworkV6);
+        var rule = NftRenderer.DockerUserAccept(AddressFamily.InterNetworkV6, "natmap:nft");
 
         Assert.Equal(
             ["-t", "filter", "-I", "DOCKER-USER", "-m", "conntrack", "--ctstate", "DNAT", "-m", "connmark", "--mark", "0x01000000/0x01000000", "-m", "comment", "--comment", "natmap:nft", "-j", "ACCEPT"],
