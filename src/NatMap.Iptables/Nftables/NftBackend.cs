@@ -345,12 +345,16 @@ internal sealed class NftBackend : IIptablesManager
         return NftListing.Parse(await statics.ConfigureAwait(false) is { } staticListing ? [listing, staticListing] : [listing], _planner.Renderer.Table);
     }
 
-    /// <summary><c>nft -j list table inet TABLE</c>, or <see langword="null"/> when the table does not exist.</summary>
+    /// <summary>
+    /// <c>nft -j list table inet TABLE</c>, or <see langword="null"/> when the table does not exist. A listing that
+    /// prints nothing reads as no table too: what a recording runner such as the Testing package's FakeCommandRunner
+    /// answers, so that it sees an empty host as it does with iptables.
+    /// </summary>
     private async Task<string?> ListTableAsync(string table, CancellationToken cancellationToken)
     {
         var command = _commands.NftList(table);
         var result = await _executor.RunAsync(command, cancellationToken).ConfigureAwait(false);
-        return result.IsSuccess ? result.StandardOutput
+        return result.IsSuccess ? (string.IsNullOrWhiteSpace(result.StandardOutput) ? null : result.StandardOutput)
             : result.StandardError.Contains(Missing, StringComparison.Ordinal) ? null
             : throw new IptablesCommandException(command, result);
     }

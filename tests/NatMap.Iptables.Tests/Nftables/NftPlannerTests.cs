@@ -143,8 +143,39 @@ public sealed class NftPlannerTests
             .Should().Be(Renderer.RenderFull(NftDesiredState.Empty with { Mappings = [Map()], Snats = [Snat] }));
 
     [Fact]
-    public void Sync_NoTables_SaysToRunSetup() =>
-        FluentActions.Invoking(() => Planner.Sync(new NatMapState(), null)).Should().Throw<InvalidOperationException>().WithMessage("*run SetupAsync first*");
+    public void Sync_NoTables_SetsUpWithTheDesiredState_AsSyncDoesWithIptables() =>
+        Planner.Sync(new NatMapState { DockerMaps = [Map()] }, null)
+            .Should().Be(Renderer.RenderFull(NftDesiredState.Empty with { Mappings = [Map()] }));
+
+    [Fact]
+    public void Sync_GuardMarkingToChange_WritesTheTablesAgainWithTheirObjects() =>
+        Planner.Sync(new NatMapState { DockerMaps = [Map()] }, State(maps: [Map()]), ownsRouteLocalnet: true)
+            .Should().Be(Renderer.RenderFull(NftDesiredState.Empty with { Mappings = [Map()], RouteLocalnetOwned = true }));
+
+    [Fact]
+    public void Setup_WholeTables_WritesNothing_UnlessTheGuardsMarkingChanges()
+    {
+        Planner.Setup(State(maps: [Map()])).Should().BeEmpty();
+        Planner.Setup(State(maps: [Map()]), ownsRouteLocalnet: true)
+            .Should().Be(Renderer.RenderFull(NftDesiredState.Empty with { Mappings = [Map()], RouteLocalnetOwned = true }));
+    }
+
+    [Fact]
+    public void Restore_PutsTheTablesBackAsRead_OrDeletesThemWhenTheyWereAbsent()
+    {
+        Planner.Restore(null).Should().Be(Planner.FlushAll());
+        Planner.Restore(State(maps: [Map()], snats: [new(Snat, NftSchema.PostroutingChain, 3)]) with { RouteLocalnetOwned = true })
+            .Should().Be(Renderer.RenderFull(NftDesiredState.Empty with { Mappings = [Map()], Snats = [Snat], RouteLocalnetOwned = true }));
+        Planner.RestoreStatic(State(maps: [Map()], snats: [new(Snat, NftSchema.PostroutingChain, 3)]))
+            .Should().Be(Renderer.RenderStaticFull(NftDesiredState.Empty with { Snats = [Snat] })).And.NotContain("element");
+    }
+
+    [Fact]
+    public void CreateAndProbe_UseCreate_WhichFailsOnAnyValueOfTheKey()
+    {
+        Planner.CreateMapping(Map()).Should().StartWith("create element inet natmap unbound4 { tcp . 8080 comment \"web\" : ");
+        Planner.ProbeFree(Map()).Should().Be(Planner.CreateMapping(Map()) + "delete element inet natmap unbound4 { tcp . 8080 }\n");
+    }
 
     [Fact]
     public void FlushAll_DeletesBothTables_AndIsNoErrorWhenTheyAreGone() =>
