@@ -14,21 +14,21 @@ namespace NatMap.Iptables.IntegrationTests;
 /// </summary>
 public sealed class DockerCoexistenceTests(DockerEngineFixture engines) : IClassFixture<DockerEngineFixture>
 {
-    private const int LibraryPort = 8080, DockerPort = 9090;
+    internal const int LibraryPort = 8080, DockerPort = 9090;
 
     public static TheoryData<string> Backends => Kernel.Backends;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>The library's mappings of host port 8080 to container <paramref name="index"/>'s port 80: tcp and udp, both families.</summary>
-    private static DockerPortMap[] Maps(int index) =>
+    internal static DockerPortMap[] Maps(int index) =>
     [
         new("c", IPEndPoint.Parse($"0.0.0.0:{LibraryPort}"), IPEndPoint.Parse($"{Container4(index)}:80"), TransportProtocol.Tcp),
         new("c", IPEndPoint.Parse($"0.0.0.0:{LibraryPort}"), IPEndPoint.Parse($"{Container4(index)}:80"), TransportProtocol.Udp),
         new("c", IPEndPoint.Parse($"[::]:{LibraryPort}"), IPEndPoint.Parse($"[{Container6(index)}]:80"), TransportProtocol.Tcp),
     ];
 
-    private static async Task InstallAsync(IptablesManager manager, IEnumerable<DockerPortMap> maps)
+    internal static async Task InstallAsync(IptablesManager manager, IEnumerable<DockerPortMap> maps)
     {
         foreach (var map in maps)
         {
@@ -37,7 +37,7 @@ public sealed class DockerCoexistenceTests(DockerEngineFixture engines) : IClass
     }
 
     /// <summary>What Docker made, in the backend under test and not in the other one.</summary>
-    private static async Task AssertDockerRulesAsync(DockerEngine engine)
+    internal static async Task AssertDockerRulesAsync(DockerEngine engine)
     {
         var other = engine.Backend == "nft" ? "legacy" : "nft";
         foreach (var ipv6 in new[] { false, true })
@@ -153,7 +153,7 @@ public sealed class DockerCoexistenceTests(DockerEngineFixture engines) : IClass
     }
 
     /// <summary>The lines of ruleset <paramref name="a"/> that <paramref name="b"/> lacks.</summary>
-    private static string Diff(string a, string b) => string.Join(" | ", a.Split('\n').Except(b.Split('\n')));
+    internal static string Diff(string a, string b) => string.Join(" | ", a.Split('\n').Except(b.Split('\n')));
 
     [Theory]
     [MemberData(nameof(Backends))]
@@ -187,7 +187,7 @@ public sealed class DockerCoexistenceTests(DockerEngineFixture engines) : IClass
     /// ACCEPT for exactly them put first in raw PREROUTING and filter FORWARD, do reach c1: so nobody answered because
     /// the firewall dropped the packets, not because the route, the probe or the server was broken.
     /// </summary>
-    private static async Task AssertDirectRoutingClosedAsync(DockerEngine engine, string because)
+    internal static async Task AssertDirectRoutingClosedAsync(DockerEngine engine, string because)
     {
         await Probe.NoAnswerAsync(engine.Ext, TransportProtocol.Tcp, Container4(10), 80, $"direct routing to {because}");
         await Probe.NoAnswerAsync(engine.Ext, TransportProtocol.Udp, Container4(10), 80, $"direct routing (udp) to {because}");
@@ -248,7 +248,7 @@ public sealed class DockerCoexistenceTests(DockerEngineFixture engines) : IClass
     }
 
     /// <summary>nat and filter of both families, normalized (no counters or comment lines), keyed "iptables nat" etc.</summary>
-    private static async Task<Dictionary<string, string>> DockerTablesAsync(DockerEngine engine)
+    internal static async Task<Dictionary<string, string>> DockerTablesAsync(DockerEngine engine)
     {
         var tables = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var ipv6 in new[] { false, true })
