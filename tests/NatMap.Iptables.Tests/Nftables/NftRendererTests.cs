@@ -27,6 +27,16 @@ public sealed class NftRendererTests
         Assert.Equal(File.ReadAllText(path), actual);
     }
 
+    [Theory]
+    [MemberData(nameof(Scenarios))]
+    public void RulesDoc_ShowsEveryGoldenListing(string scenario)
+    {
+        var golden = File.ReadAllText(Path.Combine(ProjectDirectory, "Nftables", "Golden", scenario + ".nft")).TrimEnd('\n');
+        var doc = File.ReadAllText(Path.Combine(ProjectDirectory, "..", "..", "docs", "rules.md"));
+
+        doc.Should().Contain($"```\n{golden}\n```", "docs/rules.md shows what the nftables backend writes, as the kernel lists it");
+    }
+
     [Fact]
     public void RenderFull_ReplacesTheTableInOneTransaction()
     {
