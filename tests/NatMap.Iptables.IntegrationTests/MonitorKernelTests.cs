@@ -12,7 +12,7 @@ namespace NatMap.Iptables.IntegrationTests;
 /// </summary>
 public sealed class MonitorKernelTests
 {
-    public static TheoryData<string> Backends => Kernel.Backends;
+    public static TheoryData<string> Backends => Kernel.AllBackends;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -43,7 +43,13 @@ public sealed class MonitorKernelTests
         await Probe.ReachesAsync(net.Ext, TransportProtocol.Tcp, HostA4, 8080, "c1", "before the wipe (IPv4)");
         await Probe.ReachesAsync(net.Ext, TransportProtocol.Tcp, HostA6, 8080, "c1", "before the wipe (IPv6)");
 
-        foreach (var program in new[] { $"iptables-{backend}", $"ip6tables-{backend}" })
+        // Beside the nftables backend the wipe is `nft flush ruleset`: every table, the library's and iptables-nft's, gone.
+        if (net.IsNftables)
+        {
+            await net.ExecAsync(net.Host, "nft", "flush", "ruleset");
+        }
+
+        foreach (var program in net.IsNftables ? [] : new[] { $"iptables-{backend}", $"ip6tables-{backend}" })
         {
             foreach (var table in program.StartsWith("ip6", StringComparison.Ordinal) ? new[] { "nat", "filter" } : ["raw", "nat", "filter"])
             {

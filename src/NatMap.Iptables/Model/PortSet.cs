@@ -93,16 +93,44 @@ public readonly record struct PortSet
     /// <returns>The set as iptables writes it; empty for the <see langword="default"/> value.</returns>
     public override string ToString() => IsEmpty ? string.Empty : string.Join(',', _ranges);
 
-    /// <summary>Compares the ports and ranges, in order.</summary>
+    /// <summary>
+    /// The same ports sorted and merged (<c>443,80,81</c> as <c>80-81,443</c>): the one form of a set, and the form an
+    /// nftables interval set keeps and lists back.
+    /// </summary>
+    internal PortSet Normalize() => IsEmpty ? this : new PortSet(Normalized());
+
+    private List<PortRange> Normalized()
+    {
+        var merged = new List<PortRange>(Ranges.Count);
+        foreach (var range in Ranges.OrderBy(static r => r.First).ThenBy(static r => r.Last))
+        {
+            if (merged.Count > 0 && range.First <= merged[^1].Last + 1)
+            {
+                merged[^1] = new PortRange(merged[^1].First, Math.Max(merged[^1].Last, range.Last));
+            }
+            else
+            {
+                merged.Add(range);
+            }
+        }
+
+        return merged;
+    }
+
+    /// <summary>
+    /// Compares the ports the sets hold, whatever the order and form they were written in: <c>80,443</c> equals
+    /// <c>443,80</c>, and <c>80,81</c> equals <c>80-81</c>. A set is a set; how it is written (<see cref="ToString"/>)
+    /// is kept as given, and iptables lists it back that way, while nftables keeps it sorted and merged.
+    /// </summary>
     /// <param name="other">The set to compare with.</param>
-    /// <returns><see langword="true"/> when both hold the same ranges in the same order.</returns>
-    public bool Equals(PortSet other) => Ranges.SequenceEqual(other.Ranges);
+    /// <returns><see langword="true"/> when both hold the same ports.</returns>
+    public bool Equals(PortSet other) => Normalized().SequenceEqual(other.Normalized());
 
     /// <inheritdoc/>
     public override int GetHashCode()
     {
         var hash = default(HashCode);
-        foreach (var range in Ranges)
+        foreach (var range in Normalized())
         {
             hash.Add(range);
         }

@@ -203,23 +203,7 @@ internal sealed class NftRenderer
         RulePosition.Top);
 
     /// <summary>Sorts and merges a port set: the form an nftables interval set keeps, and so the form a listing reads back.</summary>
-    public static PortSet Normalize(PortSet ports)
-    {
-        var merged = new List<PortRange>();
-        foreach (var range in ports.Ranges.OrderBy(r => r.First).ThenBy(r => r.Last))
-        {
-            if (merged.Count > 0 && range.First <= merged[^1].Last + 1)
-            {
-                merged[^1] = new PortRange(merged[^1].First, Math.Max(merged[^1].Last, range.Last));
-            }
-            else
-            {
-                merged.Add(range);
-            }
-        }
-
-        return new PortSet(merged);
-    }
+    public static PortSet Normalize(PortSet ports) => ports.Normalize();
 
     /// <summary>Whether a mapping is bound to one host address (not <c>0.0.0.0</c> or <c>::</c>).</summary>
     public static bool IsBound(DockerPortMap map) =>

@@ -96,11 +96,15 @@ public sealed class PortSetTests
         FluentActions.Invoking(() => new PortSet(port)).Should().Throw<ArgumentOutOfRangeException>();
 
     [Fact]
-    public void Equality_ComparesRangesInOrder()
+    public void Equality_ComparesThePortsHeld_WhateverTheOrderAndForm()
     {
         PortSet.Parse("80,443").Should().Be(PortSet.Parse("80,443"));
         PortSet.Parse("80,443").GetHashCode().Should().Be(PortSet.Parse("80,443").GetHashCode());
-        PortSet.Parse("80,443").Should().NotBe(PortSet.Parse("443,80"));
+        PortSet.Parse("80,443").Should().Be(PortSet.Parse("443,80"));
+        PortSet.Parse("443,80").GetHashCode().Should().Be(PortSet.Parse("80,443").GetHashCode());
+        PortSet.Parse("80,81,82").Should().Be(PortSet.Parse("80-82")).And.NotBe(PortSet.Parse("80-83"));
+        PortSet.Parse("80,81").Should().NotBe(PortSet.Parse("80,82"));
+        PortSet.Parse("443,80").ToString().Should().Be("443,80", "the text is kept as written");
         (PortSet.Parse("8000-8100") == new PortSet(8000, 8100)).Should().BeTrue();
         ((PortSet)80).Should().Be(new PortSet(80));
     }
