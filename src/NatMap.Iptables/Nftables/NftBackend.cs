@@ -88,7 +88,9 @@ internal sealed class NftBackend : IIptablesManager
         {
             try
             {
-                await operation.ApplyAsync(_commands.Nft(_planner.CreateMapping(map)), _commands.Nft(_planner.RemoveMapping(map)), cancellationToken, unknown: UnknownOutcome.Undo).ConfigureAwait(false);
+                // A create that ends without a result (a timeout) stops the rollback: its undo would delete the
+                // element even if it was there, this very mapping, before the install.
+                await operation.ApplyAsync(_commands.Nft(_planner.CreateMapping(map)), _commands.Nft(_planner.RemoveMapping(map)), cancellationToken).ConfigureAwait(false);
             }
             catch (IptablesCommandException e) when (Says(e, Exists))
             {

@@ -69,6 +69,26 @@ public sealed class NftBackendTests
     }
 
     [Fact]
+    public async Task ReadmeExample_TheInstallsTransactionIsTheProcesssStandardInput()
+    {
+        var fake = new FakeCommandRunner();
+        var manager = new IptablesManager(fake, new NatMapOptions { Backend = NatMapBackend.Nftables });
+        await manager.InstallDockerMapAsync(new DockerPortMap("web", IPEndPoint.Parse("0.0.0.0:8080"), IPEndPoint.Parse("172.17.0.2:80")), Ct);
+        Assert.Equal("create element inet natmap unbound4 { tcp . 8080 comment \"web\" : 172.17.0.2 . 80 }\n",
+            fake.Processes.Single().StandardInput);
+    }
+
+    [Fact]
+    public async Task FakeIptables_AnswersNftAsMissing_SoTheBackendFailsClearly()
+    {
+        var manager = new IptablesManager(new FakeIptables(), new NatMapOptions { Backend = NatMapBackend.Nftables });
+
+        var setup = () => manager.SetupAsync(Ct);
+
+        (await setup.Should().ThrowAsync<IptablesCommandException>()).Which.ExitCode.Should().Be(127);
+    }
+
+    [Fact]
     public async Task InstallDockerMap_KeyHeldByThisTarget_IsANoOp()
     {
         _ = _fake.Script.FailWhen(c => IsNftScript(c) && c.StandardInput!.StartsWith("create", StringComparison.Ordinal), 1, Exists);
