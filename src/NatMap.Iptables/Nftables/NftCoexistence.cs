@@ -59,8 +59,7 @@ internal sealed class NftCoexistence(NatRuleBuilder builder)
             changes.Add(RuleChange.Add(builder.BuildDockerUserJump(family)));
         }
 
-        // Found by its comment: iptables-save prints the mark without leading zeros, so the specification as built
-        // and as listed differ in text while meaning the same rule.
+        // Found by its comment, whatever else a hand edit changed in it.
         if (!filter.InChain(dockerUser).Any(r => r.Comment == Comment))
         {
             changes.Add(RuleChange.Add(Accept(family)));

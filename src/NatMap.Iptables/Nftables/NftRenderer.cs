@@ -23,6 +23,12 @@ internal sealed class NftRenderer
     private static readonly string Mark = Hex(NftSchema.TranslatedMark);
     private static readonly string HairpinMark = Hex(NftSchema.HairpinMark);
 
+    /// <summary>
+    /// The translated bit as iptables lists a connmark match (<c>0x1000000/0x1000000</c>, no leading zeros), so the rule
+    /// as built is the rule as listed and a read-back after a lost result finds it.
+    /// </summary>
+    private static readonly string IptablesMark = string.Create(CultureInfo.InvariantCulture, $"0x{NftSchema.TranslatedMark:x}/0x{NftSchema.TranslatedMark:x}");
+
     public NftRenderer(string table = NftSchema.DefaultTable) => Table = NftSchema.CheckTableName(table, nameof(table));
 
     public static NftRenderer Default { get; } = new();
@@ -197,7 +203,7 @@ internal sealed class NftRenderer
         new(family, "filter", NatMapDefaults.DockerUserChain,
         [
             "-m", "conntrack", "--ctstate", "DNAT",
-            "-m", "connmark", "--mark", $"{Hex(NftSchema.TranslatedMark)}/{Hex(NftSchema.TranslatedMark)}",
+            "-m", "connmark", "--mark", IptablesMark,
             "-m", "comment", "--comment", comment, "-j", "ACCEPT",
         ],
         RulePosition.Top);

@@ -56,7 +56,7 @@ public sealed class NftBackendTests
         var restore = _fake.Processes.Should().ContainSingle(p => p.FileName == "iptables-restore").Which;
         restore.StandardInput.Should().Contain("-N DOCKER-USER")
             .And.Contain("-I FORWARD -m comment --comment natmap:setup -j DOCKER-USER")
-            .And.Contain("-I DOCKER-USER -m conntrack --ctstate DNAT -m connmark --mark 0x01000000/0x01000000 -m comment --comment natmap:nft -j ACCEPT");
+            .And.Contain("-I DOCKER-USER -m conntrack --ctstate DNAT -m connmark --mark 0x1000000/0x1000000 -m comment --comment natmap:nft -j ACCEPT");
         _fake.Processes.Should().NotContain(p => p.FileName == "ip6tables-restore", "ip6tables' FORWARD accepts");
     }
 

@@ -116,7 +116,7 @@ public sealed class NftRendererTests
         var rule = NftRenderer.DockerUserAccept(AddressFamily.InterNetworkV6, "natmap:nft");
 
         Assert.Equal(
-            ["-t", "filter", "-I", "DOCKER-USER", "-m", "conntrack", "--ctstate", "DNAT", "-m", "connmark", "--mark", "0x01000000/0x01000000", "-m", "comment", "--comment", "natmap:nft", "-j", "ACCEPT"],
+            ["-t", "filter", "-I", "DOCKER-USER", "-m", "conntrack", "--ctstate", "DNAT", "-m", "connmark", "--mark", "0x1000000/0x1000000", "-m", "comment", "--comment", "natmap:nft", "-j", "ACCEPT"],
             rule.ToArguments(NatMap.Iptables.Rules.RuleAction.Add));
     }
 
