@@ -20,6 +20,12 @@ namespace NatMap.Iptables.Nftables;
 /// </remarks>
 internal sealed class NftBackend : IIptablesManager
 {
+    /// <summary>What nft says when an element's key is taken (EEXIST).</summary>
+    private const string Exists = "File exists";
+
+    /// <summary>What nft says when a table, map or element does not exist (ENOENT).</summary>
+    private const string Missing = "No such file or directory";
+
     private readonly NatMapOptions _options;
     private readonly NatRuleBuilder _builder;
     private readonly CommandExecutor _executor;
@@ -258,10 +264,6 @@ internal sealed class NftBackend : IIptablesManager
     }
 
     private static bool Says(IptablesCommandException e, string text) => e.StandardError.Contains(text, StringComparison.Ordinal);
-
-    private const string Exists = "File exists";
-
-    private const string Missing = "No such file or directory";
 
     private InvalidOperationException NoTables(string operation, Exception inner) => new(
         $"{operation} needs the nftables tables {NftSchema.Family} {_planner.Renderer.Table} and {_planner.Renderer.StaticTable}; run SetupAsync first.", inner);
