@@ -184,9 +184,12 @@ internal sealed class NftBackend : IIptablesManager
 
     /// <inheritdoc/>
     /// <remarks>
-    /// Reads both tables once, writes the difference in one transaction (a Sync also sets up, as with iptables), then
-    /// the coexistence rule and <c>route_localnet</c> as Setup does, and resets the flows of every UDP translation it
-    /// added or removed.
+    /// Reads the chain list and the small static table first: when every chain stands and the state chain's digest
+    /// says the maps hold exactly the desired mappings (what the last Sync wrote, with no mapping changed since), only
+    /// the static objects are compared, and a Sync to an unchanged state costs the same whatever the number of
+    /// mappings. Otherwise it reads the mappings table too, writes the difference and the new digest in one
+    /// transaction (a Sync also sets up, as with iptables). Then the coexistence rule and <c>route_localnet</c> as Setup
+    /// does, and the flows of every UDP translation it added or removed are reset.
     /// </remarks>
     public async Task SyncAsync(NatMapState desired, CancellationToken cancellationToken = default)
     {
@@ -194,21 +197,35 @@ internal sealed class NftBackend : IIptablesManager
         ValidateDesired(desired); // every object before any command runs
         await _gate.RunAsync("Sync", async operation =>
         {
-            var (current, routeLocalnet, filters) = await ReadForSetupAsync(cancellationToken).ConfigureAwait(false);
+            // First the cheap reads: the chain list and the small static table. When every chain stands and the state
+            // chain's digest says the maps hold exactly the desired mappings, the maps are not listed at all.
+            var chains = ListChainsAsync(cancellationToken);
+            var statics = ListTableAsync(_planner.Renderer.StaticTable, cancellationToken);
+            var routeLocalnetRead = _host.ManagedRouteLocalnetAsync(_executor, cancellationToken);
+            var filtersRead = ReadFiltersAsync(cancellationToken);
+            await Task.WhenAll(chains, statics, routeLocalnetRead, filtersRead).ConfigureAwait(false);
+            var (staticListing, routeLocalnet, filters) = (await statics.ConfigureAwait(false), await routeLocalnetRead.ConfigureAwait(false), await filtersRead.ConfigureAwait(false));
+            if (await chains.ConfigureAwait(false) && staticListing is not null
+                && NftListing.ParseStatic(staticListing, _planner.Renderer.Table) is { Digest: { } digest } held
+                && MarkedBy(digest, desired.DockerMaps) is { } marked
+                && OwnsRouteLocalnet(marked, complete: true, routeLocalnet) == marked)
+            {
+                await ApplyNftAsync(operation, _planner.SyncStatic(desired, held), _planner.RestoreStatic(held), cancellationToken).ConfigureAwait(false);
+                await ApplyHostSideAsync(operation, filters, routeLocalnet, cancellationToken).ConfigureAwait(false);
+                await ResetDnatFlowsAsync(operation, held, desired, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            var main = await ListTableAsync(_planner.Renderer.Table, cancellationToken).ConfigureAwait(false);
+            var current = main is null ? null : NftListing.Parse(staticListing is null ? [main] : [main, staticListing], _planner.Renderer.Table);
             var script = _planner.Sync(desired, current, OwnsRouteLocalnet(current, routeLocalnet));
             await ApplyNftAsync(operation, script, _planner.Restore(current), cancellationToken).ConfigureAwait(false);
             await ApplyHostSideAsync(operation, filters, routeLocalnet, cancellationToken).ConfigureAwait(false);
 
-            var held = NftPlanner.ToState(current);
-            var heldMaps = held.DockerMaps.ToHashSet();
+            var heldMaps = (current?.Mappings ?? []).ToHashSet();
             var wantedMaps = desired.DockerMaps.ToHashSet();
-            var heldDnats = held.Dnats.ToHashSet();
-            var wantedDnats = desired.Dnats.Select(static d => d with { Ports = NftRenderer.Normalize(d.Ports) }).ToHashSet();
-            await ResetFlowsAsync(
-                operation,
-                [.. heldMaps.Where(m => !wantedMaps.Contains(m)), .. wantedMaps.Where(m => !heldMaps.Contains(m))],
-                [.. heldDnats.Where(d => !wantedDnats.Contains(d)), .. wantedDnats.Where(d => !heldDnats.Contains(d))],
-                cancellationToken).ConfigureAwait(false);
+            await ResetFlowsAsync(operation, [.. heldMaps.Where(m => !wantedMaps.Contains(m)), .. wantedMaps.Where(m => !heldMaps.Contains(m))], [], cancellationToken).ConfigureAwait(false);
+            await ResetDnatFlowsAsync(operation, current, desired, cancellationToken).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
     }
 
@@ -274,9 +291,38 @@ internal sealed class NftBackend : IIptablesManager
     /// after the library turned it on), so that FlushAll never leaves it on without the guard.
     /// </summary>
     private static bool OwnsRouteLocalnet(NftTableState? current, string? routeLocalnet) =>
-        HostSettings.TurnsOn(routeLocalnet)
-        || current is { RouteLocalnetOwned: true }
-        || (routeLocalnet == "1" && current is not { SetupComplete: true });
+        OwnsRouteLocalnet(current is { RouteLocalnetOwned: true }, current is { SetupComplete: true }, routeLocalnet);
+
+    private static bool OwnsRouteLocalnet(bool marked, bool complete, string? routeLocalnet) =>
+        HostSettings.TurnsOn(routeLocalnet) || marked || (routeLocalnet == "1" && !complete);
+
+    /// <summary>
+    /// Whether the digest a Sync wrote is that of <paramref name="maps"/> with the guard marked (<see langword="true"/>)
+    /// or unmarked (<see langword="false"/>); <see langword="null"/> when it is neither: the maps must be read.
+    /// </summary>
+    private static bool? MarkedBy(string digest, IEnumerable<DockerPortMap> maps)
+    {
+        var (unmarked, marked) = NftRenderer.Digests(maps);
+        return digest == marked ? true : digest == unmarked ? false : null;
+    }
+
+    /// <summary>The flows of every static DNAT that <paramref name="desired"/> adds to or removes from what <paramref name="current"/> held.</summary>
+    private Task ResetDnatFlowsAsync(Operation operation, NftTableState? current, NatMapState desired, CancellationToken cancellationToken)
+    {
+        var held = (current?.Dnats ?? []).Select(static d => d.Config).ToHashSet();
+        var wanted = desired.Dnats.ToHashSet();
+        return ResetFlowsAsync(operation, [], [.. held.Where(d => !wanted.Contains(d)), .. wanted.Where(d => !held.Contains(d))], cancellationToken);
+    }
+
+    /// <summary>Whether <c>nft -j list chains inet</c> shows every fixed chain of both tables (a few milliseconds whatever N is).</summary>
+    private async Task<bool> ListChainsAsync(CancellationToken cancellationToken)
+    {
+        var command = _commands.NftListChains();
+        var result = await _executor.RunAsync(command, cancellationToken).ConfigureAwait(false);
+        return result.IsSuccess
+            ? !string.IsNullOrWhiteSpace(result.StandardOutput) && NftListing.ChainsComplete(result.StandardOutput, _planner.Renderer.Table)
+            : throw new IptablesCommandException(command, result);
+    }
 
     /// <summary>A static object's change: the static table read, the change planned and applied, undone by writing the table back.</summary>
     private async Task ChangeStaticAsync(string operation, IReadOnlyList<IptablesRule> validated, Func<NftTableState, string> plan, IReadOnlyList<DnatConfig> dnats, CancellationToken cancellationToken, bool removes = false)

@@ -17,6 +17,9 @@ internal sealed record NftDesiredState(
     /// </summary>
     public bool RouteLocalnetOwned { get; init; }
 
+    /// <summary>Gets the digest the static table's state chain is to carry (<see cref="NftSchema.StateChain"/>), or <see langword="null"/> for none.</summary>
+    public string? Digest { get; init; }
+
     /// <summary>Gets the state of Setup alone: the fixed chains and empty maps.</summary>
     public static NftDesiredState Empty { get; } = new([], [], [], []);
 }

@@ -25,7 +25,7 @@ internal static class NftListing
     private static readonly string[] Maps = [NftSchema.Bound4, NftSchema.Unbound4, NftSchema.Bound6, NftSchema.Unbound6];
 
     /// <summary>Gets how many fixed chains, maps and Setup rules both tables hold: what is missing when they do not exist.</summary>
-    public static int SetupItems { get; } = Maps.Length + SetupRules.Count + SetupRules.Values.Sum() + 2;
+    public static int SetupItems { get; } = Maps.Length + SetupRules.Count + SetupRules.Values.Sum() + 3;
 
     /// <summary>
     /// Parses listings of the mappings table and the static table (<c>nft -j list table inet NAME</c> and
@@ -97,6 +97,7 @@ internal static class NftListing
         var tableSeen = false;
         var staticSeen = false;
         var routeLocalnetOwned = false;
+        string? digest = null;
         string? tableComment = null;
 
         foreach (var item in items)
@@ -131,7 +132,7 @@ internal static class NftListing
                     {
                         chains.Add(chainName);
                     }
-                    else if (isStatic && chainName is NftSchema.PreroutingChain or NftSchema.PostroutingChain)
+                    else if (isStatic && chainName is NftSchema.PreroutingChain or NftSchema.PostroutingChain or NftSchema.StateChain)
                     {
                         chains.Add(staticTable + " " + chainName);
                     }
@@ -155,6 +156,8 @@ internal static class NftListing
                     {
                         (false, NftSchema.SetupComment, _) when SetupRules.ContainsKey(chain) => Count(setupCounts, chain),
                         (false, NftSchema.RouteLocalnetComment, NftSchema.GuardChain) => routeLocalnetOwned = Count(setupCounts, chain),
+                        (true, { } text, NftSchema.StateChain) when text.StartsWith(NftSchema.DigestCommentPrefix, StringComparison.Ordinal) && digest is null
+                            => (digest = text[NftSchema.DigestCommentPrefix.Length..]) is not null,
                         (true, NftSchema.DnatComment, NftSchema.PreroutingChain) => Add(ReadDnat(expressions), c => dnats.Add(new(c, chain, handle))),
                         (true, NftSchema.SnatComment, NftSchema.PostroutingChain) => Add(ReadSnat(expressions), c => snats.Add(new(c, chain, handle))),
                         (true, NftSchema.HairpinComment, NftSchema.PreroutingChain) => Add(ReadHairpin(expressions, masquerade: false), c => hairpinDnats.Add((c, handle))),
@@ -173,7 +176,7 @@ internal static class NftListing
             }
         }
 
-        var staticChains = new[] { $"{staticTable} {NftSchema.PreroutingChain}", $"{staticTable} {NftSchema.PostroutingChain}" };
+        var staticChains = StaticChains(staticTable);
         if (staticOnly)
         {
             // The static table's name is derived from the prefix; whatever in it is not an object's rule is foreign.
@@ -181,6 +184,7 @@ internal static class NftListing
                 ? new NftTableState(true, staticChains.All(chains.Contains), [], dnats, snats, PairHairpins(hairpinDnats, hairpinMasquerades, staticTable, foreign), foreign)
                 {
                     MissingSetup = staticChains.Count(c => !chains.Contains(c)),
+                    Digest = digest,
                 }
                 : throw new FormatException($"The nft listing holds no table {NftSchema.Family} {staticTable}.");
         }
@@ -207,8 +211,46 @@ internal static class NftListing
         {
             MissingSetup = missing,
             RouteLocalnetOwned = routeLocalnetOwned,
+            Digest = digest,
         };
     }
+
+    /// <summary>
+    /// Whether <c>nft -j list chains inet</c> shows every fixed chain of both tables: the cheap check (a few
+    /// milliseconds whatever the number of map elements) that lets a Sync to an unchanged state skip listing the maps.
+    /// </summary>
+    /// <exception cref="FormatException">The text is not nft's JSON.</exception>
+    public static bool ChainsComplete(string json, string table = NftSchema.DefaultTable)
+    {
+        var staticTable = table + NftSchema.StaticTableSuffix;
+        var found = new HashSet<string>(StringComparer.Ordinal);
+        try
+        {
+            using var document = JsonDocument.Parse(json);
+            if (!document.RootElement.TryGetProperty("nftables", out var array) || array.ValueKind != JsonValueKind.Array)
+            {
+                throw new FormatException("The nft listing has no 'nftables' array.");
+            }
+
+            foreach (var item in array.EnumerateArray())
+            {
+                if (item.TryGetProperty("chain", out var chain) && Str(chain, "family") == NftSchema.Family
+                    && Str(chain, "table") is { } owner && (owner == table || owner == staticTable))
+                {
+                    found.Add($"{owner} {Str(chain, "name")}");
+                }
+            }
+        }
+        catch (JsonException e)
+        {
+            throw new FormatException($"The nft listing is not JSON: {e.Message}", e);
+        }
+
+        return SetupRules.Keys.All(c => found.Contains($"{table} {c}")) && StaticChains(staticTable).All(found.Contains);
+    }
+
+    private static string[] StaticChains(string staticTable) =>
+        [$"{staticTable} {NftSchema.PreroutingChain}", $"{staticTable} {NftSchema.PostroutingChain}", $"{staticTable} {NftSchema.StateChain}"];
 
     /// <summary>Pairs each hairpin DNAT with its masquerade; a rule without its partner is foreign.</summary>
     private static List<NftOwnedHairpin> PairHairpins(List<(HairpinConfig Config, long Handle)> hairpinDnats, List<(HairpinConfig Config, long Handle)> hairpinMasquerades, string staticTable, List<string> foreign)

@@ -53,7 +53,7 @@ internal sealed class NftPlanner
     }
 
     /// <summary>One element created: the transaction fails (<c>File exists</c>) when the key holds any value already, and changes nothing then.</summary>
-    public string CreateMapping(DockerPortMap map) => Renderer.RenderCreateMappings([map]);
+    public string CreateMapping(DockerPortMap map) => Renderer.RenderCreateMappings([map]) + Renderer.RenderForgetDigest();
 
     /// <summary>
     /// The element created and deleted in one transaction: it succeeds, changing nothing, exactly when the key is free;
@@ -63,10 +63,10 @@ internal sealed class NftPlanner
     public string ProbeFree(DockerPortMap map) => Renderer.RenderCreateMappings([map]) + Renderer.RenderDeleteMappings([map]);
 
     /// <summary>One element added; the same element again is a no-op for nft.</summary>
-    public string InstallMapping(DockerPortMap map) => Renderer.RenderAddMappings([map]);
+    public string InstallMapping(DockerPortMap map) => Renderer.RenderAddMappings([map]) + Renderer.RenderForgetDigest();
 
     /// <summary>The element added and deleted in one transaction: it is gone afterwards whether or not it was there.</summary>
-    public string RemoveMapping(DockerPortMap map) => Renderer.RenderAddMappings([map]) + Renderer.RenderDeleteMappings([map]);
+    public string RemoveMapping(DockerPortMap map) => Renderer.RenderAddMappings([map]) + Renderer.RenderDeleteMappings([map]) + Renderer.RenderForgetDigest();
 
     /// <summary>The DNAT rule added unless a copy exists; any further copies deleted.</summary>
     public string InstallDnat(DnatConfig config, NftTableState current) =>
@@ -113,34 +113,48 @@ internal sealed class NftPlanner
     {
         ArgumentNullException.ThrowIfNull(desired);
         ThrowIfForeign(current);
-        var clash = desired.DockerMaps
-            .GroupBy(m => (NftRenderer.MapOf(m), NftRenderer.IsBound(m) ? m.HostEndpoint.Address : null, m.Protocol, m.HostEndpoint.Port))
-            .FirstOrDefault(g => g.Distinct().Count() > 1);
-        if (clash is not null)
-        {
-            var maps = clash.Distinct().ToList();
-            throw Invalid(
-                string.Create(CultureInfo.InvariantCulture, $"Two mappings publish the same {maps[0].Protocol} port {maps[0].HostEndpoint}: containers '{maps[0].ContainerId}' and '{maps[1].ContainerId}'. An nftables map holds one target per key."),
-                nameof(NatMapState.DockerMaps));
-        }
+        ThrowIfClash(desired);
 
         var state = Desired(desired) with { RouteLocalnetOwned = ownsRouteLocalnet };
+        state = state with { Digest = NftRenderer.Digest(state.Mappings, ownsRouteLocalnet) };
         if (current is not { SetupComplete: true } || current.RouteLocalnetOwned != ownsRouteLocalnet)
         {
             return Renderer.RenderFull(state);
         }
 
+        if (current.Digest == state.Digest)
+        {
+            return SyncStatic(state, current); // the maps hold what the last Sync wrote
+        }
+
+        var held = current.Mappings.ToHashSet();
+        var wanted = state.Mappings.ToHashSet();
+        var maps = Renderer.RenderDeleteMappings(current.Mappings.Where(m => !wanted.Contains(m)).Distinct())
+            + Renderer.RenderAddMappings(state.Mappings.Where(m => !held.Contains(m)));
+        return maps + SyncStatic(state, current) + Renderer.RenderDigest(state.Digest);
+    }
+
+    /// <summary>
+    /// A Sync whose maps are known to hold the desired mappings (the state chain's digest matches): only the static
+    /// objects, read from the small static table, are compared. <paramref name="current"/> needs only the static table
+    /// (<see cref="NftListing.ParseStatic"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException">Two of the desired mappings publish the same key.</exception>
+    public string SyncStatic(NatMapState desired, NftTableState current)
+    {
+        ArgumentNullException.ThrowIfNull(desired);
+        ArgumentNullException.ThrowIfNull(current);
+        ThrowIfClash(desired);
+        return SyncStatic(Desired(desired), current);
+    }
+
+    private string SyncStatic(NftDesiredState state, NftTableState current)
+    {
         var script = new StringBuilder();
         script.Append(DeleteRules(Surplus(current.Dnats, state.Dnats)));
         script.Append(DeleteRules(Surplus(current.Snats, state.Snats)));
         var hairpins = current.Hairpins.Select(h => (h.Config, Handle: h)).ToList();
         script.Append(DeleteHairpins(Surplus(hairpins, state.Hairpins).Select(h => h.Handle)));
-
-        var held = current.Mappings.ToHashSet();
-        var wanted = state.Mappings.ToHashSet();
-        script.Append(Renderer.RenderDeleteMappings(current.Mappings.Where(m => !wanted.Contains(m)).Distinct()));
-        script.Append(Renderer.RenderAddMappings(state.Mappings.Where(m => !held.Contains(m))));
-
         script.Append(string.Concat(Missing(current.Dnats.Select(d => d.Config), state.Dnats).Select(Renderer.RenderAddDnat)));
         script.Append(string.Concat(Missing(current.Snats.Select(s => s.Config), state.Snats).Select(Renderer.RenderAddSnat)));
         script.Append(string.Concat(Missing(current.Hairpins.Select(h => h.Config), state.Hairpins).Select(Renderer.RenderAddHairpin)));
@@ -161,6 +175,22 @@ internal sealed class NftPlanner
             Snats = [.. current.Snats.Select(s => s.Config)],
             Hairpins = [.. current.Hairpins.Select(h => h.Config)],
         };
+
+    /// <summary>Two desired mappings on one key (address, protocol, port) cannot both be map elements.</summary>
+    private static void ThrowIfClash(NatMapState desired)
+    {
+        var clash = desired.DockerMaps
+            .GroupBy(m => (NftRenderer.MapOf(m), NftRenderer.IsBound(m) ? m.HostEndpoint.Address : null, m.Protocol, m.HostEndpoint.Port))
+            .FirstOrDefault(g => g.Distinct().Count() > 1);
+        if (clash is not null)
+        {
+            var maps = clash.Distinct().ToList();
+            throw Invalid(
+                string.Create(CultureInfo.InvariantCulture, $"Two mappings publish the same {maps[0].Protocol} port {maps[0].HostEndpoint}: containers '{maps[0].ContainerId}' and '{maps[1].ContainerId}'. An nftables map holds one target per key."),
+                nameof(NatMapState.DockerMaps));
+        }
+
+    }
 
     private static NftDesiredState Desired(NatMapState state) => new(
         [.. state.DockerMaps.Distinct()],

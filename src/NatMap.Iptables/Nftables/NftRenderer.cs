@@ -142,6 +142,7 @@ internal sealed class NftRenderer
                 [.. state.Dnats.Select(DnatRule), .. state.Hairpins.Select(HairpinDnatRule)]),
             Chain(NftSchema.PostroutingChain, "type nat hook postrouting priority srcnat + 1; policy accept;",
                 [.. state.Snats.Select(SnatRule), .. state.Hairpins.Select(HairpinMasqueradeRule)]),
+            Chain(NftSchema.StateChain, null, state.Digest is { } digest ? [DigestRule(digest)] : []),
         };
 
         return $"table {QualifiedStatic} {{\n\tcomment \"{NftSchema.TableComment}\"\n{string.Join("\n", staticBlocks)}}}\n";
@@ -163,6 +164,47 @@ internal sealed class NftRenderer
 
         block.Append("\t}\n");
         return block.ToString();
+    }
+
+    /// <summary>The state chain emptied and given the digest of what a Sync just wrote (see <see cref="NftSchema.StateChain"/>).</summary>
+    public string RenderDigest(string digest) => $"{RenderForgetDigest()}add rule {QualifiedStatic} {NftSchema.StateChain} {DigestRule(digest)}\n";
+
+    /// <summary>The state chain emptied: part of every transaction that changes a mapping, so the next Sync reads the maps.</summary>
+    public string RenderForgetDigest() => $"flush chain {QualifiedStatic} {NftSchema.StateChain}\n";
+
+    /// <summary>
+    /// The digest of a set of mappings and of the guard's marking: SHA-256 over the elements as written, sorted, in
+    /// lowercase hex. Equal digests mean the maps hold exactly these elements (as far as the library wrote them).
+    /// </summary>
+    public static string Digest(IEnumerable<DockerPortMap> maps, bool routeLocalnetOwned)
+    {
+        var (unmarked, marked) = Digests(maps);
+        return routeLocalnetOwned ? marked : unmarked;
+    }
+
+    /// <summary>Both digests of <paramref name="maps"/>, the guard unmarked and marked, from one pass over the elements.</summary>
+    public static (string Unmarked, string Marked) Digests(IEnumerable<DockerPortMap> maps)
+    {
+        ArgumentNullException.ThrowIfNull(maps);
+        var lines = maps.Select(m => $"{MapOf(m)} {Element(m, withValue: true)}").Distinct(StringComparer.Ordinal).ToList();
+        lines.Sort(StringComparer.Ordinal);
+        var text = Encoding.UTF8.GetBytes(string.Join("\n", lines));
+        using var unmarked = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        unmarked.AppendData(text);
+        using var marked = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        marked.AppendData(text);
+        marked.AppendData("\nroute_localnet"u8);
+        return (Convert.ToHexString(unmarked.GetHashAndReset()).ToLowerInvariant(), Convert.ToHexString(marked.GetHashAndReset()).ToLowerInvariant());
+    }
+
+    private static string DigestRule(string digest)
+    {
+        if (digest.Length != 64 || !digest.All(char.IsAsciiHexDigitLower))
+        {
+            throw new ArgumentException("A digest is 64 lowercase hex digits.", nameof(digest));
+        }
+
+        return $"return comment \"{NftSchema.DigestCommentPrefix}{digest}\"";
     }
 
     /// <summary>One transaction that adds the mappings' elements. An element whose key is taken by another value fails the whole transaction (EEXIST).</summary>

@@ -38,6 +38,16 @@ internal static class NftSchema
     /// <summary>nat postrouting (srcnat): loopback and hairpin masquerade, then the static SNAT and hairpin rules.</summary>
     public const string PostroutingChain = "postrouting";
 
+    /// <summary>
+    /// The static table's regular chain (never jumped to) whose one rule's comment carries the digest of the mappings
+    /// the last Sync wrote (<see cref="DigestCommentPrefix"/>): a Sync to the same state then reads only the chain list
+    /// and the small static table, not every map element. Every change of a mapping empties the chain in its transaction.
+    /// </summary>
+    public const string StateChain = "synced";
+
+    /// <summary>The comment prefix of the digest rule in <see cref="StateChain"/>; the rest is the digest, in hex.</summary>
+    public const string DigestCommentPrefix = "natmap:state:";
+
     /// <summary>Bound IPv4 mappings: <c>ip daddr . meta l4proto . th dport : ip addr . port</c>.</summary>
     public const string Bound4 = "bound4";
 

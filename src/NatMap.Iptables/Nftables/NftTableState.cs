@@ -32,6 +32,9 @@ internal sealed record NftTableState(
     /// <summary>Gets whether the loopback guard says Setup turned <c>route_localnet</c> on.</summary>
     public bool RouteLocalnetOwned { get; init; }
 
+    /// <summary>Gets the digest the state chain carries, or <see langword="null"/> when it carries none (see <see cref="NftSchema.StateChain"/>).</summary>
+    public string? Digest { get; init; }
+
     /// <summary>The objects as the input of a full render, the guard's marking kept.</summary>
     public NftDesiredState ToDesired() => new(
         Mappings,
@@ -40,5 +43,6 @@ internal sealed record NftTableState(
         [.. Hairpins.Select(static h => h.Config)])
     {
         RouteLocalnetOwned = RouteLocalnetOwned,
+        Digest = Digest,
     };
 }

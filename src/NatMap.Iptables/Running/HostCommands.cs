@@ -49,6 +49,9 @@ internal sealed class HostCommands(NatMapOptions options)
     /// <summary><c>nft -j list table inet TABLE</c>: one table, as JSON.</summary>
     public CommandSpec NftList(string table) => Wrap(options.NftPath, ["-j", "list", "table", Nftables.NftSchema.Family, table]);
 
+    /// <summary><c>nft -j list chains inet</c>: the chains of every inet table, without their rules or any map element.</summary>
+    public CommandSpec NftListChains() => Wrap(options.NftPath, ["-j", "list", "chains", Nftables.NftSchema.Family]);
+
     public CommandSpec ReadSysctl(string setting) => Wrap(options.SysctlPath, ["-n", setting]);
 
     public CommandSpec WriteSysctl(string setting, string value) => Wrap(options.SysctlPath, ["-q", "-w", $"{setting}={value}"]);

@@ -74,7 +74,7 @@ public sealed class NftBackendTests
         var fake = new FakeCommandRunner();
         var manager = new IptablesManager(fake, new NatMapOptions { Backend = NatMapBackend.Nftables });
         await manager.InstallDockerMapAsync(new DockerPortMap("web", IPEndPoint.Parse("0.0.0.0:8080"), IPEndPoint.Parse("172.17.0.2:80")), Ct);
-        Assert.Equal("create element inet natmap unbound4 { tcp . 8080 comment \"web\" : 172.17.0.2 . 80 }\n",
+        Assert.Equal("create element inet natmap unbound4 { tcp . 8080 comment \"web\" : 172.17.0.2 . 80 }\nflush chain inet natmap-static synced\n",
             fake.Processes.Single().StandardInput);
     }
 
@@ -216,8 +216,44 @@ public sealed class NftBackendTests
         await Manager().SyncAsync(new NatMapState { DockerMaps = [Web] }, Ct);
 
         Scripts().Should().ContainSingle().Which.StandardInput
-            .Should().Be(Renderer.RenderFull(NftDesiredState.Empty with { Mappings = [Web], RouteLocalnetOwned = true }));
+            .Should().Be(Renderer.RenderFull(NftDesiredState.Empty with { Mappings = [Web], RouteLocalnetOwned = true, Digest = NftRenderer.Digest([Web], true) }));
     }
+
+    [Fact]
+    public async Task Sync_ChainsWholeAndDigestMatching_NeverListsTheMaps_AndWritesNothing()
+    {
+        var digest = NftRenderer.Digest([Web], routeLocalnetOwned: true); // the fake's sysctl prints nothing: Setup would turn it on
+        _ = _fake.Script.OutputWhen(c => c.ToString() == "nft -j list chains inet", ChainsListing());
+        _ = _fake.Script.OutputWhen(c => c.ToString() == "nft -j list table inet natmap-static", StaticListing(digest));
+
+        await Manager().SyncAsync(new NatMapState { DockerMaps = [Web] }, Ct);
+
+        _fake.Processes.Should().NotContain(p => p.ToString() == "nft -j list table inet natmap", "the digest says the maps hold what is desired");
+        Scripts().Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task Sync_DigestOfAnotherState_ListsTheMaps()
+    {
+        _ = _fake.Script.OutputWhen(c => c.ToString() == "nft -j list chains inet", ChainsListing());
+        _ = _fake.Script.OutputWhen(c => c.ToString() == "nft -j list table inet natmap-static", StaticListing(NftRenderer.Digest([Dns], routeLocalnetOwned: true)));
+
+        await Manager().SyncAsync(new NatMapState { DockerMaps = [Web] }, Ct);
+
+        _fake.Processes.Should().Contain(p => p.ToString() == "nft -j list table inet natmap");
+    }
+
+    /// <summary>Every fixed chain of both tables, as <c>nft -j list chains inet</c> prints them.</summary>
+    private static string ChainsListing() =>
+        "{\"nftables\": [" + string.Join(", ",
+            new[] { ("natmap", "guard"), ("natmap", "prerouting"), ("natmap", "output"), ("natmap", "mappings"), ("natmap", "hairpin"), ("natmap", "postrouting"), ("natmap-static", "prerouting"), ("natmap-static", "postrouting"), ("natmap-static", "synced") }
+                .Select(c => $"{{\"chain\": {{\"family\": \"inet\", \"table\": \"{c.Item1}\", \"name\": \"{c.Item2}\", \"handle\": 1}}}}")) + "]}";
+
+    /// <summary>An empty static table with a digest rule, as nft 1.0.6 lists it.</summary>
+    private static string StaticListing(string digest) =>
+        StaticListing().TrimEnd()[..^2] +
+        ", {\"chain\": {\"family\": \"inet\", \"table\": \"natmap-static\", \"name\": \"synced\", \"handle\": 3}}" +
+        $", {{\"rule\": {{\"family\": \"inet\", \"table\": \"natmap-static\", \"chain\": \"synced\", \"handle\": 4, \"comment\": \"natmap:state:{digest}\", \"expr\": [{{\"return\": null}}]}}}}]}}";
 
     /// <summary>An empty static table as nft 1.0.6 lists it.</summary>
     private static string StaticListing() =>

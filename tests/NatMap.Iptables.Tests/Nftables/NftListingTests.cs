@@ -36,9 +36,9 @@ public sealed class NftListingTests
         var state = NftListing.Parse(Listing("hairpin"));
 
         // The handles the kernel gave these rules when the golden table was loaded into an empty namespace.
-        Assert.Equal([(4L, 7L), (5L, 8L)], state.Hairpins.Select(h => (h.DnatHandle, h.MasqueradeHandle)));
+        Assert.Equal([(5L, 8L), (6L, 9L)], state.Hairpins.Select(h => (h.DnatHandle, h.MasqueradeHandle)));
         var dnat = Assert.Single(NftListing.Parse(Listing("dnat")).Dnats, d => d.Config.InternalPort == 22);
-        Assert.Equal(("prerouting", 6L), (dnat.Chain, dnat.Handle));
+        Assert.Equal(("prerouting", 7L), (dnat.Chain, dnat.Handle));
     }
 
     [Fact]

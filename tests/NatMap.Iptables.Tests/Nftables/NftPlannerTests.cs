@@ -24,6 +24,10 @@ public sealed class NftPlannerTests
         bool ours = true) =>
         new(ours, complete, maps ?? [], dnats ?? [], snats ?? [], hairpins ?? [], []);
 
+    private const string Forget = "flush chain inet natmap-static synced\n";
+
+    private static string Digest(params DockerPortMap[] maps) => NftRenderer.Digest(maps, routeLocalnetOwned: false);
+
     private static string DeleteRule(string chain, long handle) => $"delete rule inet natmap-static {chain} handle {handle}\n";
 
     [Fact]
@@ -49,10 +53,11 @@ public sealed class NftPlannerTests
     [Fact]
     public void InstallAndRemoveMapping_OneTransactionOfElementsAndNoRead()
     {
-        Planner.InstallMapping(Map()).Should().Be("add element inet natmap unbound4 { tcp . 8080 comment \"web\" : 172.17.0.2 . 80 }\n");
+        // Every change of a mapping also forgets the digest of the last Sync, in the same transaction.
+        Planner.InstallMapping(Map()).Should().Be("add element inet natmap unbound4 { tcp . 8080 comment \"web\" : 172.17.0.2 . 80 }\n" + Forget);
         Planner.RemoveMapping(Map("10.1.1.1:8080")).Should().Be(
             "add element inet natmap bound4 { 10.1.1.1 . tcp . 8080 comment \"web\" : 172.17.0.2 . 80 }\n" +
-            "delete element inet natmap bound4 { 10.1.1.1 . tcp . 8080 }\n");
+            "delete element inet natmap bound4 { 10.1.1.1 . tcp . 8080 }\n" + Forget);
     }
 
     public static TheoryData<string, int[], string> InstallDnatCases => new()
@@ -99,11 +104,12 @@ public sealed class NftPlannerTests
         var script = Planner.Sync(new NatMapState { DockerMaps = [b, c], Dnats = [Dnat], Hairpins = [Hairpin] }, held);
 
         script.Should().Be(
-            DeleteRule("prerouting", 6) +               // the second copy of a desired DNAT
-            DeleteRule("postrouting", 7) +              // the SNAT nobody wants
             Renderer.RenderDeleteMappings([a]) +
             Renderer.RenderAddMappings([c]) +
-            Renderer.RenderAddHairpin(Hairpin));
+            DeleteRule("prerouting", 6) +               // the second copy of a desired DNAT
+            DeleteRule("postrouting", 7) +              // the SNAT nobody wants
+            Renderer.RenderAddHairpin(Hairpin) +
+            Renderer.RenderDigest(Digest(b, c)));       // what the maps now hold
     }
 
     [Fact]
@@ -113,7 +119,7 @@ public sealed class NftPlannerTests
         var after = Map(container: "172.17.0.9:80");
 
         Planner.Sync(new NatMapState { DockerMaps = [after] }, State(maps: [before]))
-            .Should().Be(Renderer.RenderDeleteMappings([before]) + Renderer.RenderAddMappings([after]));
+            .Should().Be(Renderer.RenderDeleteMappings([before]) + Renderer.RenderAddMappings([after]) + Renderer.RenderDigest(Digest(after)));
     }
 
     [Fact]
@@ -121,7 +127,31 @@ public sealed class NftPlannerTests
     {
         var held = State(maps: [Map()], dnats: [new(DnatNormalized, "prerouting", 5)], hairpins: [new(Hairpin with { Ports = PortSet.Parse("80,443") }, 8, 9)]);
 
-        Planner.Sync(new NatMapState { DockerMaps = [Map(), Map()], Dnats = [Dnat], Hairpins = [Hairpin] }, held).Should().BeEmpty();
+        Planner.Sync(new NatMapState { DockerMaps = [Map(), Map()], Dnats = [Dnat], Hairpins = [Hairpin] }, held)
+            .Should().Be(Renderer.RenderDigest(Digest(Map())), "only the digest is new");
+        Planner.Sync(new NatMapState { DockerMaps = [Map(), Map()], Dnats = [Dnat], Hairpins = [Hairpin] }, held with { Digest = Digest(Map()) })
+            .Should().BeEmpty("the digest says the maps hold what is desired");
+    }
+
+    [Fact]
+    public void Sync_DigestMatches_ComparesOnlyTheStaticObjects_AndNeverTheMaps()
+    {
+        // The listing's maps are stale (another mapping), but the digest is the desired one's: the maps are trusted.
+        var held = State(maps: [Map(id: "stale")], snats: [new(Snat, "postrouting", 7)]) with { Digest = Digest(Map()) };
+
+        Planner.Sync(new NatMapState { DockerMaps = [Map()] }, held).Should().Be("delete rule inet natmap-static postrouting handle 7\n");
+        Planner.SyncStatic(new NatMapState { DockerMaps = [Map()], Snats = [Snat] }, held).Should().BeEmpty();
+    }
+
+    [Fact]
+    public void Digest_DependsOnTheElementsAndTheGuard_NotOnOrderOrRepeats()
+    {
+        NftRenderer.Digest([Map(id: "a"), Map("0.0.0.0:9090", id: "b")], false).Should()
+            .Be(NftRenderer.Digest([Map("0.0.0.0:9090", id: "b"), Map(id: "a"), Map(id: "a")], false))
+            .And.MatchRegex("^[0-9a-f]{64}$")
+            .And.NotBe(NftRenderer.Digest([Map(id: "a")], false))
+            .And.NotBe(NftRenderer.Digest([Map(id: "a"), Map("0.0.0.0:9090", id: "b")], true))
+            .And.NotBe(NftRenderer.Digest([Map(id: "a"), Map("0.0.0.0:9090", id: "c")], false), "the container id is part of the element");
     }
 
     [Fact]
@@ -135,22 +165,22 @@ public sealed class NftPlannerTests
     [Fact]
     public void Sync_BoundAndUnboundOnOnePort_AreDifferentKeys() =>
         Planner.Sync(new NatMapState { DockerMaps = [Map(), Map("10.1.1.1:8080", id: "b")] }, State())
-            .Should().Be(Renderer.RenderAddMappings([Map(), Map("10.1.1.1:8080", id: "b")]));
+            .Should().Be(Renderer.RenderAddMappings([Map(), Map("10.1.1.1:8080", id: "b")]) + Renderer.RenderDigest(Digest(Map(), Map("10.1.1.1:8080", id: "b"))));
 
     [Fact]
     public void Sync_DamagedTables_WritesExactlyTheDesiredStateInOneSwap() =>
         Planner.Sync(new NatMapState { DockerMaps = [Map()], Snats = [Snat] }, State(maps: [Map(id: "old")], complete: false))
-            .Should().Be(Renderer.RenderFull(NftDesiredState.Empty with { Mappings = [Map()], Snats = [Snat] }));
+            .Should().Be(Renderer.RenderFull(NftDesiredState.Empty with { Mappings = [Map()], Snats = [Snat], Digest = Digest(Map()) }));
 
     [Fact]
     public void Sync_NoTables_SetsUpWithTheDesiredState_AsSyncDoesWithIptables() =>
         Planner.Sync(new NatMapState { DockerMaps = [Map()] }, null)
-            .Should().Be(Renderer.RenderFull(NftDesiredState.Empty with { Mappings = [Map()] }));
+            .Should().Be(Renderer.RenderFull(NftDesiredState.Empty with { Mappings = [Map()], Digest = Digest(Map()) }));
 
     [Fact]
     public void Sync_GuardMarkingToChange_WritesTheTablesAgainWithTheirObjects() =>
         Planner.Sync(new NatMapState { DockerMaps = [Map()] }, State(maps: [Map()]), ownsRouteLocalnet: true)
-            .Should().Be(Renderer.RenderFull(NftDesiredState.Empty with { Mappings = [Map()], RouteLocalnetOwned = true }));
+            .Should().Be(Renderer.RenderFull(NftDesiredState.Empty with { Mappings = [Map()], RouteLocalnetOwned = true, Digest = NftRenderer.Digest([Map()], true) }));
 
     [Fact]
     public void Setup_WholeTables_WritesNothing_UnlessTheGuardsMarkingChanges()
@@ -173,8 +203,8 @@ public sealed class NftPlannerTests
     [Fact]
     public void CreateAndProbe_UseCreate_WhichFailsOnAnyValueOfTheKey()
     {
-        Planner.CreateMapping(Map()).Should().StartWith("create element inet natmap unbound4 { tcp . 8080 comment \"web\" : ");
-        Planner.ProbeFree(Map()).Should().Be(Planner.CreateMapping(Map()) + "delete element inet natmap unbound4 { tcp . 8080 }\n");
+        Planner.CreateMapping(Map()).Should().StartWith("create element inet natmap unbound4 { tcp . 8080 comment \"web\" : ").And.EndWith(Forget);
+        Planner.ProbeFree(Map()).Should().Be(Renderer.RenderCreateMappings([Map()]) + "delete element inet natmap unbound4 { tcp . 8080 }\n", "a probe changes nothing, so it keeps the digest");
     }
 
     [Fact]
