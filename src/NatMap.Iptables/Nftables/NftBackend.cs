@@ -87,7 +87,7 @@ internal sealed class NftBackend : IIptablesManager
     /// </remarks>
     public async Task InstallDockerMapAsync(DockerPortMap map, CancellationToken cancellationToken = default)
     {
-        _ = _builder.DockerMapComment(map); // validates before any command runs
+        ArgumentNullException.ThrowIfNull(map); // a mapping validated itself when it was made
         EnsureFamilyEnabled(map.IsIPv6);
         await _host.RequireForLoopbackAsync(_executor, map, cancellationToken).ConfigureAwait(false);
         await _gate.RunAsync("InstallDockerMap", async operation =>
@@ -129,7 +129,7 @@ internal sealed class NftBackend : IIptablesManager
     /// </remarks>
     public async Task RemoveDockerMapAsync(DockerPortMap map, CancellationToken cancellationToken = default)
     {
-        _ = _builder.DockerMapComment(map); // validates before any command runs
+        ArgumentNullException.ThrowIfNull(map); // a mapping validated itself when it was made
         EnsureFamilyEnabled(map.IsIPv6);
         await _gate.RunAsync("RemoveDockerMap", async operation =>
         {
@@ -472,10 +472,11 @@ internal sealed class NftBackend : IIptablesManager
         ArgumentNullException.ThrowIfNull(desired.Dnats, nameof(NatMapState.Dnats));
         ArgumentNullException.ThrowIfNull(desired.Snats, nameof(NatMapState.Snats));
         ArgumentNullException.ThrowIfNull(desired.Hairpins, nameof(NatMapState.Hairpins));
+        // A mapping validated itself when it was made; what remains is its family. (Its iptables comment's length, which
+        // the iptables backend checks, is no limit here: the element's comment is the container id alone.)
         foreach (var map in desired.DockerMaps)
         {
             EnsureFamilyEnabled(NotNull(map, nameof(NatMapState.DockerMaps)).IsIPv6);
-            _ = _builder.DockerMapComment(map);
         }
 
         var rules = new List<IptablesRule>();

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 using System.Text;
 
 namespace NatMap.Iptables.Nftables;
@@ -140,12 +141,15 @@ internal sealed class NftPlanner
     /// (<see cref="NftListing.ParseStatic"/>).
     /// </summary>
     /// <exception cref="ArgumentException">Two of the desired mappings publish the same key.</exception>
+    /// <remarks>
+    /// The mappings are neither compared nor checked for clashes: a matching digest says they are exactly the elements
+    /// the last Sync wrote, which the kernel accepted, one target per key.
+    /// </remarks>
     public string SyncStatic(NatMapState desired, NftTableState current)
     {
         ArgumentNullException.ThrowIfNull(desired);
         ArgumentNullException.ThrowIfNull(current);
-        ThrowIfClash(desired);
-        return SyncStatic(Desired(desired), current);
+        return SyncStatic(new NftDesiredState([], [.. desired.Dnats.Select(Normalized).Distinct()], [.. desired.Snats.Distinct()], [.. desired.Hairpins.Select(Normalized).Distinct()]), current);
     }
 
     private string SyncStatic(NftDesiredState state, NftTableState current)
@@ -179,17 +183,17 @@ internal sealed class NftPlanner
     /// <summary>Two desired mappings on one key (address, protocol, port) cannot both be map elements.</summary>
     private static void ThrowIfClash(NatMapState desired)
     {
-        var clash = desired.DockerMaps
-            .GroupBy(m => (NftRenderer.MapOf(m), NftRenderer.IsBound(m) ? m.HostEndpoint.Address : null, m.Protocol, m.HostEndpoint.Port))
-            .FirstOrDefault(g => g.Distinct().Count() > 1);
-        if (clash is not null)
+        var byKey = new Dictionary<(IPAddress Address, TransportProtocol Protocol, int Port), DockerPortMap>(desired.DockerMaps.Count);
+        foreach (var map in desired.DockerMaps)
         {
-            var maps = clash.Distinct().ToList();
-            throw Invalid(
-                string.Create(CultureInfo.InvariantCulture, $"Two mappings publish the same {maps[0].Protocol} port {maps[0].HostEndpoint}: containers '{maps[0].ContainerId}' and '{maps[1].ContainerId}'. An nftables map holds one target per key."),
-                nameof(NatMapState.DockerMaps));
+            var host = map.HostEndpoint; // a copy per read: read once
+            if (!byKey.TryAdd((host.Address, map.Protocol, host.Port), map) && byKey[(host.Address, map.Protocol, host.Port)] is var other && other != map)
+            {
+                throw Invalid(
+                    string.Create(CultureInfo.InvariantCulture, $"Two mappings publish the same {map.Protocol} port {host}: containers '{other.ContainerId}' and '{map.ContainerId}'. An nftables map holds one target per key."),
+                    nameof(NatMapState.DockerMaps));
+            }
         }
-
     }
 
     private static NftDesiredState Desired(NatMapState state) => new(
