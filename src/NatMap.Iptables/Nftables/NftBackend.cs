@@ -222,8 +222,10 @@ internal sealed class NftBackend : IIptablesManager
             await ApplyNftAsync(operation, script, _planner.Restore(current), cancellationToken).ConfigureAwait(false);
             await ApplyHostSideAsync(operation, filters, routeLocalnet, cancellationToken).ConfigureAwait(false);
 
-            var heldMaps = (current?.Mappings ?? []).ToHashSet();
-            var wantedMaps = desired.DockerMaps.ToHashSet();
+            // Only the protocols ConntrackReset covers can need a reset: the diff is not built for the others.
+            bool Covered(DockerPortMap m) => _options.ConntrackReset == ConntrackReset.UdpAndTcp || (_options.ConntrackReset == ConntrackReset.Udp && m.Protocol == TransportProtocol.Udp);
+            var heldMaps = (current?.Mappings ?? []).Where(Covered).ToHashSet();
+            var wantedMaps = desired.DockerMaps.Where(Covered).ToHashSet();
             await ResetFlowsAsync(operation, [.. heldMaps.Where(m => !wantedMaps.Contains(m)), .. wantedMaps.Where(m => !heldMaps.Contains(m))], [], cancellationToken).ConfigureAwait(false);
             await ResetDnatFlowsAsync(operation, current, desired, cancellationToken).ConfigureAwait(false);
         }, cancellationToken).ConfigureAwait(false);
