@@ -52,18 +52,18 @@ internal static class KernelScale
     {
         Console.WriteLine($"# kernel scale: iptables-{backend}, IPv4 Docker mappings (3 rules each), median of {repeats} runs (per-rule: 1 run); batch / raw is the median ratio of {repeats} back-to-back pairs, after {warmup} warm-up pairs per N");
         Console.WriteLine();
-        Console.WriteLine("| N | per-rule apply | batch apply (SyncAsync) | raw iptables-restore | batch / raw | per-rule / batch | install one | processes (install one) | old install path (every rule read) | install one / old | floor (save + restore by hand) | install one / floor | remove one | processes (remove one) | remove one / floor | no-op sync | processes (no-op) | ListAsync | processes (list) | full sync (replace all N) |");
-        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| N | per-rule apply | batch apply (SyncAsync) | raw iptables-restore | batch / raw | per-rule / batch | install one | processes (install one) | old install path (every rule read) | install one / old | floor (save + restore by hand) | install one / floor | remove one | processes (remove one) | remove one / floor | no-op sync | processes (no-op) | ListAsync | processes (list) | floor (one read by hand) | no-op / floor | list / floor | full sync (replace all N) |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var n in sizes)
         {
             var maps = Maps(n, 0);
             var perRule = n <= perRuleMax ? await TimeApplyAsync(backend, maps, RuleApplyMode.PerRule, 1) : (TimeSpan?)null;
             var (batch, raw, ratio) = await TimeBatchAgainstRawAsync(backend, maps, repeats, warmup);
             var one = await TimeOneObjectAsync(backend, maps, repeats);
-            var (noop, noopProcesses, list, listProcesses) = await TimeNoOpSyncAndListAsync(backend, maps, repeats);
+            var reads = await TimeNoOpSyncAndListAsync(backend, maps, repeats);
             var full = await TimeFullSyncAsync(backend, maps, Maps(n, 1), repeats);
             Console.WriteLine(string.Create(Inv,
-                $"| {n} | {Ms(perRule)} | {Ms(batch)} | {Ms(raw)} | {ratio:0.00}× | {(perRule is { } p ? $"{p / batch:0}×" : "–")} | {Ms(one.Install)} | {one.InstallProcesses} | {Ms(one.Old)} | {one.OldRatio:0.00}× | {Ms(one.Floor)} | {one.InstallRatio:0.00}× | {Ms(one.Remove)} | {one.RemoveProcesses} | {one.RemoveRatio:0.00}× | {Ms(noop)} | {noopProcesses} | {Ms(list)} | {listProcesses} | {Ms(full)} |"));
+                $"| {n} | {Ms(perRule)} | {Ms(batch)} | {Ms(raw)} | {ratio:0.00}× | {(perRule is { } p ? $"{p / batch:0}×" : "–")} | {Ms(one.Install)} | {one.InstallProcesses} | {Ms(one.Old)} | {one.OldRatio:0.00}× | {Ms(one.Floor)} | {one.InstallRatio:0.00}× | {Ms(one.Remove)} | {one.RemoveProcesses} | {one.RemoveRatio:0.00}× | {Ms(reads.NoOp)} | {reads.NoOpProcesses} | {Ms(reads.List)} | {reads.ListProcesses} | {Ms(reads.Floor)} | {reads.NoOpRatio:0.00}× | {reads.ListRatio:0.00}× | {Ms(full)} |"));
             if (csv is null)
             {
                 continue;
@@ -84,10 +84,13 @@ internal static class KernelScale
             csv.Time(n, "remove-one-ms", one.Remove);
             csv.Count(n, "remove-one-processes", one.RemoveProcesses);
             csv.Ratio(n, "remove-one-ratio", one.RemoveRatio);
-            csv.Time(n, "noop-sync-ms", noop);
-            csv.Count(n, "noop-sync-processes", noopProcesses);
-            csv.Time(n, "list-ms", list);
-            csv.Count(n, "list-processes", listProcesses);
+            csv.Time(n, "noop-sync-ms", reads.NoOp);
+            csv.Count(n, "noop-sync-processes", reads.NoOpProcesses);
+            csv.Ratio(n, "noop-sync-ratio", reads.NoOpRatio);
+            csv.Time(n, "list-ms", reads.List);
+            csv.Count(n, "list-processes", reads.ListProcesses);
+            csv.Time(n, "list-floor-ms", reads.Floor);
+            csv.Ratio(n, "list-ratio", reads.ListRatio);
             csv.Time(n, "full-sync-ms", full);
         }
     }
@@ -101,17 +104,17 @@ internal static class KernelScale
     {
         Console.WriteLine($"# kernel scale: native nftables (NatMapBackend.Nftables), IPv4 Docker mappings (one map element each), median of {repeats} runs; sync / floor is the median ratio of {repeats} back-to-back pairs, after {warmup} warm-up pairs per N");
         Console.WriteLine();
-        Console.WriteLine("| N | SyncAsync | floor (nft -f of the whole table) | sync / floor | install one | processes (install one) | floor (nft -f of one element) | install one / floor | remove one | processes (remove one) | remove one / floor | no-op sync | processes (no-op) | ListAsync | processes (list) | full sync (replace all N) |");
-        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| N | SyncAsync | floor (nft -f of the whole table) | sync / floor | install one | processes (install one) | floor (nft -f of one element) | install one / floor | remove one | processes (remove one) | remove one / floor | no-op sync | processes (no-op) | ListAsync | processes (list) | floor (one read by hand) | no-op / floor | list / floor | full sync (replace all N) |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var n in sizes)
         {
             var maps = Maps(n, 0);
             var (sync, floor, ratio) = await TimeNftSyncAgainstFloorAsync(maps, repeats, warmup);
             var one = await TimeNftOneObjectAsync(maps, repeats);
-            var (noop, noopProcesses, list, listProcesses) = await TimeNoOpSyncAndListAsync("nftables", maps, repeats);
+            var reads = await TimeNoOpSyncAndListAsync("nftables", maps, repeats);
             var full = await TimeFullSyncAsync("nftables", maps, Maps(n, 1), repeats);
             Console.WriteLine(string.Create(Inv,
-                $"| {n} | {Ms(sync)} | {Ms(floor)} | {ratio:0.00}× | {Ms(one.Install)} | {one.InstallProcesses} | {Ms(one.Floor)} | {one.InstallRatio:0.00}× | {Ms(one.Remove)} | {one.RemoveProcesses} | {one.RemoveRatio:0.00}× | {Ms(noop)} | {noopProcesses} | {Ms(list)} | {listProcesses} | {Ms(full)} |"));
+                $"| {n} | {Ms(sync)} | {Ms(floor)} | {ratio:0.00}× | {Ms(one.Install)} | {one.InstallProcesses} | {Ms(one.Floor)} | {one.InstallRatio:0.00}× | {Ms(one.Remove)} | {one.RemoveProcesses} | {one.RemoveRatio:0.00}× | {Ms(reads.NoOp)} | {reads.NoOpProcesses} | {Ms(reads.List)} | {reads.ListProcesses} | {Ms(reads.Floor)} | {reads.NoOpRatio:0.00}× | {reads.ListRatio:0.00}× | {Ms(full)} |"));
             if (csv is null)
             {
                 continue;
@@ -128,10 +131,13 @@ internal static class KernelScale
             csv.Count(n, "remove-one-processes", one.RemoveProcesses);
             csv.Time(n, "remove-one-floor-ms", one.RemoveFloor);
             csv.Ratio(n, "remove-one-ratio", one.RemoveRatio);
-            csv.Time(n, "noop-sync-ms", noop);
-            csv.Count(n, "noop-sync-processes", noopProcesses);
-            csv.Time(n, "list-ms", list);
-            csv.Count(n, "list-processes", listProcesses);
+            csv.Time(n, "noop-sync-ms", reads.NoOp);
+            csv.Count(n, "noop-sync-processes", reads.NoOpProcesses);
+            csv.Ratio(n, "noop-sync-ratio", reads.NoOpRatio);
+            csv.Time(n, "list-ms", reads.List);
+            csv.Count(n, "list-processes", reads.ListProcesses);
+            csv.Time(n, "list-floor-ms", reads.Floor);
+            csv.Ratio(n, "list-ratio", reads.ListRatio);
             csv.Time(n, "full-sync-ms", full);
         }
     }
@@ -332,6 +338,16 @@ internal static class KernelScale
     private static async Task<(TimeSpan Sync, TimeSpan Floor, double Ratio)> TimeNftSyncAgainstFloorAsync(DockerPortMap[] maps, int repeats, int warmup)
     {
         var script = Nftables.NftRenderer.Default.RenderFull(new Nftables.NftDesiredState(maps, [], [], []));
+        await using (var probe = await Namespace.CreateAsync())
+        {
+            var recorder = new CountingRunner();
+            var manager = probe.Manager("nftables", RuleApplyMode.Batch, recorder);
+            await manager.SetupAsync();
+            recorder.Clear();
+            await manager.SyncAsync(new NatMapState { DockerMaps = maps });
+            Console.WriteLine(string.Create(Inv, $"# N = {maps.Length}: SyncAsync ran {recorder.Programs}; it wrote {recorder.LastInput?.Length ?? 0:N0} characters, the floor's script is {script.Length:N0}"));
+        }
+
         var syncs = new List<TimeSpan>();
         var floors = new List<TimeSpan>();
         var ratios = new List<double>();
@@ -423,9 +439,11 @@ internal static class KernelScale
 
     /// <summary>
     /// The no-op sync (SyncAsync to the state already installed, which must write nothing) and ListAsync (which must read
-    /// back all N mappings), each with the processes it ran, in one namespace holding N mappings.
+    /// back all N mappings), each with the processes it ran, in one namespace holding N mappings; and their floor, the
+    /// one read of the N mappings run by hand right after (<c>nft -j list table</c> of the mappings' table,
+    /// <c>iptables-save</c>), so that a read the kernel makes slow weighs on both (the ratio is the median of the pairs').
     /// </summary>
-    private static async Task<(TimeSpan NoOp, int NoOpProcesses, TimeSpan List, int ListProcesses)> TimeNoOpSyncAndListAsync(string backend, DockerPortMap[] maps, int repeats)
+    private static async Task<Reads> TimeNoOpSyncAndListAsync(string backend, DockerPortMap[] maps, int repeats)
     {
         await using var ns = await Namespace.CreateAsync();
         var runner = new CountingRunner();
@@ -434,6 +452,9 @@ internal static class KernelScale
         await manager.SyncAsync(desired);
         var noops = new List<TimeSpan>();
         var lists = new List<TimeSpan>();
+        var floors = new List<TimeSpan>();
+        var noopRatios = new List<double>();
+        var listRatios = new List<double>();
         int noopProcesses = 0, listProcesses = 0;
         string noopPrograms = string.Empty, listPrograms = string.Empty;
         for (var r = 0; r < repeats; r++)
@@ -459,10 +480,15 @@ internal static class KernelScale
             {
                 throw new InvalidOperationException($"ListAsync read {listed.DockerMaps.Count} mappings of {maps.Length}.");
             }
+
+            var floor = await ns.ReadAsync(backend);
+            floors.Add(floor);
+            noopRatios.Add(noops[^1] / floor);
+            listRatios.Add(lists[^1] / floor);
         }
 
         Console.WriteLine($"# N = {maps.Length}: no-op sync ran {noopPrograms}; ListAsync ran {listPrograms}");
-        return (Median(noops), noopProcesses, Median(lists), listProcesses);
+        return new Reads(Median(noops), noopProcesses, Median(noopRatios), Median(lists), listProcesses, Median(listRatios), Median(floors));
     }
 
     private static async Task<TimeSpan> TimeFullSyncAsync(string backend, DockerPortMap[] maps, DockerPortMap[] others, int repeats)
@@ -492,6 +518,9 @@ internal static class KernelScale
         ratios.Sort();
         return ratios[ratios.Count / 2];
     }
+
+    /// <summary>The no-op sync and ListAsync among N: medians, the processes each ran, and each against the read by hand.</summary>
+    private sealed record Reads(TimeSpan NoOp, int NoOpProcesses, double NoOpRatio, TimeSpan List, int ListProcesses, double ListRatio, TimeSpan Floor);
 
     /// <summary>One object installed and removed among N: medians, the most processes one operation ran, and each against its floor.</summary>
     private sealed record OneObject(TimeSpan Install, int InstallProcesses, TimeSpan Floor, double InstallRatio, TimeSpan Remove, int RemoveProcesses, TimeSpan RemoveFloor, double RemoveRatio)
@@ -603,6 +632,21 @@ internal static class KernelScale
                 ApplyMode = transport,
                 CommandTimeout = TimeSpan.FromMinutes(5),
             }, null, null, Internal.OperationLock.DefaultDirectory);
+
+        /// <summary>
+        /// The one read of the N mappings by hand, the floor of a listing: <c>nft -j list table inet natmap</c> (the
+        /// mappings' table) or <c>iptables-save</c>; returns how long it took.
+        /// </summary>
+        public async Task<TimeSpan> ReadAsync(string backend)
+        {
+            string[] read = backend == "nftables"
+                ? ["nft", "-j", "list", "table", "inet", Nftables.NftRenderer.Default.Table]
+                : [$"iptables-{backend}-save"];
+            var watch = Stopwatch.StartNew();
+            var result = await Shell.RunAsync(new CommandSpec("ip", ["netns", "exec", Name, .. read]));
+            var elapsed = watch.Elapsed;
+            return result.IsSuccess ? elapsed : throw new InvalidOperationException($"{string.Join(' ', read)}: {result.StandardError}");
+        }
 
         /// <summary>Feeds a script to one <c>nft -f -</c> in this namespace, by hand, and returns how long it took.</summary>
         public async Task<TimeSpan> NftAsync(string script)
