@@ -1,8 +1,8 @@
 #!/usr/bin/env dotnet
 // Turns the benchmark CSVs (backend,n,metric,value,unit) into PNGs with ScottPlot:
 //   dotnet run benchmarks/plot.cs -- benchmarks/results benchmarks/plots
-// One plot per operation (every metric in ms: cost against N, log-log, a line per backend; a sync's floor is a dashed
-// line of the same colour), and one of the data plane (every dataplane-PATH-ratio metric: ratio against N, a line per
+// One plot per operation (every metric in ms: cost against N, log-log, a line per backend; the operation's floor, run
+// by hand, is a dashed line of the same colour; the nftables targets a dotted red line), and one of the data plane (every dataplane-PATH-ratio metric: ratio against N, a line per
 // backend and path). It draws whatever rows exist; a later row for the same backend, N and metric wins.
 // A file-based app on purpose: it is in no project, so the solution's build and CI never compile it.
 #:package ScottPlot@5.1.59
@@ -36,6 +36,9 @@ foreach (var file in files)
 }
 
 Console.WriteLine($"plot: {rows.Count} figures from {files.Length} file(s)");
+
+// The targets at 20,000 and 50,000 mappings with the nftables backend, drawn as a dotted red line.
+var Targets = new Dictionary<string, double>(StringComparer.Ordinal) { ["install-one"] = 150, ["remove-one"] = 150, ["noop-sync"] = 300 };
 var backends = rows.Keys.Select(k => k.Backend).Distinct().Order(StringComparer.Ordinal).ToList();
 Color ColorOf(string backend) => new ScottPlot.Palettes.Category10().GetColor(backends.IndexOf(backend));
 
@@ -47,7 +50,7 @@ foreach (var operation in operations)
     var plot = new Plot();
     foreach (var backend in backends)
     {
-        foreach (var (metric, floor) in new[] { ($"{operation}-ms", false), ($"{operation}-floor-ms", true) })
+        foreach (var (metric, floor) in new[] { ($"{operation}-ms", false), (FloorMetric(operation), true) })
         {
             var points = rows.Where(r => r.Key.Backend == backend && r.Key.Metric == metric && r.Key.N > 0 && r.Value.Value > 0)
                 .OrderBy(r => r.Key.N).Select(r => (X: Math.Log10(r.Key.N), Y: Math.Log10(r.Value.Value))).ToArray();
@@ -57,7 +60,7 @@ foreach (var operation in operations)
             }
 
             var line = plot.Add.Scatter(points.Select(p => p.X).ToArray(), points.Select(p => p.Y).ToArray(), ColorOf(backend));
-            line.LegendText = floor ? $"{backend}: floor ({Floor(backend)})" : backend;
+            line.LegendText = floor ? $"{backend}: floor ({Floor(backend, operation)})" : backend;
             line.LineWidth = 2;
             line.MarkerSize = 7;
             if (floor)
@@ -67,7 +70,14 @@ foreach (var operation in operations)
         }
     }
 
-    var shown = rows.Where(r => r.Key.Metric == $"{operation}-ms" || r.Key.Metric == $"{operation}-floor-ms").ToList();
+    var shown = rows.Where(r => r.Key.Metric == $"{operation}-ms" || r.Key.Metric == FloorMetric(operation)).ToList();
+    if (Targets.TryGetValue(operation, out var target))
+    {
+        var limit = plot.Add.HorizontalLine(Math.Log10(target), 1, Colors.Red, LinePattern.Dotted);
+        limit.LegendText = $"target for nftables: {target} ms";
+        shown.Add(new(("target", 0, "target"), (target, "ms")));
+    }
+
     LogAxis(plot.Axes.Bottom, shown.Select(r => (double)r.Key.N).Distinct(), isN: true);
     LogAxis(plot.Axes.Left, shown.Select(r => r.Value.Value), isN: false);
     plot.Title($"{operation}: cost against the number of mappings");
@@ -117,7 +127,17 @@ return 0;
 static string Operation(string metric) =>
     metric.EndsWith("-floor-ms", StringComparison.Ordinal) ? metric[..^"-floor-ms".Length] : metric[..^"-ms".Length];
 
-static string Floor(string backend) => backend == "nftables" ? "nft -f" : "iptables-restore";
+// The floor each operation is measured against (KernelScale): the no-op sync's is the same read as ListAsync's.
+static string FloorMetric(string operation) => operation == "noop-sync" ? "list-floor-ms" : $"{operation}-floor-ms";
+
+static string Floor(string backend, string operation) => (backend == "nftables", operation) switch
+{
+    (true, "list" or "noop-sync") => "nft -j list",
+    (true, _) => "nft -f",
+    (false, "list" or "noop-sync") => "iptables-save",
+    (false, "install-one" or "remove-one") => "save + restore",
+    _ => "iptables-restore",
+};
 
 // Log-scale ticks at 1, 2 and 5 times each power of ten in the data's range (ScottPlot draws log10 of the values),
 // plus every N measured on the X axis, so a reader sees 2,000, 20,000 and 50,000 written out.
