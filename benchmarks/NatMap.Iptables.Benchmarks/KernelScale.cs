@@ -83,6 +83,7 @@ internal static class KernelScale
             csv.Ratio(n, "install-one-ratio", one.InstallRatio);
             csv.Time(n, "remove-one-ms", one.Remove);
             csv.Count(n, "remove-one-processes", one.RemoveProcesses);
+            csv.Time(n, "remove-one-floor-ms", one.RemoveFloor);
             csv.Ratio(n, "remove-one-ratio", one.RemoveRatio);
             csv.Time(n, "noop-sync-ms", reads.NoOp);
             csv.Count(n, "noop-sync-processes", reads.NoOpProcesses);
