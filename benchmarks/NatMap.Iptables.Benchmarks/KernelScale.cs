@@ -16,30 +16,136 @@ internal static class KernelScale
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var sizes = Option(args, "--sizes", "100,1000,2000,5000").Split(',').Select(s => int.Parse(s, Inv)).ToArray();
-        var perRuleMax = int.Parse(Option(args, "--per-rule-max", "5000"), Inv);
         var backend = Option(args, "--backend", "nft");
+        if (backend is not ("nft" or "legacy" or "nftables"))
+        {
+            Console.Error.WriteLine($"--backend {backend}: expected nft (iptables-nft), legacy (iptables-legacy) or nftables (the native backend).");
+            return 2;
+        }
+
+        var sizes = Option(args, "--sizes", backend == "nftables" ? "2000,20000,50000" : "100,1000,2000,5000").Split(',').Select(s => int.Parse(s, Inv)).ToArray();
+        var perRuleMax = int.Parse(Option(args, "--per-rule-max", "5000"), Inv);
         var repeats = int.Parse(Option(args, "--repeats", "5"), Inv);
         var warmup = int.Parse(Option(args, "--warmup", "2"), Inv);
+        if (sizes.Any(n => n is < 1 or > MaxMappings) || repeats is < 1 or > 1000)
+        {
+            Console.Error.WriteLine($"--sizes: 1 to {MaxMappings} mappings; --repeats: 1 to 1000.");
+            return 2;
+        }
+
+        var csv = Option(args, "--csv", string.Empty) is { Length: > 0 } path ? new CsvFigures(path, backend) : null;
+        Console.WriteLine($"# {Environment.ProcessorCount} CPUs, {Environment.OSVersion}, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, load average {LoadAverage()}");
+        if (backend == "nftables")
+        {
+            await RunNftablesAsync(sizes, repeats, warmup, csv);
+        }
+        else
+        {
+            await RunIptablesAsync(backend, sizes, perRuleMax, repeats, warmup, csv);
+        }
+
+        Console.WriteLine($"# done {DateTime.UtcNow:HH:mm} UTC, load average {LoadAverage()}");
+        return 0;
+    }
+
+    private static async Task RunIptablesAsync(string backend, int[] sizes, int perRuleMax, int repeats, int warmup, CsvFigures? csv)
+    {
         Console.WriteLine($"# kernel scale: iptables-{backend}, IPv4 Docker mappings (3 rules each), median of {repeats} runs (per-rule: 1 run); batch / raw is the median ratio of {repeats} back-to-back pairs, after {warmup} warm-up pairs per N");
-        Console.WriteLine($"# {Environment.ProcessorCount} CPUs, {Environment.OSVersion}, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
         Console.WriteLine();
-        Console.WriteLine("| N | per-rule apply | batch apply (SyncAsync) | raw iptables-restore | batch / raw | per-rule / batch | install one | processes (install one) | old install path (every rule read) | install one / old | floor (save + restore by hand) | install one / floor | remove one | processes (remove one) | remove one / floor | no-op sync | processes (no-op) | full sync (replace all N) |");
-        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        Console.WriteLine("| N | per-rule apply | batch apply (SyncAsync) | raw iptables-restore | batch / raw | per-rule / batch | install one | processes (install one) | old install path (every rule read) | install one / old | floor (save + restore by hand) | install one / floor | remove one | processes (remove one) | remove one / floor | no-op sync | processes (no-op) | ListAsync | processes (list) | floor (one read by hand) | no-op / floor | list / floor | full sync (replace all N) |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var n in sizes)
         {
             var maps = Maps(n, 0);
             var perRule = n <= perRuleMax ? await TimeApplyAsync(backend, maps, RuleApplyMode.PerRule, 1) : (TimeSpan?)null;
             var (batch, raw, ratio) = await TimeBatchAgainstRawAsync(backend, maps, repeats, warmup);
-            var (install, installProcesses, old, oldRatio, floor, installRatio, remove, removeProcesses, removeRatio) = await TimeOneObjectAsync(backend, maps, repeats);
-            var (noop, noopProcesses) = await TimeNoOpSyncAsync(backend, maps, repeats);
+            var one = await TimeOneObjectAsync(backend, maps, repeats);
+            var reads = await TimeNoOpSyncAndListAsync(backend, maps, repeats);
             var full = await TimeFullSyncAsync(backend, maps, Maps(n, 1), repeats);
             Console.WriteLine(string.Create(Inv,
-                $"| {n} | {Ms(perRule)} | {Ms(batch)} | {Ms(raw)} | {ratio:0.00}× | {(perRule is { } p ? $"{p / batch:0}×" : "–")} | {Ms(install)} | {installProcesses} | {Ms(old)} | {oldRatio:0.00}× | {Ms(floor)} | {installRatio:0.00}× | {Ms(remove)} | {removeProcesses} | {removeRatio:0.00}× | {Ms(noop)} | {noopProcesses} | {Ms(full)} |"));
-        }
+                $"| {n} | {Ms(perRule)} | {Ms(batch)} | {Ms(raw)} | {ratio:0.00}× | {(perRule is { } p ? $"{p / batch:0}×" : "–")} | {Ms(one.Install)} | {one.InstallProcesses} | {Ms(one.Old)} | {one.OldRatio:0.00}× | {Ms(one.Floor)} | {one.InstallRatio:0.00}× | {Ms(one.Remove)} | {one.RemoveProcesses} | {one.RemoveRatio:0.00}× | {Ms(reads.NoOp)} | {reads.NoOpProcesses} | {Ms(reads.List)} | {reads.ListProcesses} | {Ms(reads.Floor)} | {reads.NoOpRatio:0.00}× | {reads.ListRatio:0.00}× | {Ms(full)} |"));
+            if (csv is null)
+            {
+                continue;
+            }
 
-        return 0;
+            if (perRule is { } perRuleTime)
+            {
+                csv.Time(n, "per-rule-sync-ms", perRuleTime);
+            }
+
+            csv.Time(n, "sync-ms", batch);
+            csv.Time(n, "sync-floor-ms", raw);
+            csv.Ratio(n, "sync-ratio", ratio);
+            csv.Time(n, "install-one-ms", one.Install);
+            csv.Count(n, "install-one-processes", one.InstallProcesses);
+            csv.Time(n, "install-one-floor-ms", one.Floor);
+            csv.Ratio(n, "install-one-ratio", one.InstallRatio);
+            csv.Time(n, "remove-one-ms", one.Remove);
+            csv.Count(n, "remove-one-processes", one.RemoveProcesses);
+            csv.Time(n, "remove-one-floor-ms", one.RemoveFloor);
+            csv.Ratio(n, "remove-one-ratio", one.RemoveRatio);
+            csv.Time(n, "noop-sync-ms", reads.NoOp);
+            csv.Count(n, "noop-sync-processes", reads.NoOpProcesses);
+            csv.Ratio(n, "noop-sync-ratio", reads.NoOpRatio);
+            csv.Time(n, "list-ms", reads.List);
+            csv.Count(n, "list-processes", reads.ListProcesses);
+            csv.Time(n, "list-floor-ms", reads.Floor);
+            csv.Ratio(n, "list-ratio", reads.ListRatio);
+            csv.Time(n, "full-sync-ms", full);
+        }
     }
+
+    /// <summary>
+    /// The native nftables backend through the public API (<see cref="NatMapBackend.Nftables"/>): the sync against the
+    /// floor of one <c>nft -f -</c> of the renderer's whole table, one mapping installed and removed (each against one
+    /// <c>nft -f -</c> of the same element by hand), the no-op sync, ListAsync and the full replacement.
+    /// </summary>
+    private static async Task RunNftablesAsync(int[] sizes, int repeats, int warmup, CsvFigures? csv)
+    {
+        Console.WriteLine($"# kernel scale: native nftables (NatMapBackend.Nftables), IPv4 Docker mappings (one map element each), median of {repeats} runs; sync / floor is the median ratio of {repeats} back-to-back pairs, after {warmup} warm-up pairs per N");
+        Console.WriteLine();
+        Console.WriteLine("| N | SyncAsync | floor (nft -f of the whole table) | sync / floor | install one | processes (install one) | floor (nft -f of one element) | install one / floor | remove one | processes (remove one) | remove one / floor | no-op sync | processes (no-op) | ListAsync | processes (list) | floor (one read by hand) | no-op / floor | list / floor | full sync (replace all N) |");
+        Console.WriteLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var n in sizes)
+        {
+            var maps = Maps(n, 0);
+            var (sync, floor, ratio) = await TimeNftSyncAgainstFloorAsync(maps, repeats, warmup);
+            var one = await TimeNftOneObjectAsync(maps, repeats);
+            var reads = await TimeNoOpSyncAndListAsync("nftables", maps, repeats);
+            var full = await TimeFullSyncAsync("nftables", maps, Maps(n, 1), repeats);
+            Console.WriteLine(string.Create(Inv,
+                $"| {n} | {Ms(sync)} | {Ms(floor)} | {ratio:0.00}× | {Ms(one.Install)} | {one.InstallProcesses} | {Ms(one.Floor)} | {one.InstallRatio:0.00}× | {Ms(one.Remove)} | {one.RemoveProcesses} | {one.RemoveRatio:0.00}× | {Ms(reads.NoOp)} | {reads.NoOpProcesses} | {Ms(reads.List)} | {reads.ListProcesses} | {Ms(reads.Floor)} | {reads.NoOpRatio:0.00}× | {reads.ListRatio:0.00}× | {Ms(full)} |"));
+            if (csv is null)
+            {
+                continue;
+            }
+
+            csv.Time(n, "sync-ms", sync);
+            csv.Time(n, "sync-floor-ms", floor);
+            csv.Ratio(n, "sync-ratio", ratio);
+            csv.Time(n, "install-one-ms", one.Install);
+            csv.Count(n, "install-one-processes", one.InstallProcesses);
+            csv.Time(n, "install-one-floor-ms", one.Floor);
+            csv.Ratio(n, "install-one-ratio", one.InstallRatio);
+            csv.Time(n, "remove-one-ms", one.Remove);
+            csv.Count(n, "remove-one-processes", one.RemoveProcesses);
+            csv.Time(n, "remove-one-floor-ms", one.RemoveFloor);
+            csv.Ratio(n, "remove-one-ratio", one.RemoveRatio);
+            csv.Time(n, "noop-sync-ms", reads.NoOp);
+            csv.Count(n, "noop-sync-processes", reads.NoOpProcesses);
+            csv.Ratio(n, "noop-sync-ratio", reads.NoOpRatio);
+            csv.Time(n, "list-ms", reads.List);
+            csv.Count(n, "list-processes", reads.ListProcesses);
+            csv.Time(n, "list-floor-ms", reads.Floor);
+            csv.Ratio(n, "list-ratio", reads.ListRatio);
+            csv.Time(n, "full-sync-ms", full);
+        }
+    }
+
+    /// <summary>The 1-minute load average (<c>/proc/loadavg</c>): the machine is shared, so every run says how busy it was.</summary>
+    private static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "unknown";
 
     private static string Option(string[] args, string name, string fallback)
     {
@@ -49,12 +155,21 @@ internal static class KernelScale
 
     private static string Ms(TimeSpan? time) => time is { } t ? string.Create(Inv, $"{t.TotalMilliseconds:0} ms") : "–";
 
-    /// <summary>N mappings; <paramref name="generation"/> 1 gives N different ones (other ids and ports) for a full replacement.</summary>
+    /// <summary>The largest N: 50,000 unbound ports (10000 to 59999) per host address.</summary>
+    private const int MaxMappings = 200_000;
+
+    /// <summary>
+    /// N valid, distinct TCP mappings (UDP would add the conntrack resets to every change). Generation 0:
+    /// <c>0.0.0.0</c>, ports 10000 up (past 50,000 mappings, the next 50,000 are bound to 10.255.1.1, and so on), to
+    /// 172.17.x.y:80; generation 1: the same host ports to other containers (172.18.x.y, other ids), N different mappings
+    /// for a full replacement, as when every container is recreated; generation 2: ports 60000 up, the extra mappings
+    /// installed one at a time (no host port of generation 0).
+    /// </summary>
     private static DockerPortMap[] Maps(int n, int generation) =>
         [.. Enumerable.Range(0, n).Select(i => new DockerPortMap(
             $"c{generation}x{i}",
-            new IPEndPoint(IPAddress.Any, 10_000 + (generation * 20_000) + i),
-            new IPEndPoint(new IPAddress([172, (byte)(17 + generation), (byte)(i / 250), (byte)((i % 250) + 2)]), 80)))];
+            new IPEndPoint(i < 50_000 ? IPAddress.Any : new IPAddress([10, 255, (byte)(i / 50_000), 1]), generation == 2 ? 60_000 + i : 10_000 + (i % 50_000)),
+            new IPEndPoint(new IPAddress([172, (byte)(17 + generation), (byte)(i / 250 % 256), (byte)((i % 250) + 2)]), 80)))];
 
     private static async Task<TimeSpan> TimeApplyAsync(string backend, DockerPortMap[] maps, RuleApplyMode transport, int repeats)
     {
@@ -134,7 +249,7 @@ internal static class KernelScale
     /// iptables-save and one iptables-restore of the same three rules, run by hand right after in the same namespace.
     /// The ratios are the medians of the pairs' ratios, so a slow spell of the machine weighs on both sides.
     /// </summary>
-    private static async Task<(TimeSpan Install, int InstallProcesses, TimeSpan Old, double OldRatio, TimeSpan Floor, double InstallRatio, TimeSpan Remove, int RemoveProcesses, double RemoveRatio)> TimeOneObjectAsync(
+    private static async Task<OneObject> TimeOneObjectAsync(
         string backend, DockerPortMap[] maps, int repeats)
     {
         await using var ns = await Namespace.CreateAsync();
@@ -173,6 +288,7 @@ internal static class KernelScale
         var installs = new List<TimeSpan>();
         var removes = new List<TimeSpan>();
         var floors = new List<TimeSpan>();
+        var removeFloors = new List<TimeSpan>();
         var installRatios = new List<double>();
         var removeRatios = new List<double>();
         int installProcesses = 0, removeProcesses = 0;
@@ -203,39 +319,178 @@ internal static class KernelScale
             installs.Add(install);
             removes.Add(remove);
             floors.Add(floorAdd);
+            removeFloors.Add(floorDelete);
             installRatios.Add(install / floorAdd);
             removeRatios.Add(remove / floorDelete);
         }
 
-        oldRatios.Sort();
-        installRatios.Sort();
-        removeRatios.Sort();
-        return (Median(installs), installProcesses, Median(olds), oldRatios[oldRatios.Count / 2], Median(floors), installRatios[installRatios.Count / 2], Median(removes), removeProcesses, removeRatios[removeRatios.Count / 2]);
+        return new OneObject(Median(installs), installProcesses, Median(floors), Median(installRatios), Median(removes), removeProcesses, Median(removeFloors), Median(removeRatios))
+        {
+            Old = Median(olds),
+            OldRatio = Median(oldRatios),
+        };
+    }
+
+    /// <summary>
+    /// The native backend's sync of N against its floor: the renderer's whole table (what a full render writes for the
+    /// same N mappings) fed by hand to one <c>nft -f -</c>, each in its own fresh namespace after Setup. As with the
+    /// iptables cases the two run in back-to-back pairs and the ratio is the median of the pairs' ratios.
+    /// </summary>
+    private static async Task<(TimeSpan Sync, TimeSpan Floor, double Ratio)> TimeNftSyncAgainstFloorAsync(DockerPortMap[] maps, int repeats, int warmup)
+    {
+        var script = Nftables.NftRenderer.Default.RenderFull(new Nftables.NftDesiredState(maps, [], [], []));
+        await using (var probe = await Namespace.CreateAsync())
+        {
+            var recorder = new CountingRunner();
+            var manager = probe.Manager("nftables", RuleApplyMode.Batch, recorder);
+            await manager.SetupAsync();
+            recorder.Clear();
+            var watch = Stopwatch.StartNew();
+            await manager.SyncAsync(new NatMapState { DockerMaps = maps });
+            Console.WriteLine(string.Create(Inv, $"# N = {maps.Length}: SyncAsync ({watch.Elapsed.TotalMilliseconds:0} ms, one untimed probe) ran {recorder.Programs}; it wrote {recorder.LastInput?.Length ?? 0:N0} characters, the floor's script is {script.Length:N0}"));
+        }
+
+        var syncs = new List<TimeSpan>();
+        var floors = new List<TimeSpan>();
+        var ratios = new List<double>();
+        for (var r = -warmup; r < repeats; r++)
+        {
+            var sync = await TimeApplyOnceAsync("nftables", maps, RuleApplyMode.Batch);
+            TimeSpan floor;
+            await using (var ns = await Namespace.CreateAsync())
+            {
+                await ns.Manager("nftables", RuleApplyMode.Batch, new CountingRunner()).SetupAsync();
+                floor = await ns.NftAsync(script);
+            }
+
+            if (r < 0)
+            {
+                continue;
+            }
+
+            syncs.Add(sync);
+            floors.Add(floor);
+            ratios.Add(sync / floor);
+        }
+
+        return (Median(syncs), Median(floors), Median(ratios));
+    }
+
+    /// <summary>
+    /// Installing and removing one mapping among N through the native backend, and the processes each ran; each against
+    /// its floor, one <c>nft -f -</c> adding (or deleting) one element of another mapping by hand, right after in the
+    /// same namespace, so the table keeps its size.
+    /// </summary>
+    private static async Task<OneObject> TimeNftOneObjectAsync(DockerPortMap[] maps, int repeats)
+    {
+        await using var ns = await Namespace.CreateAsync();
+        var runner = new CountingRunner();
+        var manager = ns.Manager("nftables", RuleApplyMode.Batch, runner);
+        await manager.SyncAsync(new NatMapState { DockerMaps = maps });
+        if (!runner.Programs.StartsWith("nft ", StringComparison.Ordinal) && !runner.Programs.Contains(", nft ", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"The manager with Backend = Nftables ran no nft, only: {runner.Programs}.");
+        }
+
+        var renderer = Nftables.NftRenderer.Default;
+        string installPrograms = string.Empty, removePrograms = string.Empty;
+        var installs = new List<TimeSpan>();
+        var removes = new List<TimeSpan>();
+        var floors = new List<TimeSpan>();
+        var removeFloors = new List<TimeSpan>();
+        var installRatios = new List<double>();
+        var removeRatios = new List<double>();
+        int installProcesses = 0, removeProcesses = 0;
+        var extra = Maps(repeats * 2, 2);
+        for (var r = 0; r < repeats; r++)
+        {
+            runner.Clear();
+            var watch = Stopwatch.StartNew();
+            await manager.InstallDockerMapAsync(extra[r]);
+            var install = watch.Elapsed;
+            installProcesses = Math.Max(installProcesses, runner.Count);
+            installPrograms = runner.Programs;
+
+            runner.Clear();
+            watch.Restart();
+            await manager.RemoveDockerMapAsync(maps[(maps.Length / 2) + r]);
+            var remove = watch.Elapsed;
+            removeProcesses = Math.Max(removeProcesses, runner.Count);
+            removePrograms = runner.Programs;
+
+            var other = extra[repeats + r];
+            var floorAdd = await ns.NftAsync(renderer.RenderAddMappings([other]));
+            var floorDelete = await ns.NftAsync(renderer.RenderDeleteMappings([other]));
+            installs.Add(install);
+            removes.Add(remove);
+            floors.Add(floorAdd);
+            removeFloors.Add(floorDelete);
+            installRatios.Add(install / floorAdd);
+            removeRatios.Add(remove / floorDelete);
+        }
+
+        // The installs and removes really happened: N - repeats + repeats mappings, listed through the API.
+        Console.WriteLine($"# N = {maps.Length}: install one ran {installPrograms}; remove one ran {removePrograms}");
+        var listed = (await manager.ListAsync()).DockerMaps.Count;
+        return listed == maps.Length
+            ? new OneObject(Median(installs), installProcesses, Median(floors), Median(installRatios), Median(removes), removeProcesses, Median(removeFloors), Median(removeRatios))
+            : throw new InvalidOperationException($"After {repeats} installs and {repeats} removes among {maps.Length}, ListAsync read {listed} mappings.");
     }
 
     private static string Quote(string argument) => argument.Contains(' ', StringComparison.Ordinal) ? $"\"{argument}\"" : argument;
 
-    private static async Task<(TimeSpan Time, int Processes)> TimeNoOpSyncAsync(string backend, DockerPortMap[] maps, int repeats)
+    /// <summary>
+    /// The no-op sync (SyncAsync to the state already installed, which must write nothing) and ListAsync (which must read
+    /// back all N mappings), each with the processes it ran, in one namespace holding N mappings; and their floor, the
+    /// one read of the N mappings run by hand right after (<c>nft -j list table</c> of the mappings' table,
+    /// <c>iptables-save</c>), so that a read the kernel makes slow weighs on both (the ratio is the median of the pairs').
+    /// </summary>
+    private static async Task<Reads> TimeNoOpSyncAndListAsync(string backend, DockerPortMap[] maps, int repeats)
     {
         await using var ns = await Namespace.CreateAsync();
         var runner = new CountingRunner();
         var manager = ns.Manager(backend, RuleApplyMode.Batch, runner);
         var desired = new NatMapState { DockerMaps = maps };
         await manager.SyncAsync(desired);
-        var times = new List<TimeSpan>();
+        var noops = new List<TimeSpan>();
+        var lists = new List<TimeSpan>();
+        var floors = new List<TimeSpan>();
+        var noopRatios = new List<double>();
+        var listRatios = new List<double>();
+        int noopProcesses = 0, listProcesses = 0;
+        string noopPrograms = string.Empty, listPrograms = string.Empty;
         for (var r = 0; r < repeats; r++)
         {
             runner.Clear();
             var watch = Stopwatch.StartNew();
             await manager.SyncAsync(desired);
-            times.Add(watch.Elapsed);
+            noops.Add(watch.Elapsed);
+            noopProcesses = runner.Count;
+            noopPrograms = runner.Programs;
             if (runner.LastInput is not null)
             {
                 throw new InvalidOperationException("A no-op sync wrote to the tables.");
             }
+
+            runner.Clear();
+            watch.Restart();
+            var listed = await manager.ListAsync();
+            lists.Add(watch.Elapsed);
+            listProcesses = runner.Count;
+            listPrograms = runner.Programs;
+            if (listed.DockerMaps.Count != maps.Length)
+            {
+                throw new InvalidOperationException($"ListAsync read {listed.DockerMaps.Count} mappings of {maps.Length}.");
+            }
+
+            var floor = await ns.ReadAsync(backend);
+            floors.Add(floor);
+            noopRatios.Add(noops[^1] / floor);
+            listRatios.Add(lists[^1] / floor);
         }
 
-        return (Median(times), runner.Count);
+        Console.WriteLine($"# N = {maps.Length}: no-op sync ran {noopPrograms}; ListAsync ran {listPrograms}");
+        return new Reads(Median(noops), noopProcesses, Median(noopRatios), Median(lists), listProcesses, Median(listRatios), Median(floors));
     }
 
     private static async Task<TimeSpan> TimeFullSyncAsync(string backend, DockerPortMap[] maps, DockerPortMap[] others, int repeats)
@@ -260,26 +515,89 @@ internal static class KernelScale
         return times[times.Count / 2];
     }
 
-    /// <summary>Runs commands for real and counts them; remembers the last batch's input.</summary>
+    private static double Median(List<double> ratios)
+    {
+        ratios.Sort();
+        return ratios[ratios.Count / 2];
+    }
+
+    /// <summary>The no-op sync and ListAsync among N: medians, the processes each ran, and each against the read by hand.</summary>
+    private sealed record Reads(TimeSpan NoOp, int NoOpProcesses, double NoOpRatio, TimeSpan List, int ListProcesses, double ListRatio, TimeSpan Floor);
+
+    /// <summary>One object installed and removed among N: medians, the most processes one operation ran, and each against its floor.</summary>
+    private sealed record OneObject(TimeSpan Install, int InstallProcesses, TimeSpan Floor, double InstallRatio, TimeSpan Remove, int RemoveProcesses, TimeSpan RemoveFloor, double RemoveRatio)
+    {
+        /// <summary>Gets the install as it was before issue 11's review item 5 (iptables only).</summary>
+        public TimeSpan? Old { get; init; }
+
+        public double OldRatio { get; init; } = double.NaN;
+    }
+
+    /// <summary>
+    /// Appends one row per figure to a CSV file, <c>backend,n,metric,value,unit</c> (the header when the file is new),
+    /// the format <c>benchmarks/plot.cs</c> reads. Each row is written at once, so a run cut short keeps what it measured.
+    /// </summary>
+    private sealed class CsvFigures(string path, string backend)
+    {
+        public void Time(int n, string metric, TimeSpan time) => Write(n, metric, time.TotalMilliseconds.ToString("0.0", Inv), "ms");
+
+        public void Ratio(int n, string metric, double ratio) => Write(n, metric, ratio.ToString("0.000", Inv), "ratio");
+
+        public void Count(int n, string metric, int count) => Write(n, metric, count.ToString(Inv), "processes");
+
+        private void Write(int n, string metric, string value, string unit)
+        {
+            var header = !File.Exists(path) || new FileInfo(path).Length == 0 ? "backend,n,metric,value,unit\n" : string.Empty;
+            File.AppendAllText(path, string.Create(Inv, $"{header}{backend},{n},{metric},{value},{unit}\n"));
+        }
+    }
+
+    /// <summary>Runs commands for real and counts them; remembers the programs run (inside the namespace wrapper) and the last batch's input.</summary>
     private sealed class CountingRunner : ICommandRunner
     {
         private readonly CliWrapCommandRunner _inner = new(TimeSpan.FromMinutes(10));
+        private readonly List<string> _programs = [];
 
         public int Count { get; private set; }
 
         public string? LastInput { get; private set; }
 
+        /// <summary>Gets the programs run since the last <see cref="Clear"/> and how long each took, in the order they ended, e.g. <c>nft 4 ms, nft (stdin) 6 ms</c>.</summary>
+        public string Programs
+        {
+            get
+            {
+                lock (_programs)
+                {
+                    return string.Join(", ", _programs);
+                }
+            }
+        }
+
         public void Clear()
         {
             Count = 0;
             LastInput = null;
+            lock (_programs)
+            {
+                _programs.Clear();
+            }
         }
 
-        public Task<CommandResult> RunAsync(CommandSpec command, CancellationToken cancellationToken = default)
+        public async Task<CommandResult> RunAsync(CommandSpec command, CancellationToken cancellationToken = default)
         {
             Count++;
             LastInput = command.StandardInput ?? LastInput;
-            return _inner.RunAsync(command, cancellationToken);
+            var wrapped = command.FileName == "ip" && command.Arguments is ["netns", "exec", _, _, ..];
+            var watch = Stopwatch.StartNew();
+            var result = await _inner.RunAsync(command, cancellationToken);
+            var program = Path.GetFileName(wrapped ? command.Arguments[3] : command.FileName) + (command.StandardInput is null ? string.Empty : " (stdin)");
+            lock (_programs)
+            {
+                _programs.Add(string.Create(Inv, $"{program} {watch.Elapsed.TotalMilliseconds:0} ms"));
+            }
+
+            return result;
         }
     }
 
@@ -301,15 +619,48 @@ internal static class KernelScale
         }
 
         /// <summary>A manager that takes the cross-process lock file as one running on CliWrapCommandRunner does, so its cost is counted.</summary>
-        public IptablesManager Manager(string backend, RuleApplyMode transport, ICommandRunner runner) => new(runner, new NatMapOptions
+        /// <remarks><paramref name="backend"/> <c>nftables</c> is the native backend (its table is named after the default prefix, as the renderer's is); the others are iptables-nft and iptables-legacy.</remarks>
+        public IptablesManager Manager(string backend, RuleApplyMode transport, ICommandRunner runner) => new(runner, backend == "nftables"
+            ? new NatMapOptions
+            {
+                NetworkNamespace = Name,
+                Backend = NatMapBackend.Nftables,
+                EnableIpv6 = false,
+                CommandTimeout = TimeSpan.FromMinutes(5),
+            }
+            : new NatMapOptions
+            {
+                NetworkNamespace = Name,
+                IptablesPath = $"iptables-{backend}",
+                Ip6tablesPath = $"ip6tables-{backend}",
+                EnableIpv6 = false,
+                ApplyMode = transport,
+                CommandTimeout = TimeSpan.FromMinutes(5),
+            }, null, null, Internal.OperationLock.DefaultDirectory);
+
+        /// <summary>
+        /// The one read of the N mappings by hand, the floor of a listing: <c>nft -j list table inet natmap</c> (the
+        /// mappings' table) or <c>iptables-save</c>; returns how long it took.
+        /// </summary>
+        public async Task<TimeSpan> ReadAsync(string backend)
         {
-            NetworkNamespace = Name,
-            IptablesPath = $"iptables-{backend}",
-            Ip6tablesPath = $"ip6tables-{backend}",
-            EnableIpv6 = false,
-            ApplyMode = transport,
-            CommandTimeout = TimeSpan.FromMinutes(5),
-        }, null, null, Internal.OperationLock.DefaultDirectory);
+            string[] read = backend == "nftables"
+                ? ["nft", "-j", "list", "table", "inet", Nftables.NftRenderer.Default.Table]
+                : [$"iptables-{backend}-save"];
+            var watch = Stopwatch.StartNew();
+            var result = await Shell.RunAsync(new CommandSpec("ip", ["netns", "exec", Name, .. read]));
+            var elapsed = watch.Elapsed;
+            return result.IsSuccess ? elapsed : throw new InvalidOperationException($"{string.Join(' ', read)}: {result.StandardError}");
+        }
+
+        /// <summary>Feeds a script to one <c>nft -f -</c> in this namespace, by hand, and returns how long it took.</summary>
+        public async Task<TimeSpan> NftAsync(string script)
+        {
+            var watch = Stopwatch.StartNew();
+            var result = await Shell.RunAsync(new CommandSpec("ip", ["netns", "exec", Name, "nft", "-f", "-"], script));
+            var elapsed = watch.Elapsed;
+            return result.IsSuccess ? elapsed : throw new InvalidOperationException($"nft -f -: {result.StandardError}");
+        }
 
         public async ValueTask DisposeAsync() => await RunAsync("ip", "netns", "del", Name);
 
