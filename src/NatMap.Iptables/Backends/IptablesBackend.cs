@@ -282,10 +282,7 @@ internal sealed class IptablesBackend : IIptablesManager
     /// </summary>
     private (List<IptablesRule> StaticRules, List<DockerPortMap> Maps) DesiredObjects(NatMapState desired)
     {
-        ArgumentNullException.ThrowIfNull(desired.DockerMaps, nameof(NatMapState.DockerMaps));
-        ArgumentNullException.ThrowIfNull(desired.Dnats, nameof(NatMapState.Dnats));
-        ArgumentNullException.ThrowIfNull(desired.Snats, nameof(NatMapState.Snats));
-        ArgumentNullException.ThrowIfNull(desired.Hairpins, nameof(NatMapState.Hairpins));
+        DesiredChecks.RequireLists(desired);
 
         // A mapping validated itself when it was made; what remains is its family and the length of its comment. The
         // comment names every field, so equal comments mean the same mapping.
@@ -293,46 +290,19 @@ internal sealed class IptablesBackend : IIptablesManager
         var comments = new HashSet<string>(desired.DockerMaps.Count, StringComparer.Ordinal);
         foreach (var map in desired.DockerMaps)
         {
-            EnsureFamilyEnabled(NotNull(map, nameof(NatMapState.DockerMaps)).IsIPv6);
+            EnsureFamilyEnabled(DesiredChecks.NotNull(map, nameof(NatMapState.DockerMaps)).IsIPv6);
             if (comments.Add(RuleBuilder.DockerMapComment(map)))
             {
                 maps.Add(map);
             }
         }
 
-        var rules = new List<IptablesRule>();
-        foreach (var config in desired.Dnats)
-        {
-            rules.AddRange(RuleBuilder.BuildDnat(NotNull(config, nameof(NatMapState.Dnats))));
-        }
-
-        foreach (var config in desired.Snats)
-        {
-            rules.AddRange(RuleBuilder.BuildSnat(NotNull(config, nameof(NatMapState.Snats))));
-        }
-
-        foreach (var config in desired.Hairpins)
-        {
-            rules.AddRange(RuleBuilder.BuildHairpin(NotNull(config, nameof(NatMapState.Hairpins))));
-        }
-
+        var rules = DesiredChecks.StaticRules(RuleBuilder, desired);
         EnsureFamilyEnabled(rules);
         return ([.. rules.Distinct()], maps);
     }
 
-    private static T NotNull<T>(T? item, string paramName)
-        where T : class =>
-        item ?? throw new ArgumentException("The list holds a null entry.", paramName);
+    private void EnsureFamilyEnabled(IReadOnlyList<IptablesRule> rules) => DesiredChecks.EnsureFamilyEnabled(rules, _options);
 
-    private void EnsureFamilyEnabled(IReadOnlyList<IptablesRule> rules) =>
-        EnsureFamilyEnabled(rules.Any(static r => r.Family == AddressFamily.InterNetworkV6));
-
-    private void EnsureFamilyEnabled(bool ipv6)
-    {
-        if (ipv6 && !_options.EnableIpv6)
-        {
-            throw new InvalidOperationException(
-                "The object is IPv6, but IPv6 is disabled (NatMapOptions.EnableIpv6 is false).");
-        }
-    }
+    private void EnsureFamilyEnabled(bool ipv6) => DesiredChecks.EnsureFamilyEnabled(ipv6, _options);
 }

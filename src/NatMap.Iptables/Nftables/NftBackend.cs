@@ -470,46 +470,17 @@ internal sealed class NftBackend : IIptablesManager
     /// <summary>Validates every object of <paramref name="desired"/>, as the iptables backend does, before any command runs.</summary>
     private void ValidateDesired(NatMapState desired)
     {
-        ArgumentNullException.ThrowIfNull(desired.DockerMaps, nameof(NatMapState.DockerMaps));
-        ArgumentNullException.ThrowIfNull(desired.Dnats, nameof(NatMapState.Dnats));
-        ArgumentNullException.ThrowIfNull(desired.Snats, nameof(NatMapState.Snats));
-        ArgumentNullException.ThrowIfNull(desired.Hairpins, nameof(NatMapState.Hairpins));
+        DesiredChecks.RequireLists(desired);
+
         // A mapping validated itself when it was made; what remains is its family. (Its iptables comment's length, which
         // the iptables backend checks, is no limit here: the element's comment is the container id alone.)
         foreach (var map in desired.DockerMaps)
         {
-            EnsureFamilyEnabled(NotNull(map, nameof(NatMapState.DockerMaps)).IsIPv6);
+            EnsureFamilyEnabled(DesiredChecks.NotNull(map, nameof(NatMapState.DockerMaps)).IsIPv6);
         }
 
-        var rules = new List<IptablesRule>();
-        foreach (var config in desired.Dnats)
-        {
-            rules.AddRange(_builder.BuildDnat(NotNull(config, nameof(NatMapState.Dnats))));
-        }
-
-        foreach (var config in desired.Snats)
-        {
-            rules.AddRange(_builder.BuildSnat(NotNull(config, nameof(NatMapState.Snats))));
-        }
-
-        foreach (var config in desired.Hairpins)
-        {
-            rules.AddRange(_builder.BuildHairpin(NotNull(config, nameof(NatMapState.Hairpins))));
-        }
-
-        EnsureFamilyEnabled(rules.Any(static r => r.Family == AddressFamily.InterNetworkV6));
+        DesiredChecks.EnsureFamilyEnabled(DesiredChecks.StaticRules(_builder, desired), _options);
     }
 
-    private static T NotNull<T>(T? item, string paramName)
-        where T : class =>
-        item ?? throw new ArgumentException("The list holds a null entry.", paramName);
-
-    private void EnsureFamilyEnabled(bool ipv6)
-    {
-        if (ipv6 && !_options.EnableIpv6)
-        {
-            throw new InvalidOperationException(
-                "The object is IPv6, but IPv6 is disabled (NatMapOptions.EnableIpv6 is false).");
-        }
-    }
+    private void EnsureFamilyEnabled(bool ipv6) => DesiredChecks.EnsureFamilyEnabled(ipv6, _options);
 }
