@@ -353,9 +353,23 @@ internal static class KernelScale
         var syncs = new List<TimeSpan>();
         var floors = new List<TimeSpan>();
         var ratios = new List<double>();
+        var phases = new List<SyncPhases>();
         for (var r = -warmup; r < repeats; r++)
         {
-            var sync = await TimeApplyOnceAsync("nftables", maps, RuleApplyMode.Batch);
+            TimeSpan sync;
+            SyncPhases phase;
+            await using (var ns = await Namespace.CreateAsync())
+            {
+                var runner = new CountingRunner();
+                var manager = ns.Manager("nftables", RuleApplyMode.Batch, runner);
+                await manager.SetupAsync();
+                runner.Clear();
+                var watch = Stopwatch.StartNew();
+                await manager.SyncAsync(new NatMapState { DockerMaps = maps });
+                sync = watch.Elapsed;
+                phase = SyncPhases.Of(runner.Spans, sync);
+            }
+
             TimeSpan floor;
             await using (var ns = await Namespace.CreateAsync())
             {
@@ -371,8 +385,10 @@ internal static class KernelScale
             syncs.Add(sync);
             floors.Add(floor);
             ratios.Add(sync / floor);
+            phases.Add(phase);
         }
 
+        Console.WriteLine(string.Create(Inv, $"# N = {maps.Length}: timed syncs, medians of {repeats}: before the first process {Ms(Median([.. phases.Select(p => p.BeforeReads)]))}, the reads side by side {Ms(Median([.. phases.Select(p => p.Reads)]))}, in-process between the reads and the write {Ms(Median([.. phases.Select(p => p.BeforeWrite)]))}, the write (nft -f -) {Ms(Median([.. phases.Select(p => p.Write)]))}, after the write {Ms(Median([.. phases.Select(p => p.AfterWrite)]))}; the floor's nft -f - {Ms(Median(floors))}; write / floor {Median([.. phases.Zip(floors, (p, f) => p.Write / f)]):0.00}×"));
         return (Median(syncs), Median(floors), Median(ratios));
     }
 
@@ -553,10 +569,29 @@ internal static class KernelScale
     }
 
     /// <summary>Runs commands for real and counts them; remembers the programs run (inside the namespace wrapper) and the last batch's input.</summary>
+    /// <summary>
+    /// Where one sync's time went, from the start and end of each process it ran: before its first process, its reads
+    /// (first start to last end of the processes before the write), in-process between the reads and the write (the
+    /// diff and the render), the write (the one <c>nft -f -</c>), and after it.
+    /// </summary>
+    private readonly record struct SyncPhases(TimeSpan BeforeReads, TimeSpan Reads, TimeSpan BeforeWrite, TimeSpan Write, TimeSpan AfterWrite)
+    {
+        public static SyncPhases Of(IReadOnlyList<(bool Writes, TimeSpan Start, TimeSpan End)> spans, TimeSpan total)
+        {
+            var write = spans.LastOrDefault(s => s.Writes);
+            var reads = spans.Where(s => !s.Writes && s.End <= write.Start).ToList();
+            var firstStart = reads.Count > 0 ? reads.Min(s => s.Start) : write.Start;
+            var readsEnd = reads.Count > 0 ? reads.Max(s => s.End) : write.Start;
+            return new SyncPhases(firstStart, readsEnd - firstStart, write.Start - readsEnd, write.End - write.Start, total - write.End);
+        }
+    }
+
     private sealed class CountingRunner : ICommandRunner
     {
         private readonly CliWrapCommandRunner _inner = new(TimeSpan.FromMinutes(10));
         private readonly List<string> _programs = [];
+        private readonly List<(bool Writes, TimeSpan Start, TimeSpan End)> _spans = [];
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
 
         public int Count { get; private set; }
 
@@ -574,6 +609,18 @@ internal static class KernelScale
             }
         }
 
+        /// <summary>Gets every process run since the last <see cref="Clear"/>: whether it read stdin (a write), and when it started and ended, from the <see cref="Clear"/>.</summary>
+        public IReadOnlyList<(bool Writes, TimeSpan Start, TimeSpan End)> Spans
+        {
+            get
+            {
+                lock (_programs)
+                {
+                    return [.. _spans];
+                }
+            }
+        }
+
         public void Clear()
         {
             Count = 0;
@@ -581,6 +628,8 @@ internal static class KernelScale
             lock (_programs)
             {
                 _programs.Clear();
+                _spans.Clear();
+                _clock.Restart();
             }
         }
 
@@ -589,12 +638,14 @@ internal static class KernelScale
             Count++;
             LastInput = command.StandardInput ?? LastInput;
             var wrapped = command.FileName == "ip" && command.Arguments is ["netns", "exec", _, _, ..];
+            var start = _clock.Elapsed;
             var watch = Stopwatch.StartNew();
             var result = await _inner.RunAsync(command, cancellationToken);
             var program = Path.GetFileName(wrapped ? command.Arguments[3] : command.FileName) + (command.StandardInput is null ? string.Empty : " (stdin)");
             lock (_programs)
             {
                 _programs.Add(string.Create(Inv, $"{program} {watch.Elapsed.TotalMilliseconds:0} ms"));
+                _spans.Add((command.StandardInput is not null, start, start + watch.Elapsed));
             }
 
             return result;
