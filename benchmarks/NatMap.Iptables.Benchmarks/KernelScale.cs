@@ -348,6 +348,7 @@ internal static class KernelScale
             var watch = Stopwatch.StartNew();
             await manager.SyncAsync(new NatMapState { DockerMaps = maps });
             Console.WriteLine(string.Create(Inv, $"# N = {maps.Length}: SyncAsync ({watch.Elapsed.TotalMilliseconds:0} ms, one untimed probe) ran {recorder.Programs}; it wrote {recorder.LastInput?.Length ?? 0:N0} characters, the floor's script is {script.Length:N0}"));
+            await TimeNftSyncInProcessAsync(probe, maps);
         }
 
         var syncs = new List<TimeSpan>();
@@ -388,7 +389,7 @@ internal static class KernelScale
             phases.Add(phase);
         }
 
-        Console.WriteLine(string.Create(Inv, $"# N = {maps.Length}: timed syncs, medians of {repeats}: before the first process {Ms(Median([.. phases.Select(p => p.BeforeReads)]))}, the reads side by side {Ms(Median([.. phases.Select(p => p.Reads)]))}, in-process between the reads and the write {Ms(Median([.. phases.Select(p => p.BeforeWrite)]))}, the write (nft -f -) {Ms(Median([.. phases.Select(p => p.Write)]))}, after the write {Ms(Median([.. phases.Select(p => p.AfterWrite)]))}; the floor's nft -f - {Ms(Median(floors))}; write / floor {Median([.. phases.Zip(floors, (p, f) => p.Write / f)]):0.00}×"));
+        Console.WriteLine(string.Create(Inv, $"# N = {maps.Length}: timed syncs, medians of {repeats}: before the first process {Ms(Median([.. phases.Select(p => p.BeforeReads)]))}, the reads side by side {Ms(Median([.. phases.Select(p => p.Reads)]))}, in-process before the last read {Ms(Median([.. phases.Select(p => p.BeforeLastRead)]))}, the last read {Ms(Median([.. phases.Select(p => p.LastRead)]))}, in-process between it and the write {Ms(Median([.. phases.Select(p => p.BeforeWrite)]))}, the write (nft -f -) {Ms(Median([.. phases.Select(p => p.Write)]))}, after the write {Ms(Median([.. phases.Select(p => p.AfterWrite)]))}; the floor's nft -f - {Ms(Median(floors))}; write / floor {Median([.. phases.Zip(floors, (p, f) => p.Write / f)]):0.00}×"));
         return (Median(syncs), Median(floors), Median(ratios));
     }
 
@@ -570,19 +571,67 @@ internal static class KernelScale
 
     /// <summary>Runs commands for real and counts them; remembers the programs run (inside the namespace wrapper) and the last batch's input.</summary>
     /// <summary>
+    /// The in-process steps of a sync after Setup, each timed alone (medians of 5, no process run): the digests the
+    /// fast-path check computes over the desired mappings, the parse of the tables as Setup left them, and the planner's
+    /// Sync against them (clash check, digest, diff, render).
+    /// </summary>
+    private static async Task TimeNftSyncInProcessAsync(Namespace probe, DockerPortMap[] maps)
+    {
+        await using var ns = await Namespace.CreateAsync();
+        await ns.Manager("nftables", RuleApplyMode.Batch, new CountingRunner()).SetupAsync();
+        var renderer = Nftables.NftRenderer.Default;
+        string[] listings = [await ns.ListNftTableAsync(renderer.Table), await ns.ListNftTableAsync(renderer.StaticTable)];
+        var planner = new Nftables.NftPlanner(renderer);
+        var desired = new NatMapState { DockerMaps = maps };
+        List<TimeSpan> digests = [], parses = [], plans = [];
+        for (var r = 0; r < 6; r++)
+        {
+            var watch = Stopwatch.StartNew();
+            _ = Nftables.NftRenderer.Digests(maps);
+            var digest = watch.Elapsed;
+            watch.Restart();
+            var current = Nftables.NftListing.Parse(listings, renderer.Table);
+            var parse = watch.Elapsed;
+            watch.Restart();
+            _ = planner.Sync(desired, current);
+            var plan = watch.Elapsed;
+            if (r == 0)
+            {
+                continue; // the JIT
+            }
+
+            digests.Add(digest);
+            parses.Add(parse);
+            plans.Add(plan);
+        }
+
+        _ = probe;
+        Console.WriteLine(string.Create(Inv, $"# N = {maps.Length}: in-process alone, medians of 5: NftRenderer.Digests (the fast-path check) {Ms(Median(digests))}, NftListing.Parse of the tables after Setup {Ms(Median(parses))}, NftPlanner.Sync against them (clash check, digest, diff, render) {Ms(Median(plans))}"));
+    }
+
+    /// <summary>
     /// Where one sync's time went, from the start and end of each process it ran: before its first process, its reads
     /// (first start to last end of the processes before the write), in-process between the reads and the write (the
     /// diff and the render), the write (the one <c>nft -f -</c>), and after it.
     /// </summary>
-    private readonly record struct SyncPhases(TimeSpan BeforeReads, TimeSpan Reads, TimeSpan BeforeWrite, TimeSpan Write, TimeSpan AfterWrite)
+    private readonly record struct SyncPhases(TimeSpan BeforeReads, TimeSpan Reads, TimeSpan BeforeLastRead, TimeSpan LastRead, TimeSpan BeforeWrite, TimeSpan Write, TimeSpan AfterWrite)
     {
+        /// <summary>The phases; the reads are split at the last read to start (the mappings table, read after the side-by-side reads when the digest does not match).</summary>
         public static SyncPhases Of(IReadOnlyList<(bool Writes, TimeSpan Start, TimeSpan End)> spans, TimeSpan total)
         {
             var write = spans.LastOrDefault(s => s.Writes);
-            var reads = spans.Where(s => !s.Writes && s.End <= write.Start).ToList();
-            var firstStart = reads.Count > 0 ? reads.Min(s => s.Start) : write.Start;
-            var readsEnd = reads.Count > 0 ? reads.Max(s => s.End) : write.Start;
-            return new SyncPhases(firstStart, readsEnd - firstStart, write.Start - readsEnd, write.End - write.Start, total - write.End);
+            var reads = spans.Where(s => !s.Writes && s.End <= write.Start).OrderBy(s => s.Start).ToList();
+            if (reads.Count < 2)
+            {
+                var start = reads.Count > 0 ? reads[0].Start : write.Start;
+                var end = reads.Count > 0 ? reads[0].End : write.Start;
+                return new SyncPhases(start, end - start, TimeSpan.Zero, TimeSpan.Zero, write.Start - end, write.End - write.Start, total - write.End);
+            }
+
+            var last = reads[^1];
+            var firstStart = reads[0].Start;
+            var sideBySideEnd = reads.Take(reads.Count - 1).Max(s => s.End);
+            return new SyncPhases(firstStart, sideBySideEnd - firstStart, last.Start - sideBySideEnd, last.End - last.Start, write.Start - last.End, write.End - write.Start, total - write.End);
         }
     }
 
@@ -702,6 +751,13 @@ internal static class KernelScale
             var result = await Shell.RunAsync(new CommandSpec("ip", ["netns", "exec", Name, .. read]));
             var elapsed = watch.Elapsed;
             return result.IsSuccess ? elapsed : throw new InvalidOperationException($"{string.Join(' ', read)}: {result.StandardError}");
+        }
+
+        /// <summary>The JSON listing of one table in this namespace (<c>nft -j list table inet NAME</c>).</summary>
+        public async Task<string> ListNftTableAsync(string table)
+        {
+            var result = await Shell.RunAsync(new CommandSpec("ip", ["netns", "exec", Name, "nft", "-j", "list", "table", "inet", table]));
+            return result.IsSuccess ? result.StandardOutput : throw new InvalidOperationException($"nft -j list table inet {table}: {result.StandardError}");
         }
 
         /// <summary>Feeds a script to one <c>nft -f -</c> in this namespace, by hand, and returns how long it took.</summary>
