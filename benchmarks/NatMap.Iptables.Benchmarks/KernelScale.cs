@@ -348,7 +348,7 @@ internal static class KernelScale
             var watch = Stopwatch.StartNew();
             await manager.SyncAsync(new NatMapState { DockerMaps = maps });
             Console.WriteLine(string.Create(Inv, $"# N = {maps.Length}: SyncAsync ({watch.Elapsed.TotalMilliseconds:0} ms, one untimed probe) ran {recorder.Programs}; it wrote {recorder.LastInput?.Length ?? 0:N0} characters, the floor's script is {script.Length:N0}"));
-            await TimeNftSyncInProcessAsync(probe, maps);
+            await TimeNftSyncInProcessAsync(maps);
         }
 
         var syncs = new List<TimeSpan>();
@@ -575,7 +575,7 @@ internal static class KernelScale
     /// fast-path check computes over the desired mappings, the parse of the tables as Setup left them, and the planner's
     /// Sync against them (clash check, digest, diff, render).
     /// </summary>
-    private static async Task TimeNftSyncInProcessAsync(Namespace probe, DockerPortMap[] maps)
+    private static async Task TimeNftSyncInProcessAsync(DockerPortMap[] maps)
     {
         await using var ns = await Namespace.CreateAsync();
         await ns.Manager("nftables", RuleApplyMode.Batch, new CountingRunner()).SetupAsync();
@@ -605,7 +605,6 @@ internal static class KernelScale
             plans.Add(plan);
         }
 
-        _ = probe;
         Console.WriteLine(string.Create(Inv, $"# N = {maps.Length}: in-process alone, medians of 5: NftRenderer.Digests (the fast-path check) {Ms(Median(digests))}, NftListing.Parse of the tables after Setup {Ms(Median(parses))}, NftPlanner.Sync against them (clash check, digest, diff, render) {Ms(Median(plans))}"));
     }
 
