@@ -117,7 +117,9 @@ internal sealed class NftPlanner
         ThrowIfClash(desired);
 
         var state = Desired(desired) with { RouteLocalnetOwned = ownsRouteLocalnet };
-        state = state with { Digest = NftRenderer.Digest(state.Mappings, ownsRouteLocalnet) };
+        var lines = state.Mappings.Select(static m => NftRenderer.Line(m)).ToList(); // formatted once: digest and script
+        var (unmarked, marked) = NftRenderer.Digests(lines);
+        state = state with { Digest = ownsRouteLocalnet ? marked : unmarked };
         if (current is not { SetupComplete: true } || current.RouteLocalnetOwned != ownsRouteLocalnet)
         {
             return Renderer.RenderFull(state);
@@ -128,10 +130,19 @@ internal sealed class NftPlanner
             return SyncStatic(state, current); // the maps hold what the last Sync wrote
         }
 
-        var held = current.Mappings.ToHashSet();
-        var wanted = state.Mappings.ToHashSet();
-        var maps = Renderer.RenderDeleteMappings(current.Mappings.Where(m => !wanted.Contains(m)).Distinct())
-            + Renderer.RenderAddMappings(state.Mappings.Where(m => !held.Contains(m)));
+        string maps;
+        if (current.Mappings.Count == 0)
+        {
+            maps = Renderer.RenderElementLines("add", lines); // after Setup: nothing to compare with
+        }
+        else
+        {
+            var held = current.Mappings.ToHashSet();
+            var wanted = state.Mappings.ToHashSet();
+            maps = Renderer.RenderDeleteMappings(current.Mappings.Where(m => !wanted.Contains(m)).Distinct())
+                + Renderer.RenderElementLines("add", state.Mappings.Select((m, i) => (Map: m, Line: lines[i])).Where(p => !held.Contains(p.Map)).Select(static p => p.Line));
+        }
+
         return maps + SyncStatic(state, current) + Renderer.RenderDigest(state.Digest);
     }
 

@@ -186,15 +186,49 @@ internal sealed class NftRenderer
     public static (string Unmarked, string Marked) Digests(IEnumerable<DockerPortMap> maps)
     {
         ArgumentNullException.ThrowIfNull(maps);
-        var lines = maps.Select(m => $"{MapOf(m)} {Element(m, withValue: true)}").Distinct(StringComparer.Ordinal).ToList();
-        lines.Sort(StringComparer.Ordinal);
-        var text = Encoding.UTF8.GetBytes(string.Join("\n", lines));
+        return Digests(maps.Select(static m => Line(m)));
+    }
+
+    /// <summary>
+    /// Both digests of element lines: a 64-bit FNV-1a hash per line, sorted and made distinct (so order and repeats do
+    /// not count), then SHA-256 over them, and over them and the guard's marking.
+    /// </summary>
+    internal static (string Unmarked, string Marked) Digests(IEnumerable<(string Map, string Text)> lines)
+    {
+        var hashes = new List<ulong>();
+        foreach (var (map, text) in lines)
+        {
+            hashes.Add(Fnv1a(text, Fnv1a(" ", Fnv1a(map, 14695981039346656037UL))));
+        }
+
+        hashes.Sort();
+        var bytes = new byte[hashes.Count * sizeof(ulong)];
+        var length = 0;
+        for (var i = 0; i < hashes.Count; i++)
+        {
+            if (i == 0 || hashes[i] != hashes[i - 1])
+            {
+                System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(length), hashes[i]);
+                length += sizeof(ulong);
+            }
+        }
+
         using var unmarked = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
-        unmarked.AppendData(text);
+        unmarked.AppendData(bytes, 0, length);
         using var marked = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
-        marked.AppendData(text);
-        marked.AppendData("\nroute_localnet"u8);
+        marked.AppendData(bytes, 0, length);
+        marked.AppendData("route_localnet"u8);
         return (Convert.ToHexString(unmarked.GetHashAndReset()).ToLowerInvariant(), Convert.ToHexString(marked.GetHashAndReset()).ToLowerInvariant());
+    }
+
+    private static ulong Fnv1a(string text, ulong hash)
+    {
+        foreach (var c in text)
+        {
+            hash = (hash ^ c) * 1099511628211UL;
+        }
+
+        return hash;
     }
 
     private static string DigestRule(string digest)
@@ -254,19 +288,28 @@ internal sealed class NftRenderer
     public static PortSet Normalize(PortSet ports) => ports.Normalize();
 
     /// <summary>Whether a mapping is bound to one host address (not <c>0.0.0.0</c> or <c>::</c>).</summary>
-    public static bool IsBound(DockerPortMap map) =>
-        !map.HostEndpoint.Address.Equals(IPAddress.Any) && !map.HostEndpoint.Address.Equals(IPAddress.IPv6Any);
+    public static bool IsBound(DockerPortMap map) => Bound(map.HostEndpoint.Address);
 
-    public static string MapOf(DockerPortMap map) => NftSchema.MapName(map.HostEndpoint.AddressFamily, IsBound(map));
+    public static string MapOf(DockerPortMap map)
+    {
+        var host = map.HostEndpoint;
+        return NftSchema.MapName(host.AddressFamily, Bound(host.Address));
+    }
 
     private string ElementCommands(string verb, IEnumerable<DockerPortMap> maps, bool withValue)
     {
         ArgumentNullException.ThrowIfNull(maps);
+        return RenderElementLines(verb, maps.Select(m => Line(m, withValue)));
+    }
+
+    /// <summary>One command per map (in name order) with the given element lines: <c>VERB element inet T MAP { … }</c>.</summary>
+    internal string RenderElementLines(string verb, IEnumerable<(string Map, string Text)> lines)
+    {
         var script = new StringBuilder();
-        foreach (var group in maps.GroupBy(MapOf, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
+        foreach (var group in lines.GroupBy(static l => l.Map, StringComparer.Ordinal).OrderBy(static g => g.Key, StringComparer.Ordinal))
         {
             script.Append(CultureInfo.InvariantCulture, $"{verb} element {Qualified} {group.Key} {{ ");
-            script.AppendJoin(", ", group.Select(m => Element(m, withValue)));
+            script.AppendJoin(", ", group.Select(static l => l.Text));
             script.Append(" }\n");
         }
 
@@ -274,22 +317,32 @@ internal sealed class NftRenderer
     }
 
     /// <summary><c>10.0.0.1 . tcp . 8080 comment "web" : 172.17.0.2 . 80</c>, or the key alone.</summary>
-    private static string Element(DockerPortMap map, bool withValue)
+    private static string Element(DockerPortMap map, bool withValue) => Line(map, withValue).Text;
+
+    /// <summary>
+    /// A mapping's map and element text, its endpoints read once (each read of a model's endpoint is a copy): the one
+    /// formatting of an element, for scripts, digests and full tables alike.
+    /// </summary>
+    internal static (string Map, string Text) Line(DockerPortMap map, bool withValue = true)
     {
         ArgumentNullException.ThrowIfNull(map);
         var host = map.HostEndpoint;
-        var container = map.ContainerEndpoint;
-        Guard.SameFamily(host.Address, nameof(DockerPortMap.HostEndpoint), container.Address, nameof(DockerPortMap.ContainerEndpoint));
-        var key = string.Create(CultureInfo.InvariantCulture, $"{Tokens.Protocol(map.Protocol)} . {host.Port}");
-        if (IsBound(map))
+        var bound = Bound(host.Address);
+        var key = bound
+            ? string.Create(CultureInfo.InvariantCulture, $"{host.Address} . {Tokens.Protocol(map.Protocol)} . {host.Port}")
+            : string.Create(CultureInfo.InvariantCulture, $"{Tokens.Protocol(map.Protocol)} . {host.Port}");
+        var mapName = NftSchema.MapName(host.AddressFamily, bound);
+        if (!withValue)
         {
-            key = $"{host.Address} . {key}";
+            return (mapName, key);
         }
 
-        return withValue
-            ? string.Create(CultureInfo.InvariantCulture, $"{key} comment \"{map.ContainerId}\" : {container.Address} . {container.Port}")
-            : key;
+        var container = map.ContainerEndpoint;
+        Guard.SameFamily(host.Address, nameof(DockerPortMap.HostEndpoint), container.Address, nameof(DockerPortMap.ContainerEndpoint));
+        return (mapName, string.Create(CultureInfo.InvariantCulture, $"{key} comment \"{map.ContainerId}\" : {container.Address} . {container.Port}"));
     }
+
+    private static bool Bound(IPAddress address) => !address.Equals(IPAddress.Any) && !address.Equals(IPAddress.IPv6Any);
 
     private static string DnatRule(DnatConfig config)
     {
