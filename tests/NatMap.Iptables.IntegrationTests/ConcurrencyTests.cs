@@ -10,6 +10,8 @@ namespace NatMap.Iptables.IntegrationTests;
 /// one manager, while the natmap tool in another process installs its own mappings and a third process appends and
 /// deletes foreign rules in the same tables in a loop.
 /// </summary>
+// Floods the xtables lock and the CPU with three writers on purpose, and times them: run alone.
+[Collection(nameof(RunAlone))]
 public sealed class ConcurrencyTests
 {
     private const int Tasks = 8, PerTask = 250, ByTool = 20;

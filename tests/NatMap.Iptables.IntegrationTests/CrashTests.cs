@@ -14,6 +14,8 @@ namespace NatMap.Iptables.IntegrationTests;
 /// whether a restore ran at the kill: at least a quarter of the kills must land so, and each table must come out
 /// "new" at least once, or the kills never reached a commit.
 /// </summary>
+// Aims its kills at moments timed on a quiet machine (a run's length, when its restore runs): run alone.
+[Collection(nameof(RunAlone))]
 public sealed partial class CrashTests
 {
     private const int Count = 5000, Kills = 20;

@@ -157,8 +157,12 @@ public sealed partial class EmulatorConformanceTests
         }
     }
 
+    /// <summary>
+    /// Runs the step on the kernel. A legacy command waits for the xtables lock, which tests running in parallel share
+    /// (the emulator has no other process to meet); waiting changes neither output nor outcome of an uncontended command.
+    /// </summary>
     private static Task<CommandResult> RunInAsync(TestNamespace ns, string program, string[] arguments, string? input) =>
-        new CliWrapCommandRunner(TimeSpan.FromSeconds(30)).RunAsync(new CommandSpec("ip", ["netns", "exec", ns.Name, program, .. arguments], input), Ct);
+        new CliWrapCommandRunner(TimeSpan.FromSeconds(30)).RunAsync(new CommandSpec("ip", Xtables.InNamespace(ns.Name, program, arguments), input), Ct);
 
     [GeneratedRegex(@" \[\d+:\d+\]")]
     private static partial Regex Counters();

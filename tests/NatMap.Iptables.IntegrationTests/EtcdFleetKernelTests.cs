@@ -14,6 +14,8 @@ namespace NatMap.Iptables.IntegrationTests;
 /// change reaches only its host; etcd is stopped and started again, and the host keeps its rules meanwhile and picks up
 /// changes afterwards.
 /// </summary>
+// Follows etcd within a bound: run alone, so other tests' load does not stretch it.
+[Collection(nameof(RunAlone))]
 public sealed class EtcdFleetKernelTests
 {
     private const string KeyA = "/natmap/hosts/a", KeyB = "/natmap/hosts/b";

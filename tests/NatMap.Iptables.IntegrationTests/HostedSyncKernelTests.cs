@@ -12,6 +12,8 @@ namespace NatMap.Iptables.IntegrationTests;
 /// the real kernel in a namespace: the rules follow the file, an invalid state leaves them as they were, and stopping
 /// the host leaves them (or removes them, with FlushOnStop).
 /// </summary>
+// Follows the configuration within a bound: run alone, so other tests' load does not stretch it.
+[Collection(nameof(RunAlone))]
 public sealed class HostedSyncKernelTests : IDisposable
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(15);

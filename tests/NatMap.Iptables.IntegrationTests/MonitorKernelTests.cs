@@ -10,6 +10,8 @@ namespace NatMap.Iptables.IntegrationTests;
 /// back (what <c>iptables -F; iptables -X</c> or a firewalld reload does), and packets through the mapping are answered
 /// again within the bound the monitor promises: one interval plus one sync after the wipe.
 /// </summary>
+// Times the repair against one interval plus one sync: run alone, so other tests' load does not stretch it.
+[Collection(nameof(RunAlone))]
 public sealed class MonitorKernelTests
 {
     public static TheoryData<string> Backends => Kernel.AllBackends;

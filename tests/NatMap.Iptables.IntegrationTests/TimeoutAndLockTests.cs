@@ -7,6 +7,8 @@ namespace NatMap.Iptables.IntegrationTests;
 /// A hung iptables is killed at the configured timeout or on cancellation, leaving no process behind; a held xtables
 /// lock makes the bounded wait run out with a clear error and no change.
 /// </summary>
+// Holds /run/xtables.lock, which every namespace shares, and times the bounded wait: run alone.
+[Collection(nameof(RunAlone))]
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed class TimeoutAndLockTests : IDisposable
 {

@@ -324,9 +324,12 @@ internal sealed partial class DockerEngine : IAsyncDisposable
         }
     }
 
-    /// <summary>Runs a command in one of this engine's namespaces and returns its result, whatever the exit code.</summary>
+    /// <summary>
+    /// Runs a command in one of this engine's namespaces and returns its result, whatever the exit code. A legacy
+    /// iptables command waits for the xtables lock (<see cref="Xtables"/>).
+    /// </summary>
     public Task<CommandResult> RunAsync(string ns, params string[] arguments) =>
-        Runner.RunAsync(new CommandSpec("ip", ["netns", "exec", ns, .. arguments]), CancellationToken.None);
+        Runner.RunAsync(new CommandSpec("ip", Xtables.InNamespace(ns, arguments[0], arguments[1..])), CancellationToken.None);
 
     /// <summary>Runs a command in one of this engine's namespaces; fails the test when it exits non-zero.</summary>
     public async Task<string> ExecAsync(string ns, params string[] arguments)

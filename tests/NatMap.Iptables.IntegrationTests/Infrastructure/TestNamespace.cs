@@ -53,9 +53,12 @@ internal sealed partial class TestNamespace : IAsyncDisposable
     /// <summary>A manager whose commands go through <paramref name="wrap"/> around the real runner, to observe them.</summary>
     public IptablesManager Manager(Func<ICommandRunner, ICommandRunner> wrap, Action<NatMapOptions>? configure = null) => new(wrap(Runner), Options(configure));
 
-    /// <summary>Runs a command inside the namespace and returns its result, whatever the exit code.</summary>
+    /// <summary>
+    /// Runs a command inside the namespace and returns its result, whatever the exit code. A legacy iptables command
+    /// waits for the xtables lock (<see cref="Xtables"/>), which tests running in parallel share.
+    /// </summary>
     public Task<CommandResult> RunAsync(string program, params string[] arguments) =>
-        Runner.RunAsync(new CommandSpec("ip", ["netns", "exec", Name, program, .. arguments]), TestContext.Current.CancellationToken);
+        Runner.RunAsync(new CommandSpec("ip", Xtables.InNamespace(Name, program, arguments)), TestContext.Current.CancellationToken);
 
     /// <summary>Runs a command inside the namespace; fails the test when it exits non-zero.</summary>
     public async Task<string> ExecAsync(string program, params string[] arguments)

@@ -247,9 +247,10 @@ internal sealed class Topology : IAsyncDisposable
             : $"{(v6 ? "UDP6" : "UDP4")}:{host}:{port}";
     }
 
+    /// <summary>Runs a command in <paramref name="ns"/>; fails the test when it exits non-zero. A legacy iptables command waits for the xtables lock (<see cref="Xtables"/>).</summary>
     public async Task<string> ExecAsync(string ns, params string[] arguments)
     {
-        var result = await Runner.RunAsync(new CommandSpec("ip", ["netns", "exec", ns, .. arguments]), TestContext.Current.CancellationToken);
+        var result = await Runner.RunAsync(new CommandSpec("ip", Xtables.InNamespace(ns, arguments[0], arguments[1..])), TestContext.Current.CancellationToken);
         Assert.True(result.ExitCode == 0, $"[{ns}] {string.Join(' ', arguments)} exited {result.ExitCode}: {result.StandardError}");
         return result.StandardOutput;
     }
