@@ -157,11 +157,13 @@ internal sealed class Topology : IAsyncDisposable
 
     /// <summary>
     /// The host's ruleset for one family, as iptables-save prints it less comments and counters; beside the native
-    /// nftables backend followed by the whole nftables ruleset (<c>nft list ruleset</c>), byte for byte.
+    /// nftables backend followed by the whole nftables ruleset less counters (<c>nft -s list ruleset</c>), byte for byte.
+    /// Counters are left out as in the iptables part: they count whatever crossed the host meanwhile (the tests' own
+    /// probes, and IPv6 neighbour and multicast traffic timed by the kernel), not the ruleset.
     /// </summary>
     public async Task<string> SaveAsync(bool ipv6) =>
         TestNamespace.NormalizeSave(await ExecAsync(Host, $"{(ipv6 ? "ip6tables" : "iptables")}-{Iptables}-save"))
-        + (IsNftables ? "\n# nft list ruleset\n" + await ExecAsync(Host, "nft", "list", "ruleset") : string.Empty);
+        + (IsNftables ? "\n# nft list ruleset\n" + await ExecAsync(Host, "nft", "-s", "list", "ruleset") : string.Empty);
 
     public Task AddForeignRulesAsync() => ForeignRules.AddAsync(args => ExecAsync(Host, args), Iptables);
 
