@@ -10,11 +10,13 @@ namespace NatMap.Iptables.Nftables;
 /// every plan is unit-tested from listings alone. An empty script means there is nothing to do.
 /// </summary>
 /// <remarks>
-/// <para>A Docker mapping is a map element, added and removed without reading anything: the install adds it (nft's
-/// <c>add</c> accepts the same key with the same value again, and fails the transaction with <c>File exists</c> when the
-/// key holds another value), and the remove adds and then deletes it in one transaction, so a missing element is not an
-/// error and an element with another value is left alone (its add fails and the transaction changes nothing, which the
-/// caller reports as "not installed"). Static objects are rules, found by the read of the small static table.</para>
+/// <para>A Docker mapping is a map element, added and removed without reading anything: <see cref="CreateMapping"/>
+/// fails with <c>File exists</c>, changing nothing, when the key holds any value, and <see cref="InstallMapping"/> (nft's
+/// <c>add</c>) then tells the same value (a no-op) from another (<c>File exists</c> again); <see cref="ProbeFree"/> tells
+/// a free key from a taken one, and <see cref="RemoveMapping"/> adds and then deletes the element in one transaction,
+/// so an element with another value is left alone (its add fails and the transaction changes nothing). Every change of
+/// a mapping also empties the static table's <c>synced</c> chain, the digest a Sync keeps of the maps. Static objects
+/// are rules, found by the read of the small static table.</para>
 /// <para>Port sets are compared in the form nftables keeps them (<see cref="NftRenderer.Normalize(PortSet)"/>).</para>
 /// </remarks>
 internal sealed class NftPlanner
