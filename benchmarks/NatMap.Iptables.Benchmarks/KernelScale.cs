@@ -74,26 +74,39 @@ internal static class KernelScale
                 csv.Time(n, "per-rule-sync-ms", perRuleTime);
             }
 
-            csv.Time(n, "sync-ms", batch);
-            csv.Time(n, "sync-floor-ms", raw);
-            csv.Ratio(n, "sync-ratio", ratio);
-            csv.Time(n, "install-one-ms", one.Install);
-            csv.Count(n, "install-one-processes", one.InstallProcesses);
-            csv.Time(n, "install-one-floor-ms", one.Floor);
-            csv.Ratio(n, "install-one-ratio", one.InstallRatio);
-            csv.Time(n, "remove-one-ms", one.Remove);
-            csv.Count(n, "remove-one-processes", one.RemoveProcesses);
-            csv.Time(n, "remove-one-floor-ms", one.RemoveFloor);
-            csv.Ratio(n, "remove-one-ratio", one.RemoveRatio);
-            csv.Time(n, "noop-sync-ms", reads.NoOp);
-            csv.Count(n, "noop-sync-processes", reads.NoOpProcesses);
-            csv.Ratio(n, "noop-sync-ratio", reads.NoOpRatio);
-            csv.Time(n, "list-ms", reads.List);
-            csv.Count(n, "list-processes", reads.ListProcesses);
-            csv.Time(n, "list-floor-ms", reads.Floor);
-            csv.Ratio(n, "list-ratio", reads.ListRatio);
-            csv.Time(n, "full-sync-ms", full);
+            WriteFigures(csv, n, (batch, raw, ratio), (one.Install, one.InstallProcesses, one.Floor, one.InstallRatio), (one.Remove, one.RemoveProcesses, one.RemoveFloor, one.RemoveRatio), reads, full);
         }
+    }
+
+    /// <summary>The CSV rows every backend writes: the sync against its floor, install and remove one, the reads, the full sync.</summary>
+    private static void WriteFigures(
+        CsvFigures csv,
+        int n,
+        (TimeSpan Time, TimeSpan Floor, double Ratio) sync,
+        (TimeSpan Time, int Processes, TimeSpan Floor, double Ratio) install,
+        (TimeSpan Time, int Processes, TimeSpan Floor, double Ratio) remove,
+        Reads reads,
+        TimeSpan full)
+    {
+        csv.Time(n, "sync-ms", sync.Time);
+        csv.Time(n, "sync-floor-ms", sync.Floor);
+        csv.Ratio(n, "sync-ratio", sync.Ratio);
+        csv.Time(n, "install-one-ms", install.Time);
+        csv.Count(n, "install-one-processes", install.Processes);
+        csv.Time(n, "install-one-floor-ms", install.Floor);
+        csv.Ratio(n, "install-one-ratio", install.Ratio);
+        csv.Time(n, "remove-one-ms", remove.Time);
+        csv.Count(n, "remove-one-processes", remove.Processes);
+        csv.Time(n, "remove-one-floor-ms", remove.Floor);
+        csv.Ratio(n, "remove-one-ratio", remove.Ratio);
+        csv.Time(n, "noop-sync-ms", reads.NoOp);
+        csv.Count(n, "noop-sync-processes", reads.NoOpProcesses);
+        csv.Ratio(n, "noop-sync-ratio", reads.NoOpRatio);
+        csv.Time(n, "list-ms", reads.List);
+        csv.Count(n, "list-processes", reads.ListProcesses);
+        csv.Time(n, "list-floor-ms", reads.Floor);
+        csv.Ratio(n, "list-ratio", reads.ListRatio);
+        csv.Time(n, "full-sync-ms", full);
     }
 
     /// <summary>
@@ -121,25 +134,7 @@ internal static class KernelScale
                 continue;
             }
 
-            csv.Time(n, "sync-ms", sync);
-            csv.Time(n, "sync-floor-ms", floor);
-            csv.Ratio(n, "sync-ratio", ratio);
-            csv.Time(n, "install-one-ms", one.Install);
-            csv.Count(n, "install-one-processes", one.InstallProcesses);
-            csv.Time(n, "install-one-floor-ms", one.Floor);
-            csv.Ratio(n, "install-one-ratio", one.InstallRatio);
-            csv.Time(n, "remove-one-ms", one.Remove);
-            csv.Count(n, "remove-one-processes", one.RemoveProcesses);
-            csv.Time(n, "remove-one-floor-ms", one.RemoveFloor);
-            csv.Ratio(n, "remove-one-ratio", one.RemoveRatio);
-            csv.Time(n, "noop-sync-ms", reads.NoOp);
-            csv.Count(n, "noop-sync-processes", reads.NoOpProcesses);
-            csv.Ratio(n, "noop-sync-ratio", reads.NoOpRatio);
-            csv.Time(n, "list-ms", reads.List);
-            csv.Count(n, "list-processes", reads.ListProcesses);
-            csv.Time(n, "list-floor-ms", reads.Floor);
-            csv.Ratio(n, "list-ratio", reads.ListRatio);
-            csv.Time(n, "full-sync-ms", full);
+            WriteFigures(csv, n, (sync, floor, ratio), (one.Install, one.InstallProcesses, one.Floor, one.InstallRatio), (one.Remove, one.RemoveProcesses, one.RemoveFloor, one.RemoveRatio), reads, full);
         }
     }
 
