@@ -24,19 +24,24 @@ internal static class SetupCheck
             HairpinConfig h => builder.BuildHairpin(h),
             _ => [],
         });
-        foreach (var (family, table) in ObjectPlanner.TablesNeedingChain(rules, options.ChainName))
+        foreach (var table in ObjectPlanner.TablesNeedingChain(rules, builder).GroupBy(static t => (t.Family, t.Table)))
         {
+            var (family, name) = table.Key;
             var ipv6 = family == AddressFamily.InterNetworkV6;
-            var read = Wrap(options, new CommandSpec((ipv6 ? options.Ip6tablesPath : options.IptablesPath) + "-save", ["-t", table]));
+            var read = Wrap(options, new CommandSpec((ipv6 ? options.Ip6tablesPath : options.IptablesPath) + "-save", ["-t", name]));
             var save = await runner.RunAsync(read, ct).ConfigureAwait(false);
             if (!save.IsSuccess)
             {
                 throw new IptablesCommandException(read, save);
             }
 
-            if (!save.StandardOutput.Split('\n').Any(l => l.StartsWith($":{options.ChainName} ", StringComparison.Ordinal)))
+            var lines = save.StandardOutput.Split('\n');
+            foreach (var (_, _, root) in table)
             {
-                return $"natmap is not set up on this host: the {(ipv6 ? "IPv6" : "IPv4")} {table} table has no {options.ChainName} chain. Run 'natmap setup --apply{NamespaceHint(options)}' first.";
+                if (!lines.Any(l => l.StartsWith($":{root} ", StringComparison.Ordinal)))
+                {
+                    return $"natmap is not set up on this host: the {(ipv6 ? "IPv6" : "IPv4")} {name} table has no {root} chain. Run 'natmap setup --apply{NamespaceHint(options)}' first.";
+                }
             }
         }
 

@@ -36,8 +36,9 @@ internal sealed class IptablesBackend : IIptablesManager
         _routes = new RouteReader(_executor, commands);
         _host = new HostSettings(commands, RuleBuilder, _options.ManageHostSettings);
         _setup = new SetupPlanner(RuleBuilder, _host);
-        _objects = new ObjectPlanner(RuleBuilder, commands);
-        _sync = new SyncPlanner(RuleBuilder, _setup, _objects);
+        var buckets = new BucketPlanner(RuleBuilder);
+        _objects = new ObjectPlanner(RuleBuilder, commands, buckets);
+        _sync = new SyncPlanner(RuleBuilder, _setup, _objects, buckets);
         _flush = new FlushPlanner(RuleBuilder);
     }
 
@@ -240,7 +241,7 @@ internal sealed class IptablesBackend : IIptablesManager
                 }
 
                 _objects.RequireSetup(operation, family.Key, wanted, listings);
-                changes.AddRange(ObjectPlanner.Plan(family.Key, listings, comment, wanted));
+                changes.AddRange(_objects.Plan(family.Key, listings, comment, wanted));
             }
 
             await _applier.ApplyAsync(journal, changes, cancellationToken).ConfigureAwait(false);
@@ -262,7 +263,7 @@ internal sealed class IptablesBackend : IIptablesManager
             foreach (var family in rules.GroupBy(static r => r.Family))
             {
                 var listings = await ReadObjectAsync(family, comment, cancellationToken).ConfigureAwait(false);
-                changes.AddRange(ObjectPlanner.Plan(family.Key, listings, comment, []));
+                changes.AddRange(_objects.Plan(family.Key, listings, comment, [], built: family));
             }
 
             await _applier.ApplyAsync(journal, changes, cancellationToken).ConfigureAwait(false);
@@ -274,7 +275,7 @@ internal sealed class IptablesBackend : IIptablesManager
 
     /// <summary>The tables one family of an object's rules go to, keeping only the lines that carry its comment.</summary>
     private Task<Dictionary<string, TableListing>> ReadObjectAsync(IGrouping<AddressFamily, IptablesRule> family, string comment, CancellationToken cancellationToken) =>
-        _reader.ReadAsync(family.Key, [.. family.Select(static r => r.Table).Distinct()], comment, cancellationToken);
+        _reader.ReadAsync(family.Key, [.. family.Select(static r => r.Table).Distinct()], comment, cancellationToken, _objects.JumpTargets(family));
 
     /// <summary>
     /// Validates every object of <paramref name="desired"/> and drops repeated ones: the rules of every object but the

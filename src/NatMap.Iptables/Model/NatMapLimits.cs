@@ -21,6 +21,13 @@ public static class NatMapLimits
     /// <summary>The longest user-defined chain name iptables accepts: 28 characters.</summary>
     public const int MaxChainNameLength = 28;
 
+    /// <summary>
+    /// The longest chain name the library accepts as <see cref="NatMapOptions.ChainName"/>: 20 characters. The library
+    /// also makes chains named after it that dispatch mappings by port (such as <c>NATMAP-PT31-31</c>), whose suffix
+    /// takes up to 8 more characters of <see cref="MaxChainNameLength"/>.
+    /// </summary>
+    public const int MaxChainNameOptionLength = 20;
+
     /// <summary>The longest container identifier accepted: 128 characters (a full Docker ID is 64).</summary>
     public const int MaxContainerIdLength = 128;
 

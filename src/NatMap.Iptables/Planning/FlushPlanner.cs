@@ -26,14 +26,13 @@ internal sealed class FlushPlanner(NatRuleBuilder builder)
 
     private void AddTable(AddressFamily family, string table, TableListing listing, List<Change> plan)
     {
-        var chain = builder.ChainName;
-
         // Rules the library put in other chains, jumps included, so the library's chains are no longer referenced;
-        // then every rule of its own chain, which is deleted empty. Each deleted rule's undo puts it back where it was.
-        var ours = listing.Rules.Where(r => r.Chain != chain && builder.IsOwned(r.Comment)).ToList();
+        // then every rule of its own chains (the roots, and the port groups and buckets), which are deleted empty, the
+        // roots last. Each deleted rule's undo puts it back where it was.
+        var ours = listing.Rules.Where(r => !builder.IsOwnChain(r.Chain) && builder.IsOwned(r.Comment)).ToList();
 
-        plan.AddRange(listing.DeletesInOrder(family, table, [.. ours, .. listing.InChain(chain)], tolerateMissing: true));
-        if (listing.Chains.Contains(chain))
+        plan.AddRange(listing.DeletesInOrder(family, table, [.. ours, .. listing.Rules.Where(r => builder.IsOwnChain(r.Chain))], tolerateMissing: true));
+        foreach (var chain in listing.Chains.Where(builder.IsOwnChain).OrderBy(c => builder.TryParseBucket(c, out var node) ? node.Bucket < 0 ? 1 : 0 : 2).ThenBy(static c => c, StringComparer.Ordinal))
         {
             plan.Add(RuleChange.DeleteChain(family, table, chain));
         }
@@ -45,7 +44,7 @@ internal sealed class FlushPlanner(NatRuleBuilder builder)
             || !listing.Rules.Any(r => r.JumpTarget == dockerUser);
         if (table == "filter" && madeDockerUser && listing.Chains.Contains(dockerUser))
         {
-            var remaining = listing.Rules.Except(ours).Where(r => r.Chain != chain).ToList();
+            var remaining = listing.Rules.Except(ours).Where(r => !builder.IsOwnChain(r.Chain)).ToList();
             if (!remaining.Any(r => r.Chain == dockerUser || r.JumpTarget == dockerUser))
             {
                 plan.Add(RuleChange.DeleteChain(family, table, dockerUser));

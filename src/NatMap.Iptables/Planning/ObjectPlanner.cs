@@ -8,44 +8,51 @@ namespace NatMap.Iptables.Internal;
 /// Plans the install and the removal of one object, whose rules all carry one comment, from the tables it goes to as
 /// listed (only the lines carrying the comment need be kept). Pure: no I/O.
 /// </summary>
-internal sealed class ObjectPlanner(NatRuleBuilder builder, HostCommands commands)
+internal sealed class ObjectPlanner(NatRuleBuilder builder, HostCommands commands, BucketPlanner buckets)
 {
     /// <summary>
-    /// The one decision on which objects need Setup: those with a rule in the library's chain (a Docker mapping, a
-    /// static DNAT), which iptables refuses without the chain. The tables those rules go to, by family, in order.
+    /// The one decision on which objects need Setup: those with a rule in one of the library's chains (a Docker
+    /// mapping, a static DNAT), which iptables refuses without the chain its dispatch starts from. The tables those
+    /// rules go to, by family, in order, with that root chain.
     /// </summary>
-    public static IEnumerable<(AddressFamily Family, string Table)> TablesNeedingChain(IEnumerable<IptablesRule> rules, string chainName) =>
-        rules.Where(r => r.Chain == chainName).Select(static r => (r.Family, r.Table)).Distinct();
+    public static IEnumerable<(AddressFamily Family, string Table, string Root)> TablesNeedingChain(IEnumerable<IptablesRule> rules, NatRuleBuilder builder) =>
+        rules.Select(r => (r.Family, r.Table, Root: builder.RootOf(r.Chain))).Where(static r => r.Root is not null).Select(static r => (r.Family, r.Table, r.Root!)).Distinct();
+
+    /// <summary>The chains whose jumps an object's read must keep besides its own rules: those of its dispatch.</summary>
+    public IReadOnlyCollection<string> JumpTargets(IEnumerable<IptablesRule> rules) => buckets.JumpTargets(rules);
 
     /// <summary>
     /// What makes the rules that carry <paramref name="comment"/> exactly <paramref name="wanted"/> (none, for a
     /// removal): deletes of every listed copy beyond the first of a wanted rule and of every listed rule no wanted rule
-    /// is (every copy, review item 3), then adds of the wanted rules not listed. Rules already in place are left alone,
-    /// so an install is idempotent.
+    /// is (every copy, review item 3), with the jumps to and the chains of the port buckets this leaves empty; then the
+    /// missing bucket chains and jumps the wanted rules need, and adds of the wanted rules not listed. Rules already in
+    /// place are left alone, so an install is idempotent. The listings need keep only the rules that carry the comment
+    /// and the jumps to <see cref="JumpTargets"/>. <paramref name="built"/>, the object's rules as built (the wanted ones
+    /// by default), name its bucket chains, which a removal deletes when it finds them empty.
     /// </summary>
-    public static List<Change> Plan(AddressFamily family, Dictionary<string, TableListing> listings, string comment, IReadOnlyList<IptablesRule> wanted)
+    public List<Change> Plan(AddressFamily family, Dictionary<string, TableListing> listings, string comment, IReadOnlyList<IptablesRule> wanted, IEnumerable<IptablesRule>? built = null)
     {
-        var changes = new List<Change>();
-        var adds = new List<Change>();
         var taken = new HashSet<RuleKey>();
         var wantedKeys = wanted.Select(static r => new RuleKey(r.Table, r.Chain, r.Specification)).ToHashSet();
+        var extras = new Dictionary<string, List<ListedRule>>(StringComparer.Ordinal);
         foreach (var (table, listing) in listings)
         {
-            var extra = listing.Rules.Where(r =>
+            extras[table] = [.. listing.Rules.Where(r =>
                 r.Comment == comment
-                && !(wantedKeys.Contains(new RuleKey(table, r.Chain, r.Specification)) && taken.Add(new RuleKey(table, r.Chain, r.Specification))));
-            changes.AddRange(listing.DeletesInOrder(family, table, [.. extra], tolerateMissing: true));
+                && !(wantedKeys.Contains(new RuleKey(table, r.Chain, r.Specification)) && taken.Add(new RuleKey(table, r.Chain, r.Specification))))];
         }
 
-        foreach (var rule in wanted)
+        var added = wanted.Where(r => !taken.Contains(new RuleKey(r.Table, r.Chain, r.Specification))).ToList();
+        var changes = new List<Change>();
+        var chainDeletes = new List<Change>();
+        foreach (var (table, listing) in listings)
         {
-            if (!taken.Contains(new RuleKey(rule.Table, rule.Chain, rule.Specification)))
-            {
-                adds.Add(RuleChange.Add(rule));
-            }
+            var deleted = extras[table];
+            chainDeletes.AddRange(buckets.Prune(family, table, listing, deleted, added, built ?? wanted));
+            changes.AddRange(listing.DeletesInOrder(family, table, [.. deleted.OrderBy(listing.PositionOf)], tolerateMissing: true));
         }
 
-        return [.. changes, .. adds];
+        return [.. changes, .. chainDeletes, .. buckets.Missing(family, listings, wanted), .. added.Select(RuleChange.Add)];
     }
 
     /// <summary>
@@ -61,12 +68,12 @@ internal sealed class ObjectPlanner(NatRuleBuilder builder, HostCommands command
             return; // nothing listed at all: a runner that runs nothing (a dry run, an unscripted fake) tells nothing
         }
 
-        foreach (var (_, table) in TablesNeedingChain(rules, builder.ChainName))
+        foreach (var (_, table, root) in TablesNeedingChain(rules, builder))
         {
-            if (!listings[table].Chains.Contains(builder.ChainName))
+            if (!listings[table].Chains.Contains(root))
             {
                 throw new InvalidOperationException(
-                    $"{operation} needs the chain {builder.ChainName} in the {table} table ({commands.Program(family)}), and it is not there: " +
+                    $"{operation} needs the chain {root} in the {table} table ({commands.Program(family)}), and it is not there: " +
                     $"call {nameof(IIptablesManager.SetupAsync)} first (natmap setup --apply), or {nameof(IIptablesManager.SyncAsync)}, which sets up what is missing. Nothing was changed.");
             }
         }
@@ -76,7 +83,7 @@ internal sealed class ObjectPlanner(NatRuleBuilder builder, HostCommands command
     public IPNetwork? InstalledContainerNetwork(TableListing nat, DockerPortMap map)
     {
         var comment = builder.DockerMapComment(map);
-        foreach (var rule in nat.InChain("POSTROUTING"))
+        foreach (var rule in nat.Rules)
         {
             if (rule.Comment == comment && rule.JumpTarget == "MASQUERADE"
                 && RuleSpecification.ValueOf(rule.Specification, "-s") is { } source

@@ -64,6 +64,18 @@ internal sealed class SetupPlanner(NatRuleBuilder builder, HostSettings host)
             changes.Add(RuleChange.NewChain(family, "nat", chain));
         }
 
+        // Translated connections go on to the hairpin rules of the mappings; every other connection passes POSTROUTING
+        // with this one jump.
+        if (!nat.Chains.Contains(builder.PostroutingChainName))
+        {
+            changes.Add(RuleChange.NewChain(family, "nat", builder.PostroutingChainName));
+        }
+
+        if (!nat.InChain("POSTROUTING").Any(r => r.Comment == builder.SetupComment && r.JumpTarget == builder.PostroutingChainName))
+        {
+            changes.Add(RuleChange.Add(builder.BuildPostroutingJump(family)));
+        }
+
         if (!filter.InChain(chain).Any(r => r.Comment == builder.SetupComment && r.JumpTarget == "ACCEPT"))
         {
             changes.Add(RuleChange.Add(builder.BuildForwardReturnRule(family)));

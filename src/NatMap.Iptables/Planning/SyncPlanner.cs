@@ -8,7 +8,7 @@ namespace NatMap.Iptables.Internal;
 /// Plans a sync: from the tables as they are and the routes, what brings the host to exactly the desired objects
 /// (plus Setup's rules). Pure: no I/O.
 /// </summary>
-internal sealed class SyncPlanner(NatRuleBuilder builder, SetupPlanner setup, ObjectPlanner objects)
+internal sealed class SyncPlanner(NatRuleBuilder builder, SetupPlanner setup, ObjectPlanner objects, BucketPlanner buckets)
 {
     /// <summary>What one family reads for a sync: its tables and, when mappings need them, its on-link networks.</summary>
     public sealed record FamilyReading(AddressFamily Family, Dictionary<string, TableListing> Listings, IReadOnlyList<IPNetwork>? Networks);
@@ -45,8 +45,8 @@ internal sealed class SyncPlanner(NatRuleBuilder builder, SetupPlanner setup, Ob
 
     /// <summary>
     /// What turns the owned object rules of one family into exactly <paramref name="wanted"/> (which holds no rule
-    /// twice): deletes of every owned rule (by comment) that no wanted rule takes, then adds of the wanted rules that
-    /// are missing. Setup's own rules are left to <see cref="SetupPlanner"/>; a rule present twice loses the extra copy.
+    /// twice): deletes of every owned rule (by comment) that no wanted rule takes, with the port buckets no wanted rule
+    /// needs (<see cref="BucketPlanner.Stale"/>), then the missing buckets and adds of the wanted rules that are missing. Setup's own rules are left to <see cref="SetupPlanner"/>; a rule present twice loses the extra copy.
     /// </summary>
     public List<Change> ObjectChanges(AddressFamily family, Dictionary<string, TableListing> listings, List<IptablesRule> wanted)
     {
@@ -84,10 +84,12 @@ internal sealed class SyncPlanner(NatRuleBuilder builder, SetupPlanner setup, Ob
         }
 
         var deletes = new List<Change>();
-        foreach (var group in owned.GroupBy(static o => o.Table))
+        var chainDeletes = new List<Change>();
+        var byTable = owned.GroupBy(static o => o.Table).ToDictionary(static g => g.Key, static g => g.ToList(), StringComparer.Ordinal);
+        foreach (var (table, listing) in listings)
         {
             var extra = new List<ListedRule>();
-            foreach (var (_, rule, key) in group)
+            foreach (var (_, rule, key) in byTable.GetValueOrDefault(table) ?? [])
             {
                 if (untaken[key] is > 0 and var copies)
                 {
@@ -96,9 +98,10 @@ internal sealed class SyncPlanner(NatRuleBuilder builder, SetupPlanner setup, Ob
                 }
             }
 
-            deletes.AddRange(listings[group.Key].DeletesInOrder(family, group.Key, extra));
+            chainDeletes.AddRange(buckets.Stale(family, table, listing, wanted, extra));
+            deletes.AddRange(listing.DeletesInOrder(family, table, [.. extra.OrderBy(listing.PositionOf)]));
         }
 
-        return [.. deletes, .. adds];
+        return [.. deletes, .. chainDeletes, .. buckets.Missing(family, listings, wanted), .. adds];
     }
 }

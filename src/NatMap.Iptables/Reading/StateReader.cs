@@ -35,7 +35,7 @@ internal sealed class StateReader(NatRuleBuilder builder)
             }
 
             var kind = comment.AsSpan(_prefix.Length);
-            if (kind.StartsWith("docker:") && rule.Chain == builder.ChainName && rule.JumpTarget == "DNAT")
+            if (kind.StartsWith("docker:") && builder.IsDnatChain(rule.Chain) && rule.JumpTarget == "DNAT")
             {
                 AddIfRecognised(_maps, comment, () => ReadDockerMap(rule, family, comment), builder.DockerMapComment);
             }

@@ -11,15 +11,18 @@ internal sealed class TableListing
     private Dictionary<RuleKey, int>? _index;
     private readonly Dictionary<ListedRule, int> _positions;
 
-    private TableListing(HashSet<string> chains, List<ListedRule> rules, Dictionary<ListedRule, int> positions)
+    private readonly Dictionary<string, int> _counts;
+
+    private TableListing(HashSet<string> chains, List<ListedRule> rules, Dictionary<ListedRule, int> positions, Dictionary<string, int> counts)
     {
         Chains = chains;
         Rules = rules;
         _positions = positions;
+        _counts = counts;
     }
 
     /// <summary>A listing of a table that holds nothing, for a table the save output did not show.</summary>
-    public static TableListing Empty => new([], [], new(ReferenceEqualityComparer.Instance));
+    public static TableListing Empty => new([], [], new(ReferenceEqualityComparer.Instance), new(StringComparer.Ordinal));
 
     public IReadOnlySet<string> Chains { get; }
 
@@ -28,9 +31,25 @@ internal sealed class TableListing
 
     public static TableListing Parse(string output, Func<string, bool>? keep = null) => Parse(LogicalLines(output), keep);
 
-    /// <summary>The line filter that keeps the rules carrying <paramref name="comment"/>; none for <see langword="null"/>.</summary>
-    public static Func<string, bool>? KeepingComment(string? comment) =>
-        comment is null ? null : line => line.Contains(comment, StringComparison.Ordinal);
+    /// <summary>
+    /// The line filter that keeps the rules carrying <paramref name="comment"/>, and the jumps to
+    /// <paramref name="jumpTargets"/>; none for a <see langword="null"/> comment.
+    /// </summary>
+    public static Func<string, bool>? KeepingComment(string? comment, IReadOnlyCollection<string>? jumpTargets = null)
+    {
+        if (comment is null)
+        {
+            return null;
+        }
+
+        if (jumpTargets is not { Count: > 0 })
+        {
+            return line => line.Contains(comment, StringComparison.Ordinal);
+        }
+
+        var endings = jumpTargets.Select(static t => " -j " + t).ToArray();
+        return line => line.Contains(comment, StringComparison.Ordinal) || endings.Any(e => line.EndsWith(e, StringComparison.Ordinal));
+    }
 
     /// <summary>
     /// Reads <c>-P</c>/<c>-N</c> or save-format <c>:CHAIN POLICY [p:b]</c> declarations and <c>-A</c> rules. Every chain
@@ -88,7 +107,7 @@ internal sealed class TableListing
             }
         }
 
-        return new TableListing(chains, rules, positions);
+        return new TableListing(chains, rules, positions, counts);
     }
 
     /// <summary>
@@ -172,6 +191,12 @@ internal sealed class TableListing
 
         return _index.GetValueOrDefault(new RuleKey(string.Empty, chain, specification));
     }
+
+    /// <summary>How many rules <paramref name="chain"/> holds, the rules a filter left out included.</summary>
+    public int RuleCount(string chain) => _counts.GetValueOrDefault(chain);
+
+    /// <summary>The position of one of this listing's rules in its chain, from 1.</summary>
+    public int PositionOf(ListedRule rule) => _positions[rule];
 
     /// <summary>Splits a listed rule into arguments, undoing the double quotes and backslash escapes iptables adds.</summary>
     public static List<string> Tokenize(string line) => Shared.ArgumentLine.Split(line, out _);

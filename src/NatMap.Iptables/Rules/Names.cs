@@ -17,9 +17,9 @@ internal static class Names
             return "The chain name must not be empty.";
         }
 
-        if (value.Length > NatMapLimits.MaxChainNameLength)
+        if (value.Length > NatMapLimits.MaxChainNameOptionLength)
         {
-            return $"The chain name '{Guard.Printable(value)}' is {value.Length} characters long; iptables allows at most {NatMapLimits.MaxChainNameLength}.";
+            return $"The chain name '{Guard.Printable(value)}' is {value.Length} characters long; at most {NatMapLimits.MaxChainNameOptionLength} are allowed (iptables allows {NatMapLimits.MaxChainNameLength}, and the library's port-bucket chains add up to {NatMapLimits.MaxChainNameLength - NatMapLimits.MaxChainNameOptionLength}).";
         }
 
         if (!Guard.IsNameToken(value))

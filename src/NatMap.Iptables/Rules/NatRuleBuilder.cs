@@ -42,6 +42,8 @@ public sealed class NatRuleBuilder
         CommentPrefix = commentPrefix;
         SetupComment = commentPrefix + ":setup";
         RouteLocalnetComment = commentPrefix + ":setup:route_localnet";
+        BucketComment = commentPrefix + ":setup:bucket";
+        PostroutingChainName = chainName + "-P";
     }
 
     /// <summary>Gets a builder with the default chain name (<c>NATMAP</c>) and comment prefix (<c>natmap</c>).</summary>
@@ -55,6 +57,18 @@ public sealed class NatRuleBuilder
 
     /// <summary>Gets the comment of the jump rules <see cref="BuildSetupJumps"/> returns: the prefix and <c>:setup</c>.</summary>
     public string SetupComment { get; }
+
+    /// <summary>
+    /// Gets the library's chain in nat <c>POSTROUTING</c>, which Setup reaches only for translated connections
+    /// (<c>--ctstate DNAT</c>): the chain name and <c>-P</c>. The hairpin rules of Docker mappings hang from it.
+    /// </summary>
+    public string PostroutingChainName { get; }
+
+    /// <summary>
+    /// Gets the comment of the jumps that dispatch a packet by protocol and destination port to the chain that holds
+    /// the rules of its port (see <see cref="BuildDispatchJumps"/>): the prefix and <c>:setup:bucket</c>.
+    /// </summary>
+    public string BucketComment { get; }
 
     /// <summary>
     /// Gets the comment of the loopback guard when Setup also turned <c>route_localnet</c> on, so that FlushAll knows to
@@ -122,6 +136,125 @@ public sealed class NatRuleBuilder
         new(family, "nat", "OUTPUT", ["-m", "addrtype", "--dst-type", "LOCAL", .. CommentArgs(SetupComment), "-j", ChainName], RulePosition.Top),
         new(family, "filter", NatMapDefaults.DockerUserChain, [.. CommentArgs(SetupComment), "-j", ChainName], RulePosition.Top),
     ];
+
+    /// <summary>
+    /// Returns the jump from nat <c>POSTROUTING</c> to <see cref="PostroutingChainName"/> for translated connections only
+    /// (<c>--ctstate DNAT</c>), so every other connection on the host passes with one rule. It goes to the end of the chain.
+    /// </summary>
+    /// <param name="family">The address family.</param>
+    /// <returns>The jump rule.</returns>
+    public IptablesRule BuildPostroutingJump(AddressFamily family) =>
+        new(family, "nat", "POSTROUTING", ["-m", "conntrack", "--ctstate", "DNAT", .. CommentArgs(SetupComment), "-j", PostroutingChainName]);
+
+    /// <summary>
+    /// Returns the jumps that lead a packet to the chain of <paramref name="rule"/> when that chain is one of the
+    /// library's port buckets (as the rules of <see cref="BuildDockerMap(DockerPortMap)"/> are), top-down: from the
+    /// root chain to the port group's chain, then from there to the bucket's. Empty for any other chain.
+    /// </summary>
+    /// <remarks>
+    /// <para>A mapping's rules are not in one long chain that every new connection walks. Each goes to the chain of its
+    /// protocol and port: ports are grouped by 2,048 (<c>NATMAP-T4</c> holds tcp 8192–10239) and bucketed by 64 within a
+    /// group (<c>NATMAP-T4-3</c> holds tcp 8384–8447). A packet walks at most 32 group jumps, 32 bucket jumps and the
+    /// rules of its own 64 ports, whatever the number of mappings. The DNAT goes by host port under
+    /// <see cref="ChainName"/> in nat; the filter ACCEPT by container port under <see cref="ChainName"/> in filter;
+    /// the hairpin MASQUERADE by container port under <see cref="PostroutingChainName"/> (chains <c>NATMAP-PT4-3</c>).</para>
+    /// <para>The library makes a group or bucket chain, with its jump, with the first rule that needs it, and deletes
+    /// both with the last.</para>
+    /// </remarks>
+    /// <param name="rule">A rule, such as one of <see cref="BuildDockerMap(DockerPortMap)"/>.</param>
+    /// <returns>No jumps, or two.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="rule"/> is <see langword="null"/>.</exception>
+    public IReadOnlyList<IptablesRule> BuildDispatchJumps(IptablesRule rule)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        if (!TryParseBucket(rule.Chain, out var node) || node.Bucket < 0)
+        {
+            return [];
+        }
+
+        var group = node with { Bucket = -1 };
+        return [DispatchJump(rule.Family, rule.Table, group), DispatchJump(rule.Family, rule.Table, node)];
+    }
+
+    /// <summary>The jump to <paramref name="node"/>'s chain from its parent: its protocol and port range, then the chain.</summary>
+    internal IptablesRule DispatchJump(AddressFamily family, string table, PortBucket node)
+    {
+        var protocol = node.Protocol;
+        var (first, last) = node.Ports;
+        return new(family, table, ParentChain(node),
+            ["-p", protocol, "-m", protocol, "--dport", string.Create(CultureInfo.InvariantCulture, $"{first}:{last}"), .. CommentArgs(BucketComment), "-j", BucketChain(node)]);
+    }
+
+    /// <summary>The name of a group or bucket chain.</summary>
+    internal string BucketChain(PortBucket node) => string.Create(CultureInfo.InvariantCulture,
+        $"{(node.Postrouting ? PostroutingChainName : ChainName + "-")}{node.Letter}{node.Group}{(node.Bucket < 0 ? string.Empty : "-" + node.Bucket.ToString(CultureInfo.InvariantCulture))}");
+
+    /// <summary>The chain a group's or bucket's jump is in: the tree's root for a group, the group's chain for a bucket.</summary>
+    internal string ParentChain(PortBucket node) =>
+        node.Bucket >= 0 ? BucketChain(node with { Bucket = -1 }) : node.Postrouting ? PostroutingChainName : ChainName;
+
+    /// <summary>The root of the tree a chain of the library belongs to (<see cref="ChainName"/> or <see cref="PostroutingChainName"/>); <see langword="null"/> for any other chain.</summary>
+    internal string? RootOf(string chain) =>
+        chain == ChainName || chain == PostroutingChainName ? chain
+        : TryParseBucket(chain, out var node) ? (node.Postrouting ? PostroutingChainName : ChainName)
+        : null;
+
+    /// <summary>Whether <paramref name="chain"/> is one of the library's chains: a root, a group or a bucket.</summary>
+    internal bool IsOwnChain(string chain) => RootOf(chain) is not null;
+
+    /// <summary>Whether <paramref name="chain"/> is where nat DNAT rules of mappings live: <see cref="ChainName"/> or one of its groups or buckets.</summary>
+    internal bool IsDnatChain(string chain) => RootOf(chain) == ChainName;
+
+    /// <summary>Reads a group or bucket chain's name back (<c>NATMAP-T4</c>, <c>NATMAP-PU31-0</c>); exactly the names <see cref="BucketChain"/> writes.</summary>
+    internal bool TryParseBucket(string chain, out PortBucket node)
+    {
+        node = default;
+        if (chain.Length <= ChainName.Length + 1 || !chain.StartsWith(ChainName, StringComparison.Ordinal) || chain[ChainName.Length] != '-')
+        {
+            return false;
+        }
+
+        var rest = chain.AsSpan(ChainName.Length + 1);
+        var postrouting = rest[0] == 'P';
+        rest = postrouting ? rest[1..] : rest;
+        if (rest.Length < 2 || rest[0] is not ('T' or 'U'))
+        {
+            return false;
+        }
+
+        var letter = rest[0];
+        rest = rest[1..];
+        var dash = rest.IndexOf('-');
+        var bucket = -1;
+        if (!TryIndex(dash < 0 ? rest : rest[..dash], out var group) || (dash >= 0 && !TryIndex(rest[(dash + 1)..], out bucket)))
+        {
+            return false;
+        }
+
+        node = new PortBucket(postrouting, letter, group, bucket);
+        return true;
+
+        static bool TryIndex(ReadOnlySpan<char> text, out int value)
+        {
+            value = 0;
+            if (text.Length is 0 or > 2 || (text.Length == 2 && text[0] == '0'))
+            {
+                return false;
+            }
+
+            foreach (var c in text)
+            {
+                if (c is < '0' or > '9')
+                {
+                    return false;
+                }
+
+                value = (value * 10) + (c - '0');
+            }
+
+            return value < PortBucket.Count;
+        }
+    }
 
     /// <summary>
     /// Returns the rule at the top of the library's filter chain that lets replies through: established or related
@@ -199,20 +332,20 @@ public sealed class NatRuleBuilder
 
         return
         [
-            new(family, "nat", ChainName,
+            new(family, "nat", BucketChain(PortBucket.Of(map.Protocol, host.Port, postrouting: false)),
             [
                 .. bound ? (string[])["-d", Tokens.Host(host.Address)] : [],
                 "-p", protocol, "-m", protocol, "--dport", hostPort,
                 .. CommentArgs(comment),
                 "-j", "DNAT", "--to-destination", Tokens.Endpoint(container),
             ]),
-            new(family, "filter", ChainName,
+            new(family, "filter", BucketChain(PortBucket.Of(map.Protocol, container.Port, postrouting: false)),
             [
                 "-d", containerHost, "-p", protocol, "-m", protocol, "--dport", containerPort,
                 "-m", "conntrack", "--ctstate", "DNAT", .. bound ? (string[])["--ctorigdst", host.Address.ToString()] : [], "--ctorigdstport", hostPort,
                 .. CommentArgs(comment), "-j", "ACCEPT",
             ]),
-            new(family, "nat", "POSTROUTING",
+            new(family, "nat", BucketChain(PortBucket.Of(map.Protocol, container.Port, postrouting: true)),
                 ["-s", hairpinSources, "-d", containerHost, "-p", protocol, "-m", protocol, "--dport", containerPort, "-m", "conntrack", "!", "--ctorigdst", container.Address.ToString(), .. CommentArgs(comment), "-j", "MASQUERADE"]),
         ];
     }

@@ -14,6 +14,8 @@ public sealed class ObjectPlannerTests
 
     private static readonly DnatConfig Dnat = new(IPAddress.Parse("203.0.113.5"), IPAddress.Parse("10.0.0.2"), new PortSet(443));
 
+    private static readonly ObjectPlanner Planner = new(Builder, Commands, new BucketPlanner(Builder));
+
     private static string Save(params string[] natRules) =>
         $"*nat\n:PREROUTING ACCEPT [0:0]\n:NATMAP - [0:0]\n{string.Concat(natRules.Select(static r => $"-A {r}\n"))}COMMIT\n*filter\n:FORWARD ACCEPT [0:0]\n:NATMAP - [0:0]\nCOMMIT\n";
 
@@ -44,7 +46,7 @@ public sealed class ObjectPlannerTests
     {
         var wanted = install ? Builder.BuildDnat(Dnat) : [];
 
-        var plan = ObjectPlanner.Plan(AddressFamily.InterNetwork, Tables(Save(natRules), "nat", "filter"), C, wanted);
+        var plan = Planner.Plan(AddressFamily.InterNetwork, Tables(Save(natRules), "nat", "filter"), C, wanted);
 
         Lines(plan).Should().Equal(expected, name);
     }
@@ -52,7 +54,7 @@ public sealed class ObjectPlannerTests
     [Fact]
     public void Plan_CopiesDeleted_UndoPutsEachBackAtItsPosition()
     {
-        var plan = ObjectPlanner.Plan(AddressFamily.InterNetwork, Tables(Save(Foreign, NatRule, NatRule), "nat", "filter"), C, []);
+        var plan = Planner.Plan(AddressFamily.InterNetwork, Tables(Save(Foreign, NatRule, NatRule), "nat", "filter"), C, []);
 
         // Positions count every rule of the chain, the foreign one too; after the first delete the second copy is 2nd.
         var spec = NatRule["PREROUTING ".Length..];
@@ -75,7 +77,7 @@ public sealed class ObjectPlannerTests
     [MemberData(nameof(SetupCases))]
     public void RequireSetup_ChainMissingFromATableTheRulesNeed_Throws(string save, string? missingIn)
     {
-        var planner = new ObjectPlanner(Builder, Commands);
+        var planner = Planner;
 
         var act = () => planner.RequireSetup("InstallDnat", AddressFamily.InterNetwork, Builder.BuildDnat(Dnat), Tables(save, "nat", "filter"));
 
@@ -96,9 +98,10 @@ public sealed class ObjectPlannerTests
         var snat = new SnatConfig(IPAddress.Parse("10.0.0.2"), IPAddress.Parse("203.0.113.5"), "eth0");
         var hairpin = new HairpinConfig(IPAddress.Parse("203.0.113.5"), IPAddress.Parse("10.0.0.2"), new PortSet(80));
 
-        ObjectPlanner.TablesNeedingChain(Builder.BuildDockerMap(map), "NATMAP").Should().Equal((AddressFamily.InterNetwork, "nat"), (AddressFamily.InterNetwork, "filter"));
-        ObjectPlanner.TablesNeedingChain(Builder.BuildDnat(Dnat), "NATMAP").Should().Equal((AddressFamily.InterNetwork, "filter"));
-        ObjectPlanner.TablesNeedingChain(Builder.BuildSnat(snat), "NATMAP").Should().BeEmpty();
-        ObjectPlanner.TablesNeedingChain(Builder.BuildHairpin(hairpin), "NATMAP").Should().BeEmpty();
+        ObjectPlanner.TablesNeedingChain(Builder.BuildDockerMap(map), Builder).Should().Equal(
+            (AddressFamily.InterNetwork, "nat", "NATMAP"), (AddressFamily.InterNetwork, "filter", "NATMAP"), (AddressFamily.InterNetwork, "nat", "NATMAP-P"));
+        ObjectPlanner.TablesNeedingChain(Builder.BuildDnat(Dnat), Builder).Should().Equal((AddressFamily.InterNetwork, "filter", "NATMAP"));
+        ObjectPlanner.TablesNeedingChain(Builder.BuildSnat(snat), Builder).Should().BeEmpty();
+        ObjectPlanner.TablesNeedingChain(Builder.BuildHairpin(hairpin), Builder).Should().BeEmpty();
     }
 }

@@ -15,7 +15,7 @@ public sealed class SyncPlannerTests
 
     private static readonly HostSettings Host = new(Commands, Builder, manages: true);
 
-    private static readonly SyncPlanner Planner = new(Builder, new SetupPlanner(Builder, Host), new ObjectPlanner(Builder, Commands));
+    private static readonly SyncPlanner Planner = new(Builder, new SetupPlanner(Builder, Host), new ObjectPlanner(Builder, Commands, new BucketPlanner(Builder)), new BucketPlanner(Builder));
 
     private static readonly IptablesRule[] Desired = [.. Builder.BuildDnat(new DnatConfig(IPAddress.Parse("203.0.113.5"), IPAddress.Parse("10.0.0.2"), new PortSet(443)))];
 

@@ -31,7 +31,7 @@ public sealed class FaultInjectionTests
     private static List<string> KeepInstalledHairpins(string noRoute, string initial, string done)
     {
         static string? HairpinComment(string line) =>
-            line.StartsWith("-A POSTROUTING ", StringComparison.Ordinal) && line.EndsWith("-j MASQUERADE", StringComparison.Ordinal)
+            line.StartsWith("-A ", StringComparison.Ordinal) && line.EndsWith("-j MASQUERADE", StringComparison.Ordinal)
             && line.IndexOf("--comment \"", StringComparison.Ordinal) is var at and >= 0 && line[(at + 11)..].StartsWith("natmap:docker:", StringComparison.Ordinal)
                 ? line[(at + 11)..line.IndexOf('"', at + 11)]
                 : null;
