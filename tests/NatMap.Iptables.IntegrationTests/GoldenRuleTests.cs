@@ -127,10 +127,29 @@ public sealed class GoldenRuleTests
             changes only when the rules do. The loopback guard's comment says `natmap:setup:route_localnet` when Setup turned
             `net.ipv4.conf.all.route_localnet` on, which FlushAll undoes.
 
+            A Docker mapping's rules are not appended to one long chain that every new connection walks: each goes to the
+            chain of its protocol and port. Ports are grouped by 2,048 (`NATMAP-T3` holds tcp 6144-8191) and bucketed by 64
+            within a group (`NATMAP-T3-30` holds tcp 8064-8127), with `U` for udp. The DNAT is dispatched by host port from
+            nat `NATMAP`, the ACCEPT by container port from filter `NATMAP`, and the hairpin MASQUERADE by container port from
+            nat `NATMAP-P` (chains `NATMAP-PT0-1` and so on), which `POSTROUTING` reaches only for translated connections
+            (`--ctstate DNAT`). So a new connection walks at most 32 group jumps, 32 bucket jumps and the rules of its own
+            64 ports, whatever the number of mappings. The jumps carry the comment `natmap:setup:bucket`; a group or bucket
+            chain is made, with its jump, by the first rule that needs it and deleted, with its jump, by the removal of the
+            last (`NatRuleBuilder.BuildDispatchJumps`).
+
             """);
         foreach (var (kind, (title, _)) in Kinds)
         {
             doc.Append("\n## ").Append(title).Append("\n\n```\n").Append(await File.ReadAllTextAsync(GoldenPath(kind), Ct)).Append("```\n");
+        }
+
+        // The nftables section is written by hand (and checked by NftRendererTests): kept as it stands.
+        var path = Path.Combine(RepositoryRoot(), "docs", "rules.md");
+        var current = File.Exists(path) ? await File.ReadAllTextAsync(path, Ct) : string.Empty;
+        var nftables = current.IndexOf("\n## The nftables backend", StringComparison.Ordinal);
+        if (nftables >= 0)
+        {
+            doc.Append(current[nftables..]);
         }
 
         return doc.ToString();
