@@ -275,7 +275,7 @@ internal sealed class IptablesBackend : IIptablesManager
 
     /// <summary>The tables one family of an object's rules go to, keeping only the lines that carry its comment.</summary>
     private Task<Dictionary<string, TableListing>> ReadObjectAsync(IGrouping<AddressFamily, IptablesRule> family, string comment, CancellationToken cancellationToken) =>
-        _reader.ReadAsync(family.Key, [.. family.Select(static r => r.Table).Distinct()], comment, cancellationToken, _objects.JumpTargets(family));
+        _reader.ReadAsync(family.Key, [.. family.Select(static r => r.Table).Distinct()], comment, cancellationToken, _objects.AlsoKeeping);
 
     /// <summary>
     /// Validates every object of <paramref name="desired"/> and drops repeated ones: the rules of every object but the

@@ -31,31 +31,62 @@ internal sealed class BucketPlanner(NatRuleBuilder builder)
         }
     }
 
-    /// <summary>The names of the chains that lead to the chains of <paramref name="rules"/>: what an object's read must keep the jumps to.</summary>
-    public IReadOnlyCollection<string> JumpTargets(IEnumerable<IptablesRule> rules) =>
-        Needed(rules).Select(n => builder.BucketChain(n.Node)).Distinct().ToArray();
-
     /// <summary>
     /// The chains and jumps that <paramref name="wanted"/> need and the listings do not show: each missing chain, then its
-    /// jump; a jump alone where the chain stands without it.
+    /// jump; a jump alone where the chain stands without it. The jumps of one chain are kept in order of their ports
+    /// (tcp before udp), whatever the order the mappings came in: each goes before the first listed jump of that chain
+    /// to higher ports that the plan keeps, or to the end. So the tables after a removal are exactly as if the removed
+    /// mapping had never been installed. <paramref name="deleted"/> are the listed rules the plan deletes first, by table.
     /// </summary>
-    public List<Change> Missing(AddressFamily family, Dictionary<string, TableListing> listings, IEnumerable<IptablesRule> wanted)
+    public List<Change> Missing(AddressFamily family, Dictionary<string, TableListing> listings, IEnumerable<IptablesRule> wanted, IReadOnlyDictionary<string, List<ListedRule>>? deleted = null)
     {
         var changes = new List<Change>();
-        foreach (var (table, node) in Needed(wanted))
+        var inserted = new Dictionary<(string, string), int>();
+        var gone = new Dictionary<string, HashSet<ListedRule>>(StringComparer.Ordinal);
+        foreach (var (table, node) in Needed(wanted).OrderBy(static n => n.Table, StringComparer.Ordinal).ThenBy(static n => n.Node))
         {
             var listing = listings[table];
             var chain = builder.BucketChain(node);
             var jump = builder.DispatchJump(family, table, node);
-            if (!listing.Chains.Contains(chain))
+            if (!gone.TryGetValue(table, out var goneHere))
+            {
+                goneHere = new HashSet<ListedRule>(deleted?.GetValueOrDefault(table) ?? [], ReferenceEqualityComparer.Instance);
+                gone[table] = goneHere;
+            }
+
+            var siblings = listing.InChain(jump.Chain).Where(r => !goneHere.Contains(r)).ToList();
+            if (listing.Chains.Contains(chain))
+            {
+                if (siblings.Any(r => r.SameSpecification(jump.Specification)))
+                {
+                    continue;
+                }
+            }
+            else
             {
                 changes.Add(RuleChange.NewChain(family, table, chain));
-                changes.Add(RuleChange.Add(jump));
             }
-            else if (!listing.Contains(jump.Chain, jump.Specification))
+
+            // The first kept jump of the same chain to higher ports: the new jump goes where that one stands once the
+            // plan's deletes before it are done, after the jumps this plan already put in front of it.
+            var next = siblings.FirstOrDefault(r =>
+                r.Comment == builder.BucketComment && r.JumpTarget is { } target
+                && builder.TryParseBucket(target, out var sibling) && sibling.CompareTo(node) > 0);
+            if (next is null)
             {
                 changes.Add(RuleChange.Add(jump));
+                continue;
             }
+
+            var at = listing.PositionOf(next);
+            var key = (table, jump.Chain);
+            var position = at - goneHere.Count(r => r.Chain == jump.Chain && listing.PositionOf(r) < at) + inserted.GetValueOrDefault(key);
+            inserted[key] = inserted.GetValueOrDefault(key) + 1;
+            changes.Add(new RuleChange(family, table, ChangeKind.Insert, jump.Chain, jump.Specification)
+            {
+                Position = position,
+                Undo = new(family, table, ChangeKind.Delete, jump.Chain, jump.Specification),
+            });
         }
 
         return changes;

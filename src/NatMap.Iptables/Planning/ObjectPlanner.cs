@@ -18,8 +18,8 @@ internal sealed class ObjectPlanner(NatRuleBuilder builder, HostCommands command
     public static IEnumerable<(AddressFamily Family, string Table, string Root)> TablesNeedingChain(IEnumerable<IptablesRule> rules, NatRuleBuilder builder) =>
         rules.Select(r => (r.Family, r.Table, Root: builder.RootOf(r.Chain))).Where(static r => r.Root is not null).Select(static r => (r.Family, r.Table, r.Root!)).Distinct();
 
-    /// <summary>The chains whose jumps an object's read must keep besides its own rules: those of its dispatch.</summary>
-    public IReadOnlyCollection<string> JumpTargets(IEnumerable<IptablesRule> rules) => buckets.JumpTargets(rules);
+    /// <summary>What an object's read keeps besides its own rules: the dispatch jumps, which <see cref="Plan"/> places the object's among.</summary>
+    public IReadOnlyCollection<string> AlsoKeeping { get; } = [builder.BucketComment];
 
     /// <summary>
     /// What makes the rules that carry <paramref name="comment"/> exactly <paramref name="wanted"/> (none, for a
@@ -27,7 +27,7 @@ internal sealed class ObjectPlanner(NatRuleBuilder builder, HostCommands command
     /// is (every copy, review item 3), with the jumps to and the chains of the port buckets this leaves empty; then the
     /// missing bucket chains and jumps the wanted rules need, and adds of the wanted rules not listed. Rules already in
     /// place are left alone, so an install is idempotent. The listings need keep only the rules that carry the comment
-    /// and the jumps to <see cref="JumpTargets"/>. <paramref name="built"/>, the object's rules as built (the wanted ones
+    /// and the lines of <see cref="AlsoKeeping"/>. <paramref name="built"/>, the object's rules as built (the wanted ones
     /// by default), name its bucket chains, which a removal deletes when it finds them empty.
     /// </summary>
     public List<Change> Plan(AddressFamily family, Dictionary<string, TableListing> listings, string comment, IReadOnlyList<IptablesRule> wanted, IEnumerable<IptablesRule>? built = null)
@@ -52,7 +52,7 @@ internal sealed class ObjectPlanner(NatRuleBuilder builder, HostCommands command
             changes.AddRange(listing.DeletesInOrder(family, table, [.. deleted.OrderBy(listing.PositionOf)], tolerateMissing: true));
         }
 
-        return [.. changes, .. chainDeletes, .. buckets.Missing(family, listings, wanted), .. added.Select(RuleChange.Add)];
+        return [.. changes, .. chainDeletes, .. buckets.Missing(family, listings, wanted, extras), .. added.Select(RuleChange.Add)];
     }
 
     /// <summary>

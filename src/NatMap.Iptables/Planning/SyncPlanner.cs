@@ -85,6 +85,7 @@ internal sealed class SyncPlanner(NatRuleBuilder builder, SetupPlanner setup, Ob
 
         var deletes = new List<Change>();
         var chainDeletes = new List<Change>();
+        var deleted = new Dictionary<string, List<ListedRule>>(StringComparer.Ordinal);
         var byTable = owned.GroupBy(static o => o.Table).ToDictionary(static g => g.Key, static g => g.ToList(), StringComparer.Ordinal);
         foreach (var (table, listing) in listings)
         {
@@ -99,9 +100,10 @@ internal sealed class SyncPlanner(NatRuleBuilder builder, SetupPlanner setup, Ob
             }
 
             chainDeletes.AddRange(buckets.Stale(family, table, listing, wanted, extra));
+            deleted[table] = extra;
             deletes.AddRange(listing.DeletesInOrder(family, table, [.. extra.OrderBy(listing.PositionOf)]));
         }
 
-        return [.. deletes, .. chainDeletes, .. buckets.Missing(family, listings, wanted), .. adds];
+        return [.. deletes, .. chainDeletes, .. buckets.Missing(family, listings, wanted, deleted), .. adds];
     }
 }

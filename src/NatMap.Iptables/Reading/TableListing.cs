@@ -32,23 +32,22 @@ internal sealed class TableListing
     public static TableListing Parse(string output, Func<string, bool>? keep = null) => Parse(LogicalLines(output), keep);
 
     /// <summary>
-    /// The line filter that keeps the rules carrying <paramref name="comment"/>, and the jumps to
-    /// <paramref name="jumpTargets"/>; none for a <see langword="null"/> comment.
+    /// The line filter that keeps the rules carrying <paramref name="comment"/>, and the lines that contain one of
+    /// <paramref name="alsoKeeping"/>; none for a <see langword="null"/> comment.
     /// </summary>
-    public static Func<string, bool>? KeepingComment(string? comment, IReadOnlyCollection<string>? jumpTargets = null)
+    public static Func<string, bool>? KeepingComment(string? comment, IReadOnlyCollection<string>? alsoKeeping = null)
     {
         if (comment is null)
         {
             return null;
         }
 
-        if (jumpTargets is not { Count: > 0 })
+        if (alsoKeeping is not { Count: > 0 })
         {
             return line => line.Contains(comment, StringComparison.Ordinal);
         }
 
-        var endings = jumpTargets.Select(static t => " -j " + t).ToArray();
-        return line => line.Contains(comment, StringComparison.Ordinal) || endings.Any(e => line.EndsWith(e, StringComparison.Ordinal));
+        return line => line.Contains(comment, StringComparison.Ordinal) || alsoKeeping.Any(k => line.Contains(k, StringComparison.Ordinal));
     }
 
     /// <summary>

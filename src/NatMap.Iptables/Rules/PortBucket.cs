@@ -5,7 +5,7 @@ namespace NatMap.Iptables.Rules;
 /// of one protocol (<see cref="Bucket"/> is -1), or a bucket of 64 ports within one, under the nat and filter chain or,
 /// with <see cref="Postrouting"/>, under the nat <c>POSTROUTING</c> chain.
 /// </summary>
-internal readonly record struct PortBucket(bool Postrouting, char Letter, int Group, int Bucket)
+internal readonly record struct PortBucket(bool Postrouting, char Letter, int Group, int Bucket) : IComparable<PortBucket>
 {
     /// <summary>How many groups a protocol has, and how many buckets a group has.</summary>
     public const int Count = 32;
@@ -26,6 +26,10 @@ internal readonly record struct PortBucket(bool Postrouting, char Letter, int Gr
             return (Math.Max(first, NatMapLimits.MinPort), last);
         }
     }
+
+    /// <summary>The order of jumps within a chain: tcp before udp, then by ports (a group before its buckets).</summary>
+    public int CompareTo(PortBucket other) =>
+        (Postrouting, Letter, Group, Bucket).CompareTo((other.Postrouting, other.Letter, other.Group, other.Bucket));
 
     /// <summary>The bucket of a port.</summary>
     public static PortBucket Of(TransportProtocol protocol, int port, bool postrouting) =>
