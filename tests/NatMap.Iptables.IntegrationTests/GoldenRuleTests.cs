@@ -129,10 +129,11 @@ public sealed class GoldenRuleTests
 
             A Docker mapping's rules are not appended to one long chain that every new connection walks: each goes to the
             chain of its protocol and port. Ports are grouped by 2,048 (`NATMAP-T3` holds tcp 6144-8191) and bucketed by 64
-            within a group (`NATMAP-T3-30` holds tcp 8064-8127), with `U` for udp. The DNAT is dispatched by host port from
-            nat `NATMAP`, the ACCEPT by container port from filter `NATMAP`, and the hairpin MASQUERADE by container port from
-            nat `NATMAP-P` (chains `NATMAP-PT0-1` and so on), which `POSTROUTING` reaches only for translated connections
-            (`--ctstate DNAT`). So a new connection walks at most 32 group jumps, 32 bucket jumps and the rules of its own
+            within a group (`NATMAP-T3-30` holds tcp 8064-8127), with `U` for udp, all by the mapping's host port. The DNAT
+            is dispatched from nat `NATMAP` by the packet's port (`--dport`); the ACCEPT from filter `NATMAP`, and the
+            hairpin MASQUERADE from nat `NATMAP-P` (chains `NATMAP-PT3-30` and so on), by the translated connection's
+            original port (`-m conntrack --ctorigdstport`), since many containers share a container port. `POSTROUTING`
+            reaches `NATMAP-P` only for translated connections (`--ctstate DNAT`). So a new connection walks at most 32 group jumps, 32 bucket jumps and the rules of its own
             64 ports, whatever the number of mappings. The jumps carry the comment `natmap:setup:bucket`; a group or bucket
             chain is made, with its jump, by the first rule that needs it and deleted, with its jump, by the removal of the
             last (`NatRuleBuilder.BuildDispatchJumps`).

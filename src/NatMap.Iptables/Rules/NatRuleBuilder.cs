@@ -155,9 +155,11 @@ public sealed class NatRuleBuilder
     /// <para>A mapping's rules are not in one long chain that every new connection walks. Each goes to the chain of its
     /// protocol and port: ports are grouped by 2,048 (<c>NATMAP-T4</c> holds tcp 8192–10239) and bucketed by 64 within a
     /// group (<c>NATMAP-T4-3</c> holds tcp 8384–8447). A packet walks at most 32 group jumps, 32 bucket jumps and the
-    /// rules of its own 64 ports, whatever the number of mappings. The DNAT goes by host port under
-    /// <see cref="ChainName"/> in nat; the filter ACCEPT by container port under <see cref="ChainName"/> in filter;
-    /// the hairpin MASQUERADE by container port under <see cref="PostroutingChainName"/> (chains <c>NATMAP-PT4-3</c>).</para>
+    /// rules of its own 64 ports, whatever the number of mappings. All three rules of a mapping go by its host port: the
+    /// DNAT under <see cref="ChainName"/> in nat (<c>--dport</c>); the filter ACCEPT under <see cref="ChainName"/> in
+    /// filter and the hairpin MASQUERADE under <see cref="PostroutingChainName"/> (chains <c>NATMAP-PT4-3</c>), both by
+    /// the translated connection's original port (<c>-m conntrack --ctorigdstport</c>), since many mappings share a
+    /// container port.</para>
     /// <para>The library makes a group or bucket chain, with its jump, with the first rule that needs it, and deletes
     /// both with the last.</para>
     /// </remarks>
@@ -176,13 +178,19 @@ public sealed class NatRuleBuilder
         return [DispatchJump(rule.Family, rule.Table, group), DispatchJump(rule.Family, rule.Table, node)];
     }
 
-    /// <summary>The jump to <paramref name="node"/>'s chain from its parent: its protocol and port range, then the chain.</summary>
+    /// <summary>
+    /// The jump to <paramref name="node"/>'s chain from its parent: its protocol and host port range, then the chain. In
+    /// nat before the DNAT the host port is the packet's (<c>--dport</c>); after it, in filter and under
+    /// <see cref="PostroutingChainName"/>, it is the connection's original one (<c>-m conntrack --ctorigdstport</c>),
+    /// so mappings that share a container port (many containers listen on 80) still spread over the buckets.
+    /// </summary>
     internal IptablesRule DispatchJump(AddressFamily family, string table, PortBucket node)
     {
         var protocol = node.Protocol;
         var (first, last) = node.Ports;
-        return new(family, table, ParentChain(node),
-            ["-p", protocol, "-m", protocol, "--dport", string.Create(CultureInfo.InvariantCulture, $"{first}:{last}"), .. CommentArgs(BucketComment), "-j", BucketChain(node)]);
+        var range = string.Create(CultureInfo.InvariantCulture, $"{first}:{last}");
+        string[] match = table == "nat" && !node.Postrouting ? ["-m", protocol, "--dport", range] : ["-m", "conntrack", "--ctorigdstport", range];
+        return new(family, table, ParentChain(node), ["-p", protocol, .. match, .. CommentArgs(BucketComment), "-j", BucketChain(node)]);
     }
 
     /// <summary>The name of a group or bucket chain.</summary>
@@ -339,13 +347,13 @@ public sealed class NatRuleBuilder
                 .. CommentArgs(comment),
                 "-j", "DNAT", "--to-destination", Tokens.Endpoint(container),
             ]),
-            new(family, "filter", BucketChain(PortBucket.Of(map.Protocol, container.Port, postrouting: false)),
+            new(family, "filter", BucketChain(PortBucket.Of(map.Protocol, host.Port, postrouting: false)),
             [
                 "-d", containerHost, "-p", protocol, "-m", protocol, "--dport", containerPort,
                 "-m", "conntrack", "--ctstate", "DNAT", .. bound ? (string[])["--ctorigdst", host.Address.ToString()] : [], "--ctorigdstport", hostPort,
                 .. CommentArgs(comment), "-j", "ACCEPT",
             ]),
-            new(family, "nat", BucketChain(PortBucket.Of(map.Protocol, container.Port, postrouting: true)),
+            new(family, "nat", BucketChain(PortBucket.Of(map.Protocol, host.Port, postrouting: true)),
                 ["-s", hairpinSources, "-d", containerHost, "-p", protocol, "-m", protocol, "--dport", containerPort, "-m", "conntrack", "!", "--ctorigdst", container.Address.ToString(), .. CommentArgs(comment), "-j", "MASQUERADE"]),
         ];
     }
