@@ -22,6 +22,8 @@ namespace NatMap.Iptables.Benchmarks;
 /// port, <c>0.0.0.0:(10000 + N - 1)/tcp -> 172.17.255.254:80</c>: the worst case for a walk of the mappings in port or
 /// insertion order. The other N - 1 are KernelScale's (<c>0.0.0.0:10000+i -> 172.17.x.y:80</c>, containers that do not
 /// exist). The baseline is a second configuration of its own, Setup plus the measured mapping alone (same ports).
+/// Every container listens on port 80, as on a Docker host full of web servers; <c>--container-ports distinct</c> gives
+/// each container its host port instead (the measured one too), for rules indexed by container port.
 /// </para>
 /// <para>
 /// Paths: <c>local</c>, a client in H connecting to H's own address 10.99.0.1 (not loopback) at the mapped port;
@@ -41,7 +43,7 @@ namespace NatMap.Iptables.Benchmarks;
 /// </remarks>
 internal static class DataPlane
 {
-    private const int ContainerPort = 80;
+    private const int ContainerPort = 80; // every container's, unless --container-ports distinct
     private const int UnmappedPort = 9000;
     private const int ClosedPort = 9001;
     private const int FirstHostPort = 10_000;
@@ -72,23 +74,32 @@ internal static class DataPlane
         var connectors = int.Parse(KernelScale.Option(args, "--connectors", "4"), Inv);
         var names = KernelScale.Option(args, "--paths", "local,forward,unmapped-local").Split(',');
         var paths = AllPaths.Where(p => names.Contains(p.Name)).ToArray();
+        var containerPorts = KernelScale.Option(args, "--container-ports", "same");
+        if (containerPorts is not ("same" or "distinct"))
+        {
+            Console.Error.WriteLine($"--container-ports {containerPorts}: expected same (every container on port 80, as KernelScale) or distinct (each container on its host port).");
+            return 2;
+        }
+
         if (sizes.Any(n => n is < 1 or > MaxMappings) || repeats is < 1 or > 100 || seconds is < 0.5 or > 60 || connectors is < 1 or > 64 || paths.Length != names.Length)
         {
             Console.Error.WriteLine($"--sizes: 1 to {MaxMappings} mappings; --repeats: 1 to 100; --seconds: 0.5 to 60; --connectors: 1 to 64; --paths: some of {string.Join(',', AllPaths.Select(p => p.Name))}.");
             return 2;
         }
 
-        var csv = KernelScale.Option(args, "--csv", string.Empty) is { Length: > 0 } file ? new CsvFigures(file, backend) : null;
+        var csv = KernelScale.Option(args, "--csv", string.Empty) is { Length: > 0 } file ? new CsvFigures(file, KernelScale.Option(args, "--label", backend)) : null;
         Console.WriteLine($"# {Environment.ProcessorCount} CPUs, {Environment.OSVersion}, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, load average {KernelScale.LoadAverage()}");
-        Console.WriteLine(string.Create(Inv, $"# data plane: {BackendName(backend)}, new TCP connections/s through the last mapping (highest host port) with N mappings over Setup plus that mapping alone; {connectors} connectors, {seconds} s per measurement after 0.5 s of warm-up, {repeats} alternating pairs per path; the ratio is the median of the pairs' ratios"));
+        Console.WriteLine(string.Create(Inv, $"# data plane: {BackendName(backend)}, new TCP connections/s through the last mapping (highest host port) with N mappings over Setup plus that mapping alone; {connectors} connectors, {seconds} s per measurement after 0.5 s of warm-up, {repeats} alternating pairs per path; the ratio is the median of the pairs' ratios; container ports: {(containerPorts == "same" ? "all 80" : "each its host port")}"));
         Console.WriteLine();
         Console.WriteLine("| N | path | baseline: Setup + the mapping (conn/s, median) | N mappings (conn/s, median) | N / baseline (median of pairs) | pairs' ratios | failed connections (baseline / N) |");
         Console.WriteLine("|---:|---|---:|---:|---:|---|---:|");
         foreach (var n in sizes)
         {
-            var measured = new DockerPortMap("dataplane", new IPEndPoint(IPAddress.Any, FirstHostPort + n - 1), new IPEndPoint(ContainerAddress, ContainerPort));
+            var distinct = containerPorts == "distinct";
+            var measured = new DockerPortMap("dataplane", new IPEndPoint(IPAddress.Any, FirstHostPort + n - 1), new IPEndPoint(ContainerAddress, distinct ? FirstHostPort + n - 1 : ContainerPort));
+            var others = KernelScale.Maps(n, 0)[..^1].Select(m => distinct ? m with { ContainerEndpoint = new IPEndPoint(m.ContainerEndpoint.Address, m.HostEndpoint.Port) } : m);
             await using var baseline = await Topology.CreateAsync(backend, [measured]);
-            await using var loaded = await Topology.CreateAsync(backend, [.. KernelScale.Maps(n, 0)[..^1], measured]);
+            await using var loaded = await Topology.CreateAsync(backend, [.. others, measured]);
             var structure = await loaded.DescribeAsync(backend, measured);
             Console.WriteLine(string.Create(Inv, $"# N = {n}: SetupAsync + SyncAsync took {baseline.SetupTime.TotalMilliseconds:0} ms with the one mapping, {loaded.SetupTime.TotalMilliseconds:0} ms with N; {structure}"));
             foreach (var path in paths)
@@ -347,7 +358,7 @@ internal static class DataPlane
                 // not fill it (these timeouts are per namespace; the library's NAT has loaded conntrack by now).
                 await topology.Host.ExecAsync("sysctl", "-q", "-w", "net.netfilter.nf_conntrack_tcp_timeout_close=1", "net.netfilter.nf_conntrack_tcp_timeout_time_wait=1",
                     "net.netfilter.nf_conntrack_tcp_timeout_fin_wait=1", "net.netfilter.nf_conntrack_tcp_timeout_close_wait=1", "net.netfilter.nf_conntrack_tcp_timeout_last_ack=1");
-                await topology.StartServerAsync(topology.Container, ContainerPort);
+                await topology.StartServerAsync(topology.Container, maps[^1].ContainerEndpoint.Port);
                 await topology.StartServerAsync(topology.Host, UnmappedPort);
                 return topology;
             }
@@ -388,8 +399,8 @@ internal static class DataPlane
             if (backend == "nftables")
             {
                 var table = await Host.ExecAsync("nft", "list", "table", "inet", Nftables.NftRenderer.Default.Table);
-                var rules = table.Split('\n').Select(l => l.Trim()).Where(l => l.Contains("dnat", StringComparison.Ordinal) || l.StartsWith("type ", StringComparison.Ordinal) || l.StartsWith("chain ", StringComparison.Ordinal)).Take(12);
-                return "nftables mapping rules: " + string.Join(" | ", rules);
+                var rules = table.Split('\n').Select(l => l.Trim()).Where(l => l.Contains("dnat", StringComparison.Ordinal)).Take(8);
+                return "the nftables rules that translate (map lookups): " + string.Join(" | ", rules);
             }
 
             var save = (await Host.ExecAsync($"iptables-{backend}-save", "-t", "nat")).Split('\n');
