@@ -139,10 +139,10 @@ internal static class KernelScale
     }
 
     /// <summary>The 1-minute load average (<c>/proc/loadavg</c>): the machine is shared, so every run says how busy it was.</summary>
-    private static string LoadAverage() =>
+    internal static string LoadAverage() =>
         File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "unknown";
 
-    private static string Option(string[] args, string name, string fallback)
+    internal static string Option(string[] args, string name, string fallback)
     {
         var index = Array.IndexOf(args, name);
         return index >= 0 && index + 1 < args.Length ? args[index + 1] : fallback;
@@ -160,7 +160,7 @@ internal static class KernelScale
     /// for a full replacement, as when every container is recreated; generation 2: ports 60000 up, the extra mappings
     /// installed one at a time (no host port of generation 0).
     /// </summary>
-    private static DockerPortMap[] Maps(int n, int generation) =>
+    internal static DockerPortMap[] Maps(int n, int generation) =>
         [.. Enumerable.Range(0, n).Select(i => new DockerPortMap(
             $"c{generation}x{i}",
             new IPEndPoint(i < 50_000 ? IPAddress.Any : new IPAddress([10, 255, (byte)(i / 50_000), 1]), generation == 2 ? 60_000 + i : 10_000 + (i % 50_000)),
@@ -527,7 +527,7 @@ internal static class KernelScale
         return times[times.Count / 2];
     }
 
-    private static double Median(List<double> ratios)
+    internal static double Median(List<double> ratios)
     {
         ratios.Sort();
         return ratios[ratios.Count / 2];
@@ -543,25 +543,6 @@ internal static class KernelScale
         public TimeSpan? Old { get; init; }
 
         public double OldRatio { get; init; } = double.NaN;
-    }
-
-    /// <summary>
-    /// Appends one row per figure to a CSV file, <c>backend,n,metric,value,unit</c> (the header when the file is new),
-    /// the format <c>benchmarks/plot.cs</c> reads. Each row is written at once, so a run cut short keeps what it measured.
-    /// </summary>
-    private sealed class CsvFigures(string path, string backend)
-    {
-        public void Time(int n, string metric, TimeSpan time) => Write(n, metric, time.TotalMilliseconds.ToString("0.0", Inv), "ms");
-
-        public void Ratio(int n, string metric, double ratio) => Write(n, metric, ratio.ToString("0.000", Inv), "ratio");
-
-        public void Count(int n, string metric, int count) => Write(n, metric, count.ToString(Inv), "processes");
-
-        private void Write(int n, string metric, string value, string unit)
-        {
-            var header = !File.Exists(path) || new FileInfo(path).Length == 0 ? "backend,n,metric,value,unit\n" : string.Empty;
-            File.AppendAllText(path, string.Create(Inv, $"{header}{backend},{n},{metric},{value},{unit}\n"));
-        }
     }
 
     /// <summary>Runs commands for real and counts them; remembers the programs run (inside the namespace wrapper) and the last batch's input.</summary>
@@ -692,86 +673,6 @@ internal static class KernelScale
             }
 
             return result;
-        }
-    }
-
-    /// <summary>A throwaway network namespace with loopback up.</summary>
-    private sealed class Namespace : IAsyncDisposable
-    {
-        private static readonly CliWrapCommandRunner Shell = new(TimeSpan.FromMinutes(1));
-
-        private Namespace(string name) => Name = name;
-
-        public string Name { get; }
-
-        public static async Task<Namespace> CreateAsync()
-        {
-            var ns = new Namespace("nmbench-" + Guid.NewGuid().ToString("N")[..8]);
-            await RunAsync("ip", "netns", "add", ns.Name);
-            await RunAsync("ip", "netns", "exec", ns.Name, "ip", "link", "set", "lo", "up");
-            return ns;
-        }
-
-        /// <summary>A manager that takes the cross-process lock file as one running on CliWrapCommandRunner does, so its cost is counted.</summary>
-        /// <remarks><paramref name="backend"/> <c>nftables</c> is the native backend (its table is named after the default prefix, as the renderer's is); the others are iptables-nft and iptables-legacy.</remarks>
-        public IptablesManager Manager(string backend, RuleApplyMode transport, ICommandRunner runner) => new(runner, backend == "nftables"
-            ? new NatMapOptions
-            {
-                NetworkNamespace = Name,
-                Backend = NatMapBackend.Nftables,
-                EnableIpv6 = false,
-                CommandTimeout = TimeSpan.FromMinutes(5),
-            }
-            : new NatMapOptions
-            {
-                NetworkNamespace = Name,
-                IptablesPath = $"iptables-{backend}",
-                Ip6tablesPath = $"ip6tables-{backend}",
-                EnableIpv6 = false,
-                ApplyMode = transport,
-                CommandTimeout = TimeSpan.FromMinutes(5),
-            }, null, null, Internal.OperationLock.DefaultDirectory);
-
-        /// <summary>
-        /// The one read of the N mappings by hand, the floor of a listing: <c>nft -j list table inet natmap</c> (the
-        /// mappings' table) or <c>iptables-save</c>; returns how long it took.
-        /// </summary>
-        public async Task<TimeSpan> ReadAsync(string backend)
-        {
-            string[] read = backend == "nftables"
-                ? ["nft", "-j", "list", "table", "inet", Nftables.NftRenderer.Default.Table]
-                : [$"iptables-{backend}-save"];
-            var watch = Stopwatch.StartNew();
-            var result = await Shell.RunAsync(new CommandSpec("ip", ["netns", "exec", Name, .. read]));
-            var elapsed = watch.Elapsed;
-            return result.IsSuccess ? elapsed : throw new InvalidOperationException($"{string.Join(' ', read)}: {result.StandardError}");
-        }
-
-        /// <summary>The JSON listing of one table in this namespace (<c>nft -j list table inet NAME</c>).</summary>
-        public async Task<string> ListNftTableAsync(string table)
-        {
-            var result = await Shell.RunAsync(new CommandSpec("ip", ["netns", "exec", Name, "nft", "-j", "list", "table", "inet", table]));
-            return result.IsSuccess ? result.StandardOutput : throw new InvalidOperationException($"nft -j list table inet {table}: {result.StandardError}");
-        }
-
-        /// <summary>Feeds a script to one <c>nft -f -</c> in this namespace, by hand, and returns how long it took.</summary>
-        public async Task<TimeSpan> NftAsync(string script)
-        {
-            var watch = Stopwatch.StartNew();
-            var result = await Shell.RunAsync(new CommandSpec("ip", ["netns", "exec", Name, "nft", "-f", "-"], script));
-            var elapsed = watch.Elapsed;
-            return result.IsSuccess ? elapsed : throw new InvalidOperationException($"nft -f -: {result.StandardError}");
-        }
-
-        public async ValueTask DisposeAsync() => await RunAsync("ip", "netns", "del", Name);
-
-        private static async Task RunAsync(string program, params string[] arguments)
-        {
-            var result = await Shell.RunAsync(new CommandSpec(program, arguments));
-            if (!result.IsSuccess)
-            {
-                throw new InvalidOperationException($"{program} {string.Join(' ', arguments)}: {result.StandardError}");
-            }
         }
     }
 }
