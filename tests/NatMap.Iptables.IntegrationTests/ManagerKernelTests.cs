@@ -261,8 +261,8 @@ public sealed class ManagerKernelTests
         else
         {
             error.Command.Arguments.Should().Contain("--noflush");
-            // The filter table's first line that needs NATMAP: the jump from it to the mapping's port group.
-            error.FailedInputLine.Should().StartWith("-A NATMAP -p tcp ").And.EndWith("-j NATMAP-T0");
+            // The filter table's first line that needs NATMAP: the jump from it to the group of the mapping's host port, 8080.
+            error.FailedInputLine.Should().StartWith("-A NATMAP -p tcp ").And.EndWith("-j NATMAP-T3");
         }
 
         error.ExitCode.Should().NotBe(0);
