@@ -24,6 +24,9 @@ internal sealed class NftElementSet
 
     private const string Separator = ", ";
 
+    /// <summary>What ends a command of elements.</summary>
+    private const string Close = " }\n";
+
     /// <summary>
     /// The most characters one element and its separator take: two addresses (at most 65 each, an IPv6 address with a
     /// zone), two ports, a protocol, a container id (at most <see cref="NatMapLimits.MaxContainerIdLength"/>) and the words
@@ -174,7 +177,7 @@ internal sealed class NftElementSet
                 if (_text[m].Length > 0)
                 {
                     _text[m].CopyTo(Open(script, verb, qualifiedTable, m));
-                    script.Append(" }\n");
+                    script.Append(Close);
                 }
 
                 continue;
@@ -195,9 +198,45 @@ internal sealed class NftElementSet
 
             if (open)
             {
-                script.Append(" }\n");
+                script.Append(Close);
             }
         }
+    }
+
+    /// <summary>
+    /// One <c>VERB element inet T MAP { … }</c> command per map (in name order) that holds any element, with every
+    /// element, then <paramref name="suffix"/>: the script made at its exact length, each character copied once.
+    /// </summary>
+    public string RenderCommands(string verb, string qualifiedTable, string suffix)
+    {
+        var headers = new string?[MapNames.Length];
+        var length = suffix.Length;
+        for (var m = 0; m < MapNames.Length; m++)
+        {
+            if (_text[m].Length > 0)
+            {
+                headers[m] = $"{verb} element {qualifiedTable} {MapNames[m]} {{ ";
+                length += headers[m]!.Length + _text[m].Length + Close.Length;
+            }
+        }
+
+        return string.Create(length, (Text: _text, Headers: headers, Suffix: suffix), static (script, parts) =>
+        {
+            var at = 0;
+            for (var m = 0; m < parts.Text.Length; m++)
+            {
+                if (parts.Headers[m] is { } header)
+                {
+                    header.CopyTo(script[at..]);
+                    at += header.Length;
+                    at += parts.Text[m].CopyTo(script[at..]);
+                    Close.CopyTo(script[at..]);
+                    at += Close.Length;
+                }
+            }
+
+            parts.Suffix.CopyTo(script[at..]);
+        });
     }
 
     private static System.Text.StringBuilder Open(System.Text.StringBuilder script, string verb, string qualifiedTable, int map) =>
@@ -271,6 +310,20 @@ internal sealed class NftElementSet
 
         /// <summary>The characters of <paramref name="chunk"/> from <paramref name="start"/>.</summary>
         public ReadOnlySpan<char> Span(int chunk, int start, int length) => _chunks[chunk].AsSpan(start, length);
+
+        /// <summary>Copies every character written, chunk by chunk, to the start of <paramref name="target"/>; returns how many.</summary>
+        public int CopyTo(Span<char> target)
+        {
+            var at = 0;
+            for (var c = 0; c < _chunks.Count; c++)
+            {
+                var chunk = _chunks[c].AsSpan(0, c == _chunks.Count - 1 ? _length : _used[c]);
+                chunk.CopyTo(target[at..]);
+                at += chunk.Length;
+            }
+
+            return at;
+        }
 
         /// <summary>Appends every character written, chunk by chunk.</summary>
         public void CopyTo(System.Text.StringBuilder script)

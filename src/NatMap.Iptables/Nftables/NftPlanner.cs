@@ -145,21 +145,18 @@ internal sealed class NftPlanner
             return SyncStatic(state, current); // the maps hold what the last Sync wrote
         }
 
-        // One builder for the whole script (in chunks, none on the large object heap), copied once into its string.
-        var script = new StringBuilder();
+        var then = SyncStatic(state, current) + Renderer.RenderDigest(state.Digest);
         if (current.Mappings.Count == 0)
         {
-            Renderer.AppendAddElements(script, elements); // after Setup: nothing to compare with
-        }
-        else
-        {
-            var held = current.Mappings.ToHashSet();
-            var wanted = elements.Mappings.ToHashSet();
-            script.Append(Renderer.RenderDeleteMappings(current.Mappings.Where(m => !wanted.Contains(m)).Distinct()));
-            Renderer.AppendAddElements(script, elements, i => !held.Contains(elements.Mappings[i]));
+            return Renderer.RenderAddElements(elements, then); // after Setup: nothing to compare with
         }
 
-        return script.Append(SyncStatic(state, current)).Append(Renderer.RenderDigest(state.Digest)).ToString();
+        // One builder for the whole script (in chunks, none on the large object heap), copied once into its string.
+        var held = current.Mappings.ToHashSet();
+        var wanted = elements.Mappings.ToHashSet();
+        var script = new StringBuilder(Renderer.RenderDeleteMappings(current.Mappings.Where(m => !wanted.Contains(m)).Distinct()));
+        Renderer.AppendAddElements(script, elements, i => !held.Contains(elements.Mappings[i]));
+        return script.Append(then).ToString();
     }
 
     /// <summary>

@@ -189,6 +189,13 @@ internal sealed class NftRenderer
         return (set.UnmarkedDigest, set.MarkedDigest);
     }
 
+    /// <summary>One <c>add element</c> command per map (in name order) with every element of <paramref name="set"/>, then <paramref name="then"/>, in one string made at its length.</summary>
+    public string RenderAddElements(NftElementSet set, string then)
+    {
+        ArgumentNullException.ThrowIfNull(set);
+        return set.RenderCommands("add", Qualified, then);
+    }
+
     /// <summary>One <c>add element</c> command per map (in name order) with the elements of <paramref name="set"/> that <paramref name="include"/> admits (by index in <see cref="NftElementSet.Mappings"/>), or all of them.</summary>
     public void AppendAddElements(StringBuilder script, NftElementSet set, Func<int, bool>? include = null)
     {
