@@ -197,6 +197,10 @@ internal sealed class NftBackend : IIptablesManager
         ValidateDesired(desired); // every object before any command runs
         await _gate.RunAsync("Sync", async operation =>
         {
+            // The desired mappings are formatted once (the digest, the clash check, the script) while the reads run:
+            // pure work, on a pool thread, that needs nothing the reads return.
+            var elements = Task.Run(() => NftElementSet.Of(desired.DockerMaps), CancellationToken.None);
+
             // First the cheap reads: the chain list and the small static table. When every chain stands and the state
             // chain's digest says the maps hold exactly the desired mappings, the maps are not listed at all.
             var chains = ListChainsAsync(cancellationToken);
@@ -207,7 +211,7 @@ internal sealed class NftBackend : IIptablesManager
             var (staticListing, routeLocalnet, filters) = (await statics.ConfigureAwait(false), await routeLocalnetRead.ConfigureAwait(false), await filtersRead.ConfigureAwait(false));
             if (await chains.ConfigureAwait(false) && staticListing is not null
                 && NftListing.ParseStatic(staticListing, _planner.Renderer.Table) is { Digest: { } digest } held
-                && MarkedBy(digest, desired.DockerMaps) is { } marked
+                && MarkedBy(digest, await elements.ConfigureAwait(false)) is { } marked
                 && OwnsRouteLocalnet(marked, complete: true, routeLocalnet) == marked)
             {
                 await ApplyNftAsync(operation, _planner.SyncStatic(desired, held), _planner.RestoreStatic(held), cancellationToken).ConfigureAwait(false);
@@ -218,7 +222,7 @@ internal sealed class NftBackend : IIptablesManager
 
             var main = await ListTableAsync(_planner.Renderer.Table, cancellationToken).ConfigureAwait(false);
             var current = main is null ? null : NftListing.Parse(staticListing is null ? [main] : [main, staticListing], _planner.Renderer.Table);
-            var script = _planner.Sync(desired, current, OwnsRouteLocalnet(current, routeLocalnet));
+            var script = _planner.Sync(desired, current, OwnsRouteLocalnet(current, routeLocalnet), await elements.ConfigureAwait(false));
             await ApplyNftAsync(operation, script, _planner.Restore(current), cancellationToken).ConfigureAwait(false);
             await ApplyHostSideAsync(operation, filters, routeLocalnet, cancellationToken).ConfigureAwait(false);
 
@@ -302,11 +306,8 @@ internal sealed class NftBackend : IIptablesManager
     /// Whether the digest a Sync wrote is that of <paramref name="maps"/> with the guard marked (<see langword="true"/>)
     /// or unmarked (<see langword="false"/>); <see langword="null"/> when it is neither: the maps must be read.
     /// </summary>
-    private static bool? MarkedBy(string digest, IEnumerable<DockerPortMap> maps)
-    {
-        var (unmarked, marked) = NftRenderer.Digests(maps);
-        return digest == marked ? true : digest == unmarked ? false : null;
-    }
+    private static bool? MarkedBy(string digest, NftElementSet maps) =>
+        digest == maps.MarkedDigest ? true : digest == maps.UnmarkedDigest ? false : null;
 
     /// <summary>The flows of every static DNAT that <paramref name="desired"/> adds to or removes from what <paramref name="current"/> held.</summary>
     private Task ResetDnatFlowsAsync(Operation operation, NftTableState? current, NatMapState desired, CancellationToken cancellationToken)

@@ -112,16 +112,29 @@ internal sealed class NftPlanner
     /// </summary>
     /// <exception cref="ArgumentException">Two of the desired mappings publish the same key (address, protocol, port).</exception>
     /// <exception cref="InvalidOperationException">A table of the library's name is not the library's.</exception>
-    public string Sync(NatMapState desired, NftTableState? current, bool ownsRouteLocalnet = false)
+    /// <param name="desired">The state to sync to.</param>
+    /// <param name="current">The tables as read; <see langword="null"/> when they do not exist.</param>
+    /// <param name="ownsRouteLocalnet">Whether the loopback guard is to say that Setup turned <c>route_localnet</c> on.</param>
+    /// <param name="elements">
+    /// <paramref name="desired"/>'s mappings already formatted (<see cref="NftElementSet.Of"/> of its
+    /// <see cref="NatMapState.DockerMaps"/>, made while the tables were read); <see langword="null"/> to format them here.
+    /// </param>
+    public string Sync(NatMapState desired, NftTableState? current, bool ownsRouteLocalnet = false, NftElementSet? elements = null)
     {
         ArgumentNullException.ThrowIfNull(desired);
         ThrowIfForeign(current);
-        ThrowIfClash(desired);
+        elements ??= NftElementSet.Of(desired.DockerMaps); // formatted once: clash check, digest and script
+        ThrowIfClash(elements);
 
-        var state = Desired(desired) with { RouteLocalnetOwned = ownsRouteLocalnet };
-        var lines = state.Mappings.Select(static m => NftRenderer.Line(m)).ToList(); // formatted once: digest and script
-        var (unmarked, marked) = NftRenderer.Digests(lines);
-        state = state with { Digest = ownsRouteLocalnet ? marked : unmarked };
+        var state = new NftDesiredState(
+            elements.Mappings,
+            [.. desired.Dnats.Select(Normalized).Distinct()],
+            [.. desired.Snats.Distinct()],
+            [.. desired.Hairpins.Select(Normalized).Distinct()])
+        {
+            RouteLocalnetOwned = ownsRouteLocalnet,
+            Digest = elements.Digest(ownsRouteLocalnet),
+        };
         if (current is not { SetupComplete: true } || current.RouteLocalnetOwned != ownsRouteLocalnet)
         {
             return Renderer.RenderFull(state);
@@ -132,20 +145,18 @@ internal sealed class NftPlanner
             return SyncStatic(state, current); // the maps hold what the last Sync wrote
         }
 
-        string maps;
+        var then = SyncStatic(state, current) + Renderer.RenderDigest(state.Digest);
         if (current.Mappings.Count == 0)
         {
-            maps = Renderer.RenderElementLines("add", lines); // after Setup: nothing to compare with
-        }
-        else
-        {
-            var held = current.Mappings.ToHashSet();
-            var wanted = state.Mappings.ToHashSet();
-            maps = Renderer.RenderDeleteMappings(current.Mappings.Where(m => !wanted.Contains(m)).Distinct())
-                + Renderer.RenderElementLines("add", state.Mappings.Select((m, i) => (Map: m, Line: lines[i])).Where(p => !held.Contains(p.Map)).Select(static p => p.Line));
+            return Renderer.RenderAddElements(elements, then); // after Setup: nothing to compare with
         }
 
-        return maps + SyncStatic(state, current) + Renderer.RenderDigest(state.Digest);
+        // One builder for the whole script (in chunks, none on the large object heap), copied once into its string.
+        var held = current.Mappings.ToHashSet();
+        var wanted = elements.Mappings.ToHashSet();
+        var script = new StringBuilder(Renderer.RenderDeleteMappings(current.Mappings.Where(m => !wanted.Contains(m)).Distinct()));
+        Renderer.AppendAddElements(script, elements, i => !held.Contains(elements.Mappings[i]));
+        return script.Append(then).ToString();
     }
 
     /// <summary>
@@ -194,18 +205,13 @@ internal sealed class NftPlanner
         };
 
     /// <summary>Two desired mappings on one key (address, protocol, port) cannot both be map elements.</summary>
-    private static void ThrowIfClash(NatMapState desired)
+    private static void ThrowIfClash(NftElementSet elements)
     {
-        var byKey = new Dictionary<(IPAddress Address, TransportProtocol Protocol, int Port), DockerPortMap>(desired.DockerMaps.Count);
-        foreach (var map in desired.DockerMaps)
+        if (elements.Clash is var (other, map))
         {
-            var host = map.HostEndpoint; // a copy per read: read once
-            if (!byKey.TryAdd((host.Address, map.Protocol, host.Port), map) && byKey[(host.Address, map.Protocol, host.Port)] is var other && other != map)
-            {
-                throw Invalid(
-                    string.Create(CultureInfo.InvariantCulture, $"Two mappings publish the same {map.Protocol} port {host}: containers '{other.ContainerId}' and '{map.ContainerId}'. An nftables map holds one target per key."),
-                    nameof(NatMapState.DockerMaps));
-            }
+            throw Invalid(
+                string.Create(CultureInfo.InvariantCulture, $"Two mappings publish the same {map.Protocol} port {map.HostEndpoint}: containers '{other.ContainerId}' and '{map.ContainerId}'. An nftables map holds one target per key."),
+                nameof(NatMapState.DockerMaps));
         }
     }
 

@@ -182,53 +182,25 @@ internal sealed class NftRenderer
         return routeLocalnetOwned ? marked : unmarked;
     }
 
-    /// <summary>Both digests of <paramref name="maps"/>, the guard unmarked and marked, from one pass over the elements.</summary>
+    /// <summary>Both digests of <paramref name="maps"/>, the guard unmarked and marked, from one pass over the elements (see <see cref="NftElementSet"/>).</summary>
     public static (string Unmarked, string Marked) Digests(IEnumerable<DockerPortMap> maps)
     {
-        ArgumentNullException.ThrowIfNull(maps);
-        return Digests(maps.Select(static m => Line(m)));
+        var set = NftElementSet.Of(maps);
+        return (set.UnmarkedDigest, set.MarkedDigest);
     }
 
-    /// <summary>
-    /// Both digests of element lines: a 64-bit FNV-1a hash per line, sorted and made distinct (so order and repeats do
-    /// not count), then SHA-256 over them, and over them and the guard's marking.
-    /// </summary>
-    internal static (string Unmarked, string Marked) Digests(IEnumerable<(string Map, string Text)> lines)
+    /// <summary>One <c>add element</c> command per map (in name order) with every element of <paramref name="set"/>, then <paramref name="then"/>, in one string made at its length.</summary>
+    public string RenderAddElements(NftElementSet set, string then)
     {
-        var hashes = new List<ulong>();
-        foreach (var (map, text) in lines)
-        {
-            hashes.Add(Fnv1a(text, Fnv1a(" ", Fnv1a(map, 14695981039346656037UL))));
-        }
-
-        hashes.Sort();
-        var bytes = new byte[hashes.Count * sizeof(ulong)];
-        var length = 0;
-        for (var i = 0; i < hashes.Count; i++)
-        {
-            if (i == 0 || hashes[i] != hashes[i - 1])
-            {
-                System.Buffers.Binary.BinaryPrimitives.WriteUInt64LittleEndian(bytes.AsSpan(length), hashes[i]);
-                length += sizeof(ulong);
-            }
-        }
-
-        using var unmarked = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
-        unmarked.AppendData(bytes, 0, length);
-        using var marked = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
-        marked.AppendData(bytes, 0, length);
-        marked.AppendData("route_localnet"u8);
-        return (Convert.ToHexString(unmarked.GetHashAndReset()).ToLowerInvariant(), Convert.ToHexString(marked.GetHashAndReset()).ToLowerInvariant());
+        ArgumentNullException.ThrowIfNull(set);
+        return set.RenderCommands("add", Qualified, then);
     }
 
-    private static ulong Fnv1a(string text, ulong hash)
+    /// <summary>One <c>add element</c> command per map (in name order) with the elements of <paramref name="set"/> that <paramref name="include"/> admits (by index in <see cref="NftElementSet.Mappings"/>), or all of them.</summary>
+    public void AppendAddElements(StringBuilder script, NftElementSet set, Func<int, bool>? include = null)
     {
-        foreach (var c in text)
-        {
-            hash = (hash ^ c) * 1099511628211UL;
-        }
-
-        return hash;
+        ArgumentNullException.ThrowIfNull(set);
+        set.AppendCommands(script, "add", Qualified, include);
     }
 
     private static string DigestRule(string digest)
