@@ -98,9 +98,9 @@ public sealed class IptablesManagerBatchTests
         "-A NATMAP-P -p tcp -m tcp --dport 1:2047 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-PT0\n" +
         "-A NATMAP-PT0 -p tcp -m tcp --dport 64:127 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-PT0-1\n";
 
-    /// <summary>The undo of <see cref="NatBuckets"/>: last first, each jump deleted, then its chain.</summary>
-    private static string NatBucketsUndone =>
-        string.Concat(NatBuckets.Split('\n', StringSplitOptions.RemoveEmptyEntries).Reverse()
+    /// <summary>The undo of restore lines such as <see cref="FilterBuckets"/>: last first, each jump deleted, then its chain.</summary>
+    private static string Undone(string made) =>
+        string.Concat(made.Split('\n', StringSplitOptions.RemoveEmptyEntries).Reverse()
             .Select(static l => (l.StartsWith("-N ", StringComparison.Ordinal) ? "-X " + l[3..] : "-D " + l[3..]) + "\n"));
 
     [Fact]
@@ -111,38 +111,39 @@ public sealed class IptablesManagerBatchTests
         // A save that printed no table at all is followed by one of the first table, which a real host always prints.
         Processes().Should().Equal("ip -o -4 route show match 172.17.0.2", "iptables-save", "iptables-save -t nat", "iptables-restore --noflush -w 10 <<<");
         _fake.Processes[3].StandardInput.Should().Be(
-            "*nat\n" + NatBuckets +
+            "*filter\n" + FilterBuckets +
+            $"-A NATMAP-T0-1 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {WebComment} -j ACCEPT\n" +
+            "COMMIT\n*nat\n" + NatBuckets +
             $"-A NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment {WebComment} -j DNAT --to-destination 172.17.0.2:80\n" +
             $"-A NATMAP-PT0-1 -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {WebComment} -j MASQUERADE\n" +
-            "COMMIT\n*filter\n" + FilterBuckets +
-            $"-A NATMAP-T0-1 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {WebComment} -j ACCEPT\n" +
             "COMMIT\n");
     }
 
     [Fact]
-    public async Task InstallDockerMap_BatchFailsAfterTheNatTableCommitted_UndoesExactlyWhatWentIn()
+    public async Task InstallDockerMap_BatchFailsAfterTheFilterTableCommitted_UndoesExactlyWhatWentIn()
     {
-        var committed = $"*nat\n:NATMAP - [0:0]\n:NATMAP-P - [0:0]\n{NatBucketsSaved}-A NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment \"{WebComment}\" -j DNAT --to-destination 172.17.0.2:80\n" +
-            $"-A NATMAP-PT0-1 -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment \"{WebComment}\" -j MASQUERADE\nCOMMIT\n";
-        _fake.Script.OutputWhen(CommandMatch.Program("iptables-save"), committed + "*filter\n:NATMAP - [0:0]\nCOMMIT\n");
+        var committed = "*filter\n:NATMAP - [0:0]\n:NATMAP-T0 - [0:0]\n:NATMAP-T0-1 - [0:0]\n" +
+            "-A NATMAP -p tcp -m tcp --dport 1:2047 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-T0\n" +
+            "-A NATMAP-T0 -p tcp -m tcp --dport 64:127 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-T0-1\n" +
+            $"-A NATMAP-T0-1 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment \"{WebComment}\" -j ACCEPT\nCOMMIT\n";
+        _fake.Script.OutputWhen(CommandMatch.Program("iptables-save"), "*nat\n:NATMAP - [0:0]\n:NATMAP-P - [0:0]\nCOMMIT\n" + committed);
         _fake.Script.OutputWhen(CommandMatch.Program("iptables-save"), "*nat\n:NATMAP - [0:0]\n:NATMAP-P - [0:0]\nCOMMIT\n*filter\n:NATMAP - [0:0]\nCOMMIT\n", times: 1);
 
-        // The filter table's block fails at its last line, the mapping's ACCEPT (line 18: *nat, eight bucket lines, two
-        // rules, COMMIT, *filter, four bucket lines, the rule), after the nat block committed.
-        _fake.Script.FailWhen(CommandMatch.ArgumentsContain("-t", "filter", "-A", "NATMAP-T0-1"), 1, "iptables-restore: line 18 failed: No chain/target/match by that name.", times: 1);
+        // The nat block fails at its last line, the hairpin (line 18: *filter, four bucket lines, the ACCEPT, COMMIT,
+        // *nat, eight bucket lines, the DNAT, the hairpin), after the filter block committed.
+        _fake.Script.FailWhen(CommandMatch.ArgumentsContain("-t", "nat", "-A", "NATMAP-PT0-1"), 1, "iptables-restore: line 18 failed: No chain/target/match by that name.", times: 1);
 
         var act = () => Manager().InstallDockerMapAsync(Map(), Ct);
 
         var error = (await act.Should().ThrowAsync<IptablesCommandException>()).Which;
-        error.FailedInputLine.Should().StartWith("-A NATMAP-T0-1 -d 172.17.0.2/32");
-        error.Message.Should().Contain("Failed input line: -A NATMAP-T0-1 -d 172.17.0.2/32");
+        error.FailedInputLine.Should().StartWith("-A NATMAP-PT0-1 -s 172.17.0.2/32");
+        error.Message.Should().Contain("Failed input line: -A NATMAP-PT0-1 -s 172.17.0.2/32");
         Processes().Should().Equal(
             "ip -o -4 route show match 172.17.0.2", "iptables-save", "iptables-restore --noflush -w 10 <<<", "iptables-save", "iptables-restore --noflush -w 10 <<<");
         _fake.Processes[^1].StandardInput.Should().Be(
-            "*nat\n" +
-            $"-D NATMAP-PT0-1 -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {WebComment} -j MASQUERADE\n" +
-            $"-D NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment {WebComment} -j DNAT --to-destination 172.17.0.2:80\n" +
-            NatBucketsUndone +
+            "*filter\n" +
+            $"-D NATMAP-T0-1 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {WebComment} -j ACCEPT\n" +
+            Undone(FilterBuckets) +
             "COMMIT\n");
     }
 

@@ -214,17 +214,17 @@ public sealed class IptablesManagerTests
         await Manager().InstallDockerMapAsync(Map(), Ct);
 
         const string c = "natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80";
-        // The mapping's bucket chains and their jumps come first, table by table, then its rules.
+        // Table by table (filter, then nat), the mapping's bucket chains and their jumps come first, then its rules.
         Lines().Should().Equal(
         [
             "ip -o -4 route show match 172.17.0.2",
             "iptables -w 10 -t nat -S",
             "iptables -w 10 -t filter -S",
+            .. FilterBuckets,
+            $"iptables -w 10 -t filter -A NATMAP-T0-1 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {c} -j ACCEPT",
             .. NatBuckets,
             $"iptables -w 10 -t nat -A NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment {c} -j DNAT --to-destination 172.17.0.2:80",
             $"iptables -w 10 -t nat -A NATMAP-PT0-1 -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {c} -j MASQUERADE",
-            .. FilterBuckets,
-            $"iptables -w 10 -t filter -A NATMAP-T0-1 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {c} -j ACCEPT",
         ]);
     }
 
@@ -278,7 +278,7 @@ public sealed class IptablesManagerTests
     [Fact]
     public async Task InstallDockerMap_ThirdRuleFails_RemovesTheFirstTwoAndReportsTheCommand()
     {
-        _fake.Script.FailWhen(CommandMatch.ArgumentsContain("-t", "filter", "-A", "NATMAP-T0-1"), 2, "iptables v1.8.9 (nf_tables): unknown option \"--bogus\"");
+        _fake.Script.FailWhen(CommandMatch.ArgumentsContain("-t", "nat", "-A", "NATMAP-PT0-1"), 2, "iptables v1.8.9 (nf_tables): unknown option \"--bogus\"");
 
         var act = () => Manager().InstallDockerMapAsync(Map(), Ct);
 
@@ -286,16 +286,17 @@ public sealed class IptablesManagerTests
         error.Command.FileName.Should().Be("iptables");
         error.ExitCode.Should().Be(2);
         error.StandardError.Should().Contain("unknown option");
-        error.Command.Arguments.Should().ContainInConsecutiveOrder("-t", "filter", "-A", "NATMAP-T0-1");
+        error.Command.Arguments.Should().ContainInConsecutiveOrder("-t", "nat", "-A", "NATMAP-PT0-1");
 
-        // After three reads, the nat buckets and rules, the filter buckets and the failed rule: everything undone, last
-        // first, each chain deleted once its jump and rules are gone.
-        Lines().Skip(3 + NatBuckets.Length + 2 + FilterBuckets.Length + 1).Should().Equal(
+        // The mapping's third rule (the hairpin, its last change) fails after three reads, the filter buckets and rule,
+        // the nat buckets and the DNAT rule: everything undone, last first, each chain deleted once its rules and the
+        // jump to it are gone.
+        Lines().Skip(3 + FilterBuckets.Length + 1 + NatBuckets.Length + 1 + 1).Should().Equal(
         [
-            .. Unmade(FilterBuckets),
-            "iptables -w 10 -t nat -D NATMAP-PT0-1 -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j MASQUERADE",
             "iptables -w 10 -t nat -D NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j DNAT --to-destination 172.17.0.2:80",
             .. Unmade(NatBuckets),
+            "iptables -w 10 -t filter -D NATMAP-T0-1 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j ACCEPT",
+            .. Unmade(FilterBuckets),
         ]);
     }
 
@@ -303,7 +304,7 @@ public sealed class IptablesManagerTests
     public async Task InstallDockerMap_Cancelled_RemovesWhatWasAdded()
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        _fake.Script.RespondUsing(CommandMatch.ArgumentsContain("-t", "nat", "-A", "NATMAP-PT0-1"), _ =>
+        _fake.Script.RespondUsing(CommandMatch.ArgumentsContain("-t", "nat", "-A", "NATMAP-T3-30"), _ =>
         {
             cts.Cancel();
             return CommandResult.Success;
@@ -311,14 +312,15 @@ public sealed class IptablesManagerTests
 
         var act = () => Manager().InstallDockerMapAsync(Map(), cts.Token);
 
-        // Cancelled while the hairpin rule (the last nat change) went in: three reads, the nat buckets and both nat
-        // rules ran; the filter changes never ran, and everything that did is undone, last first.
+        // Cancelled while the DNAT rule went in: three reads, the filter buckets and rule, the nat buckets and the DNAT
+        // rule ran; the hairpin never ran, and everything that did is undone, last first.
         await act.Should().ThrowAsync<OperationCanceledException>();
-        Lines().Skip(3 + NatBuckets.Length + 2).Should().Equal(
+        Lines().Skip(3 + FilterBuckets.Length + 1 + NatBuckets.Length + 1).Should().Equal(
         [
-            "iptables -w 10 -t nat -D NATMAP-PT0-1 -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j MASQUERADE",
             "iptables -w 10 -t nat -D NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j DNAT --to-destination 172.17.0.2:80",
             .. Unmade(NatBuckets),
+            "iptables -w 10 -t filter -D NATMAP-T0-1 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j ACCEPT",
+            .. Unmade(FilterBuckets),
         ]);
     }
 

@@ -80,6 +80,13 @@ public sealed class CliAppTests : IDisposable
         error.Should().StartWith("# dry run");
         output.Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries).Should().Equal(
             "iptables-restore --noflush -w 10 <<'EOF'",
+            "*filter",
+            "-N NATMAP-T0",
+            "-A NATMAP -p tcp -m tcp --dport 1:2047 -m comment --comment natmap:setup:bucket -j NATMAP-T0",
+            "-N NATMAP-T0-1",
+            "-A NATMAP-T0 -p tcp -m tcp --dport 64:127 -m comment --comment natmap:setup:bucket -j NATMAP-T0-1",
+            $"-A NATMAP-T0-1 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {Web} -j ACCEPT",
+            "COMMIT",
             "*nat",
             "-N NATMAP-T3",
             "-A NATMAP -p tcp -m tcp --dport 6144:8191 -m comment --comment natmap:setup:bucket -j NATMAP-T3",
@@ -91,13 +98,6 @@ public sealed class CliAppTests : IDisposable
             "-A NATMAP-PT0 -p tcp -m tcp --dport 64:127 -m comment --comment natmap:setup:bucket -j NATMAP-PT0-1",
             $"-A NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment {Web} -j DNAT --to-destination 172.17.0.2:80",
             $"-A NATMAP-PT0-1 -s 172.17.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {Web} -j MASQUERADE",
-            "COMMIT",
-            "*filter",
-            "-N NATMAP-T0",
-            "-A NATMAP -p tcp -m tcp --dport 1:2047 -m comment --comment natmap:setup:bucket -j NATMAP-T0",
-            "-N NATMAP-T0-1",
-            "-A NATMAP-T0 -p tcp -m tcp --dport 64:127 -m comment --comment natmap:setup:bucket -j NATMAP-T0-1",
-            $"-A NATMAP-T0-1 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {Web} -j ACCEPT",
             "COMMIT",
             "EOF");
         Snapshot(host).Should().Be(before);
