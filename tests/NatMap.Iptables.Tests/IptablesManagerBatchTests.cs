@@ -82,21 +82,21 @@ public sealed class IptablesManagerBatchTests
     private const string NatBuckets =
         "-N NATMAP-T3\n-A NATMAP -p tcp -m tcp --dport 6144:8191 -m comment --comment natmap:setup:bucket -j NATMAP-T3\n" +
         "-N NATMAP-T3-30\n-A NATMAP-T3 -p tcp -m tcp --dport 8064:8127 -m comment --comment natmap:setup:bucket -j NATMAP-T3-30\n" +
-        "-N NATMAP-PT0\n-A NATMAP-P -p tcp -m tcp --dport 1:2047 -m comment --comment natmap:setup:bucket -j NATMAP-PT0\n" +
-        "-N NATMAP-PT0-1\n-A NATMAP-PT0 -p tcp -m tcp --dport 64:127 -m comment --comment natmap:setup:bucket -j NATMAP-PT0-1\n";
+        "-N NATMAP-PT3\n-A NATMAP-P -p tcp -m conntrack --ctorigdstport 6144:8191 -m comment --comment natmap:setup:bucket -j NATMAP-PT3\n" +
+        "-N NATMAP-PT3-30\n-A NATMAP-PT3 -p tcp -m conntrack --ctorigdstport 8064:8127 -m comment --comment natmap:setup:bucket -j NATMAP-PT3-30\n";
 
     /// <summary>The restore lines that make the bucket chains and jumps of <see cref="TestData.Map"/>'s filter rule (tcp 80).</summary>
     private const string FilterBuckets =
-        "-N NATMAP-T0\n-A NATMAP -p tcp -m tcp --dport 1:2047 -m comment --comment natmap:setup:bucket -j NATMAP-T0\n" +
-        "-N NATMAP-T0-1\n-A NATMAP-T0 -p tcp -m tcp --dport 64:127 -m comment --comment natmap:setup:bucket -j NATMAP-T0-1\n";
+        "-N NATMAP-T3\n-A NATMAP -p tcp -m conntrack --ctorigdstport 6144:8191 -m comment --comment natmap:setup:bucket -j NATMAP-T3\n" +
+        "-N NATMAP-T3-30\n-A NATMAP-T3 -p tcp -m conntrack --ctorigdstport 8064:8127 -m comment --comment natmap:setup:bucket -j NATMAP-T3-30\n";
 
     /// <summary>The save-format declarations of <see cref="NatBuckets"/>'s chains, and their jumps (quoted as iptables-save quotes comments).</summary>
     private const string NatBucketsSaved =
-        ":NATMAP-T3 - [0:0]\n:NATMAP-T3-30 - [0:0]\n:NATMAP-PT0 - [0:0]\n:NATMAP-PT0-1 - [0:0]\n" +
+        ":NATMAP-T3 - [0:0]\n:NATMAP-T3-30 - [0:0]\n:NATMAP-PT3 - [0:0]\n:NATMAP-PT3-30 - [0:0]\n" +
         "-A NATMAP -p tcp -m tcp --dport 6144:8191 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-T3\n" +
         "-A NATMAP-T3 -p tcp -m tcp --dport 8064:8127 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-T3-30\n" +
-        "-A NATMAP-P -p tcp -m tcp --dport 1:2047 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-PT0\n" +
-        "-A NATMAP-PT0 -p tcp -m tcp --dport 64:127 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-PT0-1\n";
+        "-A NATMAP-P -p tcp -m conntrack --ctorigdstport 6144:8191 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-PT3\n" +
+        "-A NATMAP-PT3 -p tcp -m conntrack --ctorigdstport 8064:8127 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-PT3-30\n";
 
     /// <summary>The undo of restore lines such as <see cref="FilterBuckets"/>: last first, each jump deleted, then its chain.</summary>
     private static string Undone(string made) =>
@@ -112,37 +112,37 @@ public sealed class IptablesManagerBatchTests
         Processes().Should().Equal("ip -o -4 route show match 172.17.0.2", "iptables-save", "iptables-save -t nat", "iptables-restore --noflush -w 10 <<<");
         _fake.Processes[3].StandardInput.Should().Be(
             "*filter\n" + FilterBuckets +
-            $"-A NATMAP-T0-1 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {WebComment} -j ACCEPT\n" +
+            $"-A NATMAP-T3-30 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {WebComment} -j ACCEPT\n" +
             "COMMIT\n*nat\n" + NatBuckets +
             $"-A NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment {WebComment} -j DNAT --to-destination 172.17.0.2:80\n" +
-            $"-A NATMAP-PT0-1 -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {WebComment} -j MASQUERADE\n" +
+            $"-A NATMAP-PT3-30 -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {WebComment} -j MASQUERADE\n" +
             "COMMIT\n");
     }
 
     [Fact]
     public async Task InstallDockerMap_BatchFailsAfterTheFilterTableCommitted_UndoesExactlyWhatWentIn()
     {
-        var committed = "*filter\n:NATMAP - [0:0]\n:NATMAP-T0 - [0:0]\n:NATMAP-T0-1 - [0:0]\n" +
-            "-A NATMAP -p tcp -m tcp --dport 1:2047 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-T0\n" +
-            "-A NATMAP-T0 -p tcp -m tcp --dport 64:127 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-T0-1\n" +
-            $"-A NATMAP-T0-1 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment \"{WebComment}\" -j ACCEPT\nCOMMIT\n";
+        var committed = "*filter\n:NATMAP - [0:0]\n:NATMAP-T3 - [0:0]\n:NATMAP-T3-30 - [0:0]\n" +
+            "-A NATMAP -p tcp -m conntrack --ctorigdstport 6144:8191 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-T3\n" +
+            "-A NATMAP-T3 -p tcp -m conntrack --ctorigdstport 8064:8127 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-T3-30\n" +
+            $"-A NATMAP-T3-30 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment \"{WebComment}\" -j ACCEPT\nCOMMIT\n";
         _fake.Script.OutputWhen(CommandMatch.Program("iptables-save"), "*nat\n:NATMAP - [0:0]\n:NATMAP-P - [0:0]\nCOMMIT\n" + committed);
         _fake.Script.OutputWhen(CommandMatch.Program("iptables-save"), "*nat\n:NATMAP - [0:0]\n:NATMAP-P - [0:0]\nCOMMIT\n*filter\n:NATMAP - [0:0]\nCOMMIT\n", times: 1);
 
         // The nat block fails at its last line, the hairpin (line 18: *filter, four bucket lines, the ACCEPT, COMMIT,
         // *nat, eight bucket lines, the DNAT, the hairpin), after the filter block committed.
-        _fake.Script.FailWhen(CommandMatch.ArgumentsContain("-t", "nat", "-A", "NATMAP-PT0-1"), 1, "iptables-restore: line 18 failed: No chain/target/match by that name.", times: 1);
+        _fake.Script.FailWhen(CommandMatch.ArgumentsContain("-t", "nat", "-A", "NATMAP-PT3-30"), 1, "iptables-restore: line 18 failed: No chain/target/match by that name.", times: 1);
 
         var act = () => Manager().InstallDockerMapAsync(Map(), Ct);
 
         var error = (await act.Should().ThrowAsync<IptablesCommandException>()).Which;
-        error.FailedInputLine.Should().StartWith("-A NATMAP-PT0-1 -s 172.17.0.2/32");
-        error.Message.Should().Contain("Failed input line: -A NATMAP-PT0-1 -s 172.17.0.2/32");
+        error.FailedInputLine.Should().StartWith("-A NATMAP-PT3-30 -s 172.17.0.2/32");
+        error.Message.Should().Contain("Failed input line: -A NATMAP-PT3-30 -s 172.17.0.2/32");
         Processes().Should().Equal(
             "ip -o -4 route show match 172.17.0.2", "iptables-save", "iptables-restore --noflush -w 10 <<<", "iptables-save", "iptables-restore --noflush -w 10 <<<");
         _fake.Processes[^1].StandardInput.Should().Be(
             "*filter\n" +
-            $"-D NATMAP-T0-1 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {WebComment} -j ACCEPT\n" +
+            $"-D NATMAP-T3-30 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {WebComment} -j ACCEPT\n" +
             Undone(FilterBuckets) +
             "COMMIT\n");
     }
@@ -181,11 +181,11 @@ public sealed class IptablesManagerBatchTests
         var dnat = $"-A NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment \"{WebComment}\" -j DNAT --to-destination 172.17.0.2:80\n";
         _fake.Script.OutputWhen(CommandMatch.Program("iptables-save"),
             $"*nat\n:NATMAP - [0:0]\n:NATMAP-P - [0:0]\n{NatBucketsSaved}{dnat}-A NATMAP-T3-30 -j RETURN\n{dnat}" +
-            $"-A NATMAP-PT0-1 -s 172.17.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment \"{WebComment}\" -j MASQUERADE\n" +
-            $"COMMIT\n*filter\n:NATMAP - [0:0]\n:NATMAP-T0 - [0:0]\n:NATMAP-T0-1 - [0:0]\n" +
-            "-A NATMAP -p tcp -m tcp --dport 1:2047 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-T0\n" +
-            "-A NATMAP-T0 -p tcp -m tcp --dport 64:127 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-T0-1\n" +
-            $"-A NATMAP-T0-1 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment \"{WebComment}\" -j ACCEPT\nCOMMIT\n");
+            $"-A NATMAP-PT3-30 -s 172.17.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment \"{WebComment}\" -j MASQUERADE\n" +
+            $"COMMIT\n*filter\n:NATMAP - [0:0]\n:NATMAP-T3 - [0:0]\n:NATMAP-T3-30 - [0:0]\n" +
+            "-A NATMAP -p tcp -m conntrack --ctorigdstport 6144:8191 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-T3\n" +
+            "-A NATMAP-T3 -p tcp -m conntrack --ctorigdstport 8064:8127 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-T3-30\n" +
+            $"-A NATMAP-T3-30 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment \"{WebComment}\" -j ACCEPT\nCOMMIT\n");
 
         await Manager().RemoveDockerMapAsync(Map(), Ct);
 
@@ -196,16 +196,16 @@ public sealed class IptablesManagerBatchTests
         _fake.Processes[^1].StandardInput.Should().Be(
             "*nat\n" +
             $"-D NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment {WebComment} -j DNAT --to-destination 172.17.0.2:80\n" +
-            $"-D NATMAP-PT0-1 -s 172.17.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {WebComment} -j MASQUERADE\n" +
-            "-D NATMAP-PT0 -p tcp -m tcp --dport 64:127 -m comment --comment natmap:setup:bucket -j NATMAP-PT0-1\n" +
-            "-D NATMAP-P -p tcp -m tcp --dport 1:2047 -m comment --comment natmap:setup:bucket -j NATMAP-PT0\n" +
+            $"-D NATMAP-PT3-30 -s 172.17.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {WebComment} -j MASQUERADE\n" +
+            "-D NATMAP-PT3 -p tcp -m conntrack --ctorigdstport 8064:8127 -m comment --comment natmap:setup:bucket -j NATMAP-PT3-30\n" +
+            "-D NATMAP-P -p tcp -m conntrack --ctorigdstport 6144:8191 -m comment --comment natmap:setup:bucket -j NATMAP-PT3\n" +
             $"-D NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment {WebComment} -j DNAT --to-destination 172.17.0.2:80\n" +
-            "-X NATMAP-PT0-1\n-X NATMAP-PT0\n" +
+            "-X NATMAP-PT3-30\n-X NATMAP-PT3\n" +
             "COMMIT\n*filter\n" +
-            $"-D NATMAP-T0-1 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {WebComment} -j ACCEPT\n" +
-            "-D NATMAP-T0 -p tcp -m tcp --dport 64:127 -m comment --comment natmap:setup:bucket -j NATMAP-T0-1\n" +
-            "-D NATMAP -p tcp -m tcp --dport 1:2047 -m comment --comment natmap:setup:bucket -j NATMAP-T0\n" +
-            "-X NATMAP-T0-1\n-X NATMAP-T0\n" +
+            $"-D NATMAP-T3-30 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {WebComment} -j ACCEPT\n" +
+            "-D NATMAP-T3 -p tcp -m conntrack --ctorigdstport 8064:8127 -m comment --comment natmap:setup:bucket -j NATMAP-T3-30\n" +
+            "-D NATMAP -p tcp -m conntrack --ctorigdstport 6144:8191 -m comment --comment natmap:setup:bucket -j NATMAP-T3\n" +
+            "-X NATMAP-T3-30\n-X NATMAP-T3\n" +
             "COMMIT\n");
     }
 
@@ -245,10 +245,10 @@ public sealed class IptablesManagerBatchTests
     {
         // Review item 3: whatever put a second copy there (another tool, an older version), an install leaves exactly one.
         var dnat = $"-A NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment \"{WebComment}\" -j DNAT --to-destination 172.17.0.2:80\n";
-        var masquerade = $"-A NATMAP-PT0-1 -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment \"{WebComment}\" -j MASQUERADE\n";
+        var masquerade = $"-A NATMAP-PT3-30 -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment \"{WebComment}\" -j MASQUERADE\n";
         _fake.Script.OutputWhen(CommandMatch.Program("iptables-save"),
             $"*nat\n:NATMAP - [0:0]\n:NATMAP-P - [0:0]\n{NatBucketsSaved}{dnat}{dnat}{masquerade}" +
-            $"-A NATMAP-PT0-1 -s 10.99.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment \"{WebComment}\" -j MASQUERADE\n" +
+            $"-A NATMAP-PT3-30 -s 10.99.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment \"{WebComment}\" -j MASQUERADE\n" +
             "COMMIT\n*filter\n:NATMAP - [0:0]\nCOMMIT\n");
 
         await Manager().InstallDockerMapAsync(Map(), Ct);
@@ -257,9 +257,9 @@ public sealed class IptablesManagerBatchTests
         _fake.Processes[^1].StandardInput.Should().Be(
             "*nat\n" +
             $"-D NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment {WebComment} -j DNAT --to-destination 172.17.0.2:80\n" +
-            $"-D NATMAP-PT0-1 -s 10.99.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {WebComment} -j MASQUERADE\n" +
+            $"-D NATMAP-PT3-30 -s 10.99.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {WebComment} -j MASQUERADE\n" +
             "COMMIT\n*filter\n" + FilterBuckets +
-            string.Join(' ', ["-A", "NATMAP-T0-1", .. NatMap.Iptables.Rules.NatRuleBuilder.Default.BuildDockerMap(Map()).Single(r => r.Table == "filter").Specification]) + "\n" +
+            string.Join(' ', ["-A", "NATMAP-T3-30", .. NatMap.Iptables.Rules.NatRuleBuilder.Default.BuildDockerMap(Map()).Single(r => r.Table == "filter").Specification]) + "\n" +
             "COMMIT\n");
     }
 
@@ -372,7 +372,7 @@ public sealed class IptablesManagerBatchTests
 
         await Manager(o => o.EnableIpv6 = false).SyncAsync(new NatMapState { DockerMaps = [Map()] }, Ct);
 
-        Lines().Should().Contain(l => l.Contains("-A NATMAP-PT0-1 -s 172.17.0.0/16 -d 172.17.0.2/32", StringComparison.Ordinal));
+        Lines().Should().Contain(l => l.Contains("-A NATMAP-PT3-30 -s 172.17.0.0/16 -d 172.17.0.2/32", StringComparison.Ordinal));
     }
 
     [Fact]

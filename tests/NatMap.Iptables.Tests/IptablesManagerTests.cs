@@ -189,19 +189,19 @@ public sealed class IptablesManagerTests
         "iptables -w 10 -t nat -A NATMAP -p tcp -m tcp --dport 6144:8191 -m comment --comment natmap:setup:bucket -j NATMAP-T3",
         "iptables -w 10 -t nat -N NATMAP-T3-30",
         "iptables -w 10 -t nat -A NATMAP-T3 -p tcp -m tcp --dport 8064:8127 -m comment --comment natmap:setup:bucket -j NATMAP-T3-30",
-        "iptables -w 10 -t nat -N NATMAP-PT0",
-        "iptables -w 10 -t nat -A NATMAP-P -p tcp -m tcp --dport 1:2047 -m comment --comment natmap:setup:bucket -j NATMAP-PT0",
-        "iptables -w 10 -t nat -N NATMAP-PT0-1",
-        "iptables -w 10 -t nat -A NATMAP-PT0 -p tcp -m tcp --dport 64:127 -m comment --comment natmap:setup:bucket -j NATMAP-PT0-1",
+        "iptables -w 10 -t nat -N NATMAP-PT3",
+        "iptables -w 10 -t nat -A NATMAP-P -p tcp -m conntrack --ctorigdstport 6144:8191 -m comment --comment natmap:setup:bucket -j NATMAP-PT3",
+        "iptables -w 10 -t nat -N NATMAP-PT3-30",
+        "iptables -w 10 -t nat -A NATMAP-PT3 -p tcp -m conntrack --ctorigdstport 8064:8127 -m comment --comment natmap:setup:bucket -j NATMAP-PT3-30",
     ];
 
     /// <summary>The bucket chains and jumps of <see cref="TestData.Map"/>'s filter rule (tcp 80).</summary>
     private static readonly string[] FilterBuckets =
     [
-        "iptables -w 10 -t filter -N NATMAP-T0",
-        "iptables -w 10 -t filter -A NATMAP -p tcp -m tcp --dport 1:2047 -m comment --comment natmap:setup:bucket -j NATMAP-T0",
-        "iptables -w 10 -t filter -N NATMAP-T0-1",
-        "iptables -w 10 -t filter -A NATMAP-T0 -p tcp -m tcp --dport 64:127 -m comment --comment natmap:setup:bucket -j NATMAP-T0-1",
+        "iptables -w 10 -t filter -N NATMAP-T3",
+        "iptables -w 10 -t filter -A NATMAP -p tcp -m conntrack --ctorigdstport 6144:8191 -m comment --comment natmap:setup:bucket -j NATMAP-T3",
+        "iptables -w 10 -t filter -N NATMAP-T3-30",
+        "iptables -w 10 -t filter -A NATMAP-T3 -p tcp -m conntrack --ctorigdstport 8064:8127 -m comment --comment natmap:setup:bucket -j NATMAP-T3-30",
     ];
 
     /// <summary>The undo of <paramref name="made"/> (bucket chains and jumps as above), last first: each jump deleted, then its chain.</summary>
@@ -221,10 +221,10 @@ public sealed class IptablesManagerTests
             "iptables -w 10 -t nat -S",
             "iptables -w 10 -t filter -S",
             .. FilterBuckets,
-            $"iptables -w 10 -t filter -A NATMAP-T0-1 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {c} -j ACCEPT",
+            $"iptables -w 10 -t filter -A NATMAP-T3-30 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {c} -j ACCEPT",
             .. NatBuckets,
             $"iptables -w 10 -t nat -A NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment {c} -j DNAT --to-destination 172.17.0.2:80",
-            $"iptables -w 10 -t nat -A NATMAP-PT0-1 -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {c} -j MASQUERADE",
+            $"iptables -w 10 -t nat -A NATMAP-PT3-30 -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {c} -j MASQUERADE",
         ]);
     }
 
@@ -235,7 +235,7 @@ public sealed class IptablesManagerTests
 
         await Manager().InstallDockerMapAsync(Map(), Ct);
 
-        Lines().Should().Contain(l => l.Contains("-A NATMAP-PT0-1 -s 172.17.0.2/32 -d 172.17.0.2/32", StringComparison.Ordinal));
+        Lines().Should().Contain(l => l.Contains("-A NATMAP-PT3-30 -s 172.17.0.2/32 -d 172.17.0.2/32", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -245,7 +245,7 @@ public sealed class IptablesManagerTests
 
         await Manager().InstallDockerMapAsync(Map(), Ct);
 
-        Lines().Should().Contain(l => l.Contains("-A NATMAP-PT0-1 -s 172.17.0.0/16 -d 172.17.0.2/32", StringComparison.Ordinal));
+        Lines().Should().Contain(l => l.Contains("-A NATMAP-PT3-30 -s 172.17.0.0/16 -d 172.17.0.2/32", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -271,14 +271,14 @@ public sealed class IptablesManagerTests
         await Manager().InstallDockerMapAsync(Map(), Ct);
 
         // The DNAT rule and its bucket stand: only the hairpin's and the filter rule's buckets are made.
-        Lines().Should().NotContain(l => l.Contains("-A NATMAP-T3-30 -p tcp", StringComparison.Ordinal) || l.Contains("NATMAP-T3 ", StringComparison.Ordinal) || l.EndsWith("NATMAP-T3", StringComparison.Ordinal));
+        Lines().Where(l => l.Contains("-t nat", StringComparison.Ordinal)).Should().NotContain(l => l.Contains("-A NATMAP-T3-30 -p tcp", StringComparison.Ordinal) || l.Contains("NATMAP-T3 ", StringComparison.Ordinal) || l.EndsWith("NATMAP-T3", StringComparison.Ordinal));
         Lines().Should().HaveCount(3 + 4 + 1 + 4 + 1, "a route lookup, two reads, and the two rules not yet present, each after its two chains and jumps");
     }
 
     [Fact]
     public async Task InstallDockerMap_ThirdRuleFails_RemovesTheFirstTwoAndReportsTheCommand()
     {
-        _fake.Script.FailWhen(CommandMatch.ArgumentsContain("-t", "nat", "-A", "NATMAP-PT0-1"), 2, "iptables v1.8.9 (nf_tables): unknown option \"--bogus\"");
+        _fake.Script.FailWhen(CommandMatch.ArgumentsContain("-t", "nat", "-A", "NATMAP-PT3-30"), 2, "iptables v1.8.9 (nf_tables): unknown option \"--bogus\"");
 
         var act = () => Manager().InstallDockerMapAsync(Map(), Ct);
 
@@ -286,7 +286,7 @@ public sealed class IptablesManagerTests
         error.Command.FileName.Should().Be("iptables");
         error.ExitCode.Should().Be(2);
         error.StandardError.Should().Contain("unknown option");
-        error.Command.Arguments.Should().ContainInConsecutiveOrder("-t", "nat", "-A", "NATMAP-PT0-1");
+        error.Command.Arguments.Should().ContainInConsecutiveOrder("-t", "nat", "-A", "NATMAP-PT3-30");
 
         // The mapping's third rule (the hairpin, its last change) fails after three reads, the filter buckets and rule,
         // the nat buckets and the DNAT rule: everything undone, last first, each chain deleted once its rules and the
@@ -295,7 +295,7 @@ public sealed class IptablesManagerTests
         [
             "iptables -w 10 -t nat -D NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j DNAT --to-destination 172.17.0.2:80",
             .. Unmade(NatBuckets),
-            "iptables -w 10 -t filter -D NATMAP-T0-1 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j ACCEPT",
+            "iptables -w 10 -t filter -D NATMAP-T3-30 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j ACCEPT",
             .. Unmade(FilterBuckets),
         ]);
     }
@@ -319,7 +319,7 @@ public sealed class IptablesManagerTests
         [
             "iptables -w 10 -t nat -D NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j DNAT --to-destination 172.17.0.2:80",
             .. Unmade(NatBuckets),
-            "iptables -w 10 -t filter -D NATMAP-T0-1 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j ACCEPT",
+            "iptables -w 10 -t filter -D NATMAP-T3-30 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j ACCEPT",
             .. Unmade(FilterBuckets),
         ]);
     }

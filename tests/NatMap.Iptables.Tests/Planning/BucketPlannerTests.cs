@@ -16,7 +16,7 @@ public sealed class BucketPlannerTests
 
     public static TheoryData<RuleApplyMode> Transports => new() { RuleApplyMode.Batch, RuleApplyMode.PerRule };
 
-    /// <summary>Two mappings whose three rules each share buckets: host ports 8080 and 8081 (tcp 8064-8127), container ports 80 and 81 (tcp 64-127).</summary>
+    /// <summary>Two mappings whose rules share buckets: host ports 8080 and 8081 (tcp 8064-8127), by which all three rules of each go.</summary>
     private static readonly DockerPortMap Web = Map();
 
     private static readonly DockerPortMap Api = Map("0.0.0.0:8081", "172.17.0.3:81", id: "api");
@@ -58,15 +58,16 @@ public sealed class BucketPlannerTests
         var afterWeb = fake.Save();
 
         BucketJumps(afterSetup).Should().Be(0);
+        // (Except is a set difference: the nat and filter tables' chains NATMAP-T3 and NATMAP-T3-30 count once.)
         Lines(afterWeb).Except(Lines(afterSetup)).Should().BeEquivalentTo(
         [
-            ":NATMAP-T3 -", ":NATMAP-T3-30 -", ":NATMAP-PT0 -", ":NATMAP-PT0-1 -", ":NATMAP-T0 -", ":NATMAP-T0-1 -",
+            ":NATMAP-T3 -", ":NATMAP-T3-30 -", ":NATMAP-PT3 -", ":NATMAP-PT3-30 -",
             "-A NATMAP -p tcp -m tcp --dport 6144:8191 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-T3",
             "-A NATMAP-T3 -p tcp -m tcp --dport 8064:8127 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-T3-30",
-            "-A NATMAP-P -p tcp -m tcp --dport 1:2047 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-PT0",
-            "-A NATMAP-PT0 -p tcp -m tcp --dport 64:127 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-PT0-1",
-            "-A NATMAP -p tcp -m tcp --dport 1:2047 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-T0",
-            "-A NATMAP-T0 -p tcp -m tcp --dport 64:127 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-T0-1",
+            "-A NATMAP-P -p tcp -m conntrack --ctorigdstport 6144:8191 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-PT3",
+            "-A NATMAP-PT3 -p tcp -m conntrack --ctorigdstport 8064:8127 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-PT3-30",
+            "-A NATMAP -p tcp -m conntrack --ctorigdstport 6144:8191 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-T3",
+            "-A NATMAP-T3 -p tcp -m conntrack --ctorigdstport 8064:8127 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-T3-30",
             .. Lines(afterWeb).Where(l => l.Contains("natmap:docker:web:", StringComparison.Ordinal)),
         ]);
         Lines(afterWeb).Count(l => l.Contains("natmap:docker:web:", StringComparison.Ordinal)).Should().Be(3);
@@ -119,11 +120,11 @@ public sealed class BucketPlannerTests
 
         probe.Save().Should().Be(afterSetup);
         var writes = probe.Processes.Select(p => string.Join(' ', p.Arguments)).Where(a => !a.Contains(" -S", StringComparison.Ordinal)).ToList();
-        int At(string fragment) => writes.FindIndex(w => w.EndsWith(fragment, StringComparison.Ordinal));
-        foreach (var (table, group, bucket) in new[] { ("nat", "NATMAP-T3", "NATMAP-T3-30"), ("nat", "NATMAP-PT0", "NATMAP-PT0-1"), ("filter", "NATMAP-T0", "NATMAP-T0-1") })
+        int At(string table, string ending) => writes.FindIndex(w => w.Contains($"-t {table} ", StringComparison.Ordinal) && w.EndsWith(ending, StringComparison.Ordinal));
+        foreach (var (table, group, bucket) in new[] { ("nat", "NATMAP-T3", "NATMAP-T3-30"), ("nat", "NATMAP-PT3", "NATMAP-PT3-30"), ("filter", "NATMAP-T3", "NATMAP-T3-30") })
         {
-            At($"-t {table} -X {bucket}").Should().BeGreaterThan(At($"-j {bucket}")).And.BeLessThan(At($"-t {table} -X {group}"), $"{bucket} goes after its jump, before its group");
-            At($"-t {table} -X {group}").Should().BeGreaterThan(At($"-j {group}"));
+            At(table, $"-X {bucket}").Should().BeGreaterThan(At(table, $"-j {bucket}")).And.BeLessThan(At(table, $"-X {group}"), $"{bucket} goes after its jump, before its group");
+            At(table, $"-X {group}").Should().BeGreaterThan(At(table, $"-j {group}"));
         }
 
         writes.Count(w => w.Contains(" -X ", StringComparison.Ordinal)).Should().Be(6);
@@ -195,7 +196,7 @@ public sealed class BucketPlannerTests
 
             // A second copy of a needed jump, and a jump to a needed chain with the wrong ports.
             ["-t", "nat", "-A", "NATMAP", "-p", "tcp", "-m", "tcp", "--dport", "6144:8191", "-m", "comment", "--comment", Bucket, "-j", "NATMAP-T3"],
-            ["-t", "filter", "-A", "NATMAP", "-p", "tcp", "-m", "tcp", "--dport", "1:100", "-m", "comment", "--comment", Bucket, "-j", "NATMAP-T0"],
+            ["-t", "filter", "-A", "NATMAP", "-p", "tcp", "-m", "conntrack", "--ctorigdstport", "1:100", "-m", "comment", "--comment", Bucket, "-j", "NATMAP-T3"],
         ];
         string[][] others =
         [

@@ -21,8 +21,8 @@ public sealed class NatRuleBuilderTests
 
         Render(Builder.BuildDockerMap(Map())).Should().Equal(
             $"4 -t nat -A NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment {c} -j DNAT --to-destination 172.17.0.2:80",
-            $"4 -t filter -A NATMAP-T0-1 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {c} -j ACCEPT",
-            $"4 -t nat -A NATMAP-PT0-1 -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {c} -j MASQUERADE");
+            $"4 -t filter -A NATMAP-T3-30 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {c} -j ACCEPT",
+            $"4 -t nat -A NATMAP-PT3-30 -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {c} -j MASQUERADE");
     }
 
     [Fact]
@@ -32,8 +32,8 @@ public sealed class NatRuleBuilderTests
 
         Render(Builder.BuildDockerMap(Map("192.168.1.10:5353", "172.17.0.3:53", TransportProtocol.Udp))).Should().Equal(
             $"4 -t nat -A NATMAP-U2-19 -d 192.168.1.10/32 -p udp -m udp --dport 5353 -m comment --comment {c} -j DNAT --to-destination 172.17.0.3:53",
-            $"4 -t filter -A NATMAP-U0-0 -d 172.17.0.3/32 -p udp -m udp --dport 53 -m conntrack --ctstate DNAT --ctorigdst 192.168.1.10 --ctorigdstport 5353 -m comment --comment {c} -j ACCEPT",
-            $"4 -t nat -A NATMAP-PU0-0 -s 172.17.0.3/32 -d 172.17.0.3/32 -p udp -m udp --dport 53 -m conntrack ! --ctorigdst 172.17.0.3 -m comment --comment {c} -j MASQUERADE");
+            $"4 -t filter -A NATMAP-U2-19 -d 172.17.0.3/32 -p udp -m udp --dport 53 -m conntrack --ctstate DNAT --ctorigdst 192.168.1.10 --ctorigdstport 5353 -m comment --comment {c} -j ACCEPT",
+            $"4 -t nat -A NATMAP-PU2-19 -s 172.17.0.3/32 -d 172.17.0.3/32 -p udp -m udp --dport 53 -m conntrack ! --ctorigdst 172.17.0.3 -m comment --comment {c} -j MASQUERADE");
     }
 
     [Fact]
@@ -61,8 +61,8 @@ public sealed class NatRuleBuilderTests
 
         Render(Builder.BuildDockerMap(Map("[::]:8080", "[fd00::2]:80"))).Should().Equal(
             $"6 -t nat -A NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment {c} -j DNAT --to-destination [fd00::2]:80",
-            $"6 -t filter -A NATMAP-T0-1 -d fd00::2/128 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {c} -j ACCEPT",
-            $"6 -t nat -A NATMAP-PT0-1 -s fd00::2/128 -d fd00::2/128 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst fd00::2 -m comment --comment {c} -j MASQUERADE");
+            $"6 -t filter -A NATMAP-T3-30 -d fd00::2/128 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {c} -j ACCEPT",
+            $"6 -t nat -A NATMAP-PT3-30 -s fd00::2/128 -d fd00::2/128 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst fd00::2 -m comment --comment {c} -j MASQUERADE");
     }
 
     [Fact]
@@ -108,7 +108,7 @@ public sealed class NatRuleBuilderTests
         var rules = Builder.BuildDockerMap(Map("[::]:8080", "[fd00::2]:80"), IPNetwork.Parse("fd00::/64"));
 
         Render(rules).ElementAt(2).Should().Be(
-            "6 -t nat -A NATMAP-PT0-1 -s fd00::/64 -d fd00::2/128 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst fd00::2 -m comment --comment natmap:docker:web:tcp:[::]:8080:[fd00::2]:80 -j MASQUERADE");
+            "6 -t nat -A NATMAP-PT3-30 -s fd00::/64 -d fd00::2/128 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst fd00::2 -m comment --comment natmap:docker:web:tcp:[::]:8080:[fd00::2]:80 -j MASQUERADE");
         Builder.BuildDockerMap(Map(), IPNetwork.Parse("172.17.0.2/32"))[2].Specification.Should().ContainInConsecutiveOrder("-s", "172.17.0.2/32");
         FluentActions.Invoking(() => Builder.BuildDockerMap(Map(), IPNetwork.Parse("10.0.0.0/8"))).Should().Throw<ArgumentException>().Which.ParamName.Should().Be("containerNetwork");
     }
@@ -198,9 +198,9 @@ public sealed class NatRuleBuilderTests
 
         var rules = builder.BuildDockerMap(Map());
 
-        rules.Select(r => r.Chain).Should().Equal("EDGE-NAT-T3-30", "EDGE-NAT-T0-1", "EDGE-NAT-PT0-1");
+        rules.Select(r => r.Chain).Should().Equal("EDGE-NAT-T3-30", "EDGE-NAT-T3-30", "EDGE-NAT-PT3-30");
         builder.PostroutingChainName.Should().Be("EDGE-NAT-P");
-        builder.BuildDispatchJumps(rules[2]).Select(r => r.Chain).Should().Equal("EDGE-NAT-P", "EDGE-NAT-PT0");
+        builder.BuildDispatchJumps(rules[2]).Select(r => r.Chain).Should().Equal("EDGE-NAT-P", "EDGE-NAT-PT3");
         builder.BuildPostroutingJump(AddressFamily.InterNetwork).Comment.Should().Be("edge:setup");
         rules.Should().OnlyContain(r => r.Comment!.StartsWith("edge:docker:", StringComparison.Ordinal));
     }
@@ -266,19 +266,19 @@ public sealed class NatRuleBuilderTests
             $"4 -t nat -A NATMAP -p {p} -m {p} --dport {groupPorts} -m comment --comment natmap:setup:bucket -j NATMAP-{group}",
             $"4 -t nat -A NATMAP-{group} -p {p} -m {p} --dport {bucketPorts} -m comment --comment natmap:setup:bucket -j NATMAP-{bucket}");
         Render(Builder.BuildDispatchJumps(rules[1])).Should().Equal(
-            $"4 -t filter -A NATMAP -p {p} -m {p} --dport {groupPorts} -m comment --comment natmap:setup:bucket -j NATMAP-{group}",
-            $"4 -t filter -A NATMAP-{group} -p {p} -m {p} --dport {bucketPorts} -m comment --comment natmap:setup:bucket -j NATMAP-{bucket}");
+            $"4 -t filter -A NATMAP -p {p} -m conntrack --ctorigdstport {groupPorts} -m comment --comment natmap:setup:bucket -j NATMAP-{group}",
+            $"4 -t filter -A NATMAP-{group} -p {p} -m conntrack --ctorigdstport {bucketPorts} -m comment --comment natmap:setup:bucket -j NATMAP-{bucket}");
         Render(Builder.BuildDispatchJumps(rules[2])).Should().Equal(
-            $"4 -t nat -A NATMAP-P -p {p} -m {p} --dport {groupPorts} -m comment --comment natmap:setup:bucket -j NATMAP-P{group}",
-            $"4 -t nat -A NATMAP-P{group} -p {p} -m {p} --dport {bucketPorts} -m comment --comment natmap:setup:bucket -j NATMAP-P{bucket}");
+            $"4 -t nat -A NATMAP-P -p {p} -m conntrack --ctorigdstport {groupPorts} -m comment --comment natmap:setup:bucket -j NATMAP-P{group}",
+            $"4 -t nat -A NATMAP-P{group} -p {p} -m conntrack --ctorigdstport {bucketPorts} -m comment --comment natmap:setup:bucket -j NATMAP-P{bucket}");
     }
 
     [Fact]
-    public void BuildDockerMap_HostAndContainerPortsInOtherBuckets_DnatByHostPortAcceptAndHairpinByContainerPort()
+    public void BuildDockerMap_HostAndContainerPortsInOtherBuckets_AllThreeRulesGoByTheHostPort()
     {
         var rules = Builder.BuildDockerMap(Map("[::]:65535", "[fd00::2]:1", TransportProtocol.Udp));
 
-        rules.Select(r => $"{r.Table} {r.Chain}").Should().Equal("nat NATMAP-U31-31", "filter NATMAP-U0-0", "nat NATMAP-PU0-0");
+        rules.Select(r => $"{r.Table} {r.Chain}").Should().Equal("nat NATMAP-U31-31", "filter NATMAP-U31-31", "nat NATMAP-PU31-31");
         Render(Builder.BuildDispatchJumps(rules[0])).Should().OnlyContain(j => j.StartsWith("6 -t nat ", StringComparison.Ordinal));
     }
 

@@ -166,7 +166,7 @@ public sealed class FakeIptablesTests
         await manager.SetupAsync(Ct);
         await manager.InstallDockerMapAsync(Web, Ct);
 
-        fake.Save().Should().Contain("-A NATMAP-PT0-1 -s 172.17.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80");
+        fake.Save().Should().Contain("-A NATMAP-PT3-30 -s 172.17.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80");
     }
 
     [Theory]
