@@ -253,6 +253,25 @@ public sealed class BucketPlannerTests
         left.Should().NotContain(l => l.StartsWith("-A ", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task Install_EmptyGroupChainsLeftByAFailedRollback_AreUsedNotDeleted(RuleApplyMode transport)
+    {
+        // A recovery that failed half-way can leave a group chain (here in both tables) with neither its jump nor its
+        // bucket. The install needs it: deleting it as empty in the same plan would leave the new jumps to a chain gone.
+        var (clean, cleanManager, _) = await SetUpAsync(transport);
+        await cleanManager.InstallDockerMapAsync(Web, Ct);
+        var (fake, manager, _) = await SetUpAsync(transport);
+        foreach (var table in new[] { "nat", "filter" })
+        {
+            (await fake.RunAsync(new CommandSpec("iptables", ["-t", table, "-N", "NATMAP-T3"]), Ct)).IsSuccess.Should().BeTrue();
+        }
+
+        await manager.InstallDockerMapAsync(Web, Ct);
+
+        fake.Save().Should().Be(clean.Save());
+    }
+
     [Fact]
     public async Task Install_WithoutSetupsHairpinRoot_SaysSoAndChangesNothing()
     {
