@@ -100,7 +100,7 @@ public sealed class IptablesManagerBatchTests
 
     /// <summary>The undo of restore lines such as <see cref="FilterBuckets"/>: last first, each jump deleted, then its chain.</summary>
     private static string Undone(string made) =>
-        string.Concat(made.Split('\n', StringSplitOptions.RemoveEmptyEntries).Reverse()
+        string.Concat(Enumerable.Reverse(made.Split('\n', StringSplitOptions.RemoveEmptyEntries))
             .Select(static l => (l.StartsWith("-N ", StringComparison.Ordinal) ? "-X " + l[3..] : "-D " + l[3..]) + "\n"));
 
     [Fact]

@@ -155,7 +155,7 @@ public sealed class BucketPlannerTests
             await manager.InstallDockerMapAsync(map, Ct);
         }
 
-        foreach (var map in Spread.Reverse())
+        foreach (var map in Enumerable.Reverse(Spread))
         {
             await reversedManager.InstallDockerMapAsync(map, Ct);
         }
