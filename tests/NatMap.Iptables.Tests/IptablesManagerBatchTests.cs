@@ -78,6 +78,31 @@ public sealed class IptablesManagerBatchTests
         batch.Should().Equal(await Run(RuleApplyMode.PerRule)).And.HaveCountGreaterThan(20);
     }
 
+    /// <summary>The restore lines that make the bucket chains and jumps of <see cref="TestData.Map"/>'s nat rules (tcp 8080, hairpin tcp 80).</summary>
+    private const string NatBuckets =
+        "-N NATMAP-T3\n-A NATMAP -p tcp -m tcp --dport 6144:8191 -m comment --comment natmap:setup:bucket -j NATMAP-T3\n" +
+        "-N NATMAP-T3-30\n-A NATMAP-T3 -p tcp -m tcp --dport 8064:8127 -m comment --comment natmap:setup:bucket -j NATMAP-T3-30\n" +
+        "-N NATMAP-PT3\n-A NATMAP-P -p tcp -m conntrack --ctorigdstport 6144:8191 -m comment --comment natmap:setup:bucket -j NATMAP-PT3\n" +
+        "-N NATMAP-PT3-30\n-A NATMAP-PT3 -p tcp -m conntrack --ctorigdstport 8064:8127 -m comment --comment natmap:setup:bucket -j NATMAP-PT3-30\n";
+
+    /// <summary>The restore lines that make the bucket chains and jumps of <see cref="TestData.Map"/>'s filter rule (tcp 80).</summary>
+    private const string FilterBuckets =
+        "-N NATMAP-T3\n-A NATMAP -p tcp -m conntrack --ctorigdstport 6144:8191 -m comment --comment natmap:setup:bucket -j NATMAP-T3\n" +
+        "-N NATMAP-T3-30\n-A NATMAP-T3 -p tcp -m conntrack --ctorigdstport 8064:8127 -m comment --comment natmap:setup:bucket -j NATMAP-T3-30\n";
+
+    /// <summary>The save-format declarations of <see cref="NatBuckets"/>'s chains, and their jumps (quoted as iptables-save quotes comments).</summary>
+    private const string NatBucketsSaved =
+        ":NATMAP-T3 - [0:0]\n:NATMAP-T3-30 - [0:0]\n:NATMAP-PT3 - [0:0]\n:NATMAP-PT3-30 - [0:0]\n" +
+        "-A NATMAP -p tcp -m tcp --dport 6144:8191 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-T3\n" +
+        "-A NATMAP-T3 -p tcp -m tcp --dport 8064:8127 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-T3-30\n" +
+        "-A NATMAP-P -p tcp -m conntrack --ctorigdstport 6144:8191 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-PT3\n" +
+        "-A NATMAP-PT3 -p tcp -m conntrack --ctorigdstport 8064:8127 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-PT3-30\n";
+
+    /// <summary>The undo of restore lines such as <see cref="FilterBuckets"/>: last first, each jump deleted, then its chain.</summary>
+    private static string Undone(string made) =>
+        string.Concat(Enumerable.Reverse(made.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            .Select(static l => (l.StartsWith("-N ", StringComparison.Ordinal) ? "-X " + l[3..] : "-D " + l[3..]) + "\n"));
+
     [Fact]
     public async Task InstallDockerMap_NothingListed_RouteLookupReadsAndOneRestore()
     {
@@ -86,34 +111,39 @@ public sealed class IptablesManagerBatchTests
         // A save that printed no table at all is followed by one of the first table, which a real host always prints.
         Processes().Should().Equal("ip -o -4 route show match 172.17.0.2", "iptables-save", "iptables-save -t nat", "iptables-restore --noflush -w 10 <<<");
         _fake.Processes[3].StandardInput.Should().Be(
-            "*nat\n" +
-            $"-A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment {WebComment} -j DNAT --to-destination 172.17.0.2:80\n" +
-            $"-A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {WebComment} -j MASQUERADE\n" +
-            "COMMIT\n*filter\n" +
-            $"-A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {WebComment} -j ACCEPT\n" +
+            "*filter\n" + FilterBuckets +
+            $"-A NATMAP-T3-30 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {WebComment} -j ACCEPT\n" +
+            "COMMIT\n*nat\n" + NatBuckets +
+            $"-A NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment {WebComment} -j DNAT --to-destination 172.17.0.2:80\n" +
+            $"-A NATMAP-PT3-30 -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {WebComment} -j MASQUERADE\n" +
             "COMMIT\n");
     }
 
     [Fact]
-    public async Task InstallDockerMap_BatchFailsAfterTheNatTableCommitted_UndoesExactlyWhatWentIn()
+    public async Task InstallDockerMap_BatchFailsAfterTheFilterTableCommitted_UndoesExactlyWhatWentIn()
     {
-        var committed = $"*nat\n:NATMAP - [0:0]\n-A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment \"{WebComment}\" -j DNAT --to-destination 172.17.0.2:80\n" +
-            $"-A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment \"{WebComment}\" -j MASQUERADE\nCOMMIT\n";
-        _fake.Script.OutputWhen(CommandMatch.Program("iptables-save"), committed + "*filter\n:NATMAP - [0:0]\nCOMMIT\n");
-        _fake.Script.OutputWhen(CommandMatch.Program("iptables-save"), "*nat\n:NATMAP - [0:0]\nCOMMIT\n*filter\n:NATMAP - [0:0]\nCOMMIT\n", times: 1);
-        _fake.Script.FailWhen(CommandMatch.ArgumentsContain("-t", "filter", "-A"), 1, "iptables-restore: line 6 failed: No chain/target/match by that name.", times: 1);
+        var committed = "*filter\n:NATMAP - [0:0]\n:NATMAP-T3 - [0:0]\n:NATMAP-T3-30 - [0:0]\n" +
+            "-A NATMAP -p tcp -m conntrack --ctorigdstport 6144:8191 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-T3\n" +
+            "-A NATMAP-T3 -p tcp -m conntrack --ctorigdstport 8064:8127 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-T3-30\n" +
+            $"-A NATMAP-T3-30 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment \"{WebComment}\" -j ACCEPT\nCOMMIT\n";
+        _fake.Script.OutputWhen(CommandMatch.Program("iptables-save"), "*nat\n:NATMAP - [0:0]\n:NATMAP-P - [0:0]\nCOMMIT\n" + committed);
+        _fake.Script.OutputWhen(CommandMatch.Program("iptables-save"), "*nat\n:NATMAP - [0:0]\n:NATMAP-P - [0:0]\nCOMMIT\n*filter\n:NATMAP - [0:0]\nCOMMIT\n", times: 1);
+
+        // The nat block fails at its last line, the hairpin (line 18: *filter, four bucket lines, the ACCEPT, COMMIT,
+        // *nat, eight bucket lines, the DNAT, the hairpin), after the filter block committed.
+        _fake.Script.FailWhen(CommandMatch.ArgumentsContain("-t", "nat", "-A", "NATMAP-PT3-30"), 1, "iptables-restore: line 18 failed: No chain/target/match by that name.", times: 1);
 
         var act = () => Manager().InstallDockerMapAsync(Map(), Ct);
 
         var error = (await act.Should().ThrowAsync<IptablesCommandException>()).Which;
-        error.FailedInputLine.Should().StartWith("-A NATMAP -d 172.17.0.2/32");
-        error.Message.Should().Contain("Failed input line: -A NATMAP -d 172.17.0.2/32");
+        error.FailedInputLine.Should().StartWith("-A NATMAP-PT3-30 -s 172.17.0.2/32");
+        error.Message.Should().Contain("Failed input line: -A NATMAP-PT3-30 -s 172.17.0.2/32");
         Processes().Should().Equal(
             "ip -o -4 route show match 172.17.0.2", "iptables-save", "iptables-restore --noflush -w 10 <<<", "iptables-save", "iptables-restore --noflush -w 10 <<<");
         _fake.Processes[^1].StandardInput.Should().Be(
-            "*nat\n" +
-            $"-D POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {WebComment} -j MASQUERADE\n" +
-            $"-D NATMAP -p tcp -m tcp --dport 8080 -m comment --comment {WebComment} -j DNAT --to-destination 172.17.0.2:80\n" +
+            "*filter\n" +
+            $"-D NATMAP-T3-30 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {WebComment} -j ACCEPT\n" +
+            Undone(FilterBuckets) +
             "COMMIT\n");
     }
 
@@ -148,22 +178,34 @@ public sealed class IptablesManagerBatchTests
     public async Task RemoveDockerMap_RuleListedTwice_OneReadAndOneRestoreDeletingEveryCopy()
     {
         // Review item 3: deleting the rules as built removed one copy of a duplicated rule, and the port stayed published.
-        var dnat = $"-A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment \"{WebComment}\" -j DNAT --to-destination 172.17.0.2:80\n";
+        var dnat = $"-A NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment \"{WebComment}\" -j DNAT --to-destination 172.17.0.2:80\n";
         _fake.Script.OutputWhen(CommandMatch.Program("iptables-save"),
-            $"*nat\n:NATMAP - [0:0]\n{dnat}-A NATMAP -j RETURN\n{dnat}" +
-            $"-A POSTROUTING -s 172.17.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment \"{WebComment}\" -j MASQUERADE\n" +
-            $"COMMIT\n*filter\n:NATMAP - [0:0]\n-A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment \"{WebComment}\" -j ACCEPT\nCOMMIT\n");
+            $"*nat\n:NATMAP - [0:0]\n:NATMAP-P - [0:0]\n{NatBucketsSaved}{dnat}-A NATMAP-T3-30 -j RETURN\n{dnat}" +
+            $"-A NATMAP-PT3-30 -s 172.17.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment \"{WebComment}\" -j MASQUERADE\n" +
+            $"COMMIT\n*filter\n:NATMAP - [0:0]\n:NATMAP-T3 - [0:0]\n:NATMAP-T3-30 - [0:0]\n" +
+            "-A NATMAP -p tcp -m conntrack --ctorigdstport 6144:8191 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-T3\n" +
+            "-A NATMAP-T3 -p tcp -m conntrack --ctorigdstport 8064:8127 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-T3-30\n" +
+            $"-A NATMAP-T3-30 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment \"{WebComment}\" -j ACCEPT\nCOMMIT\n");
 
         await Manager().RemoveDockerMapAsync(Map(), Ct);
 
+        // Every copy goes. The DNAT bucket keeps another rule (the RETURN), so it and its group stay; the hairpin and
+        // filter buckets are left empty, so they and their groups go, each after its jump, buckets before groups. The
+        // deletes go by specification, in the order of their positions in their chains (the second copy is third).
         Processes().Should().Equal("iptables-save", "iptables-restore --noflush -w 10 <<<");
         _fake.Processes[^1].StandardInput.Should().Be(
             "*nat\n" +
-            $"-D NATMAP -p tcp -m tcp --dport 8080 -m comment --comment {WebComment} -j DNAT --to-destination 172.17.0.2:80\n" +
-            $"-D NATMAP -p tcp -m tcp --dport 8080 -m comment --comment {WebComment} -j DNAT --to-destination 172.17.0.2:80\n" +
-            $"-D POSTROUTING -s 172.17.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {WebComment} -j MASQUERADE\n" +
+            $"-D NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment {WebComment} -j DNAT --to-destination 172.17.0.2:80\n" +
+            $"-D NATMAP-PT3-30 -s 172.17.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {WebComment} -j MASQUERADE\n" +
+            "-D NATMAP-PT3 -p tcp -m conntrack --ctorigdstport 8064:8127 -m comment --comment natmap:setup:bucket -j NATMAP-PT3-30\n" +
+            "-D NATMAP-P -p tcp -m conntrack --ctorigdstport 6144:8191 -m comment --comment natmap:setup:bucket -j NATMAP-PT3\n" +
+            $"-D NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment {WebComment} -j DNAT --to-destination 172.17.0.2:80\n" +
+            "-X NATMAP-PT3-30\n-X NATMAP-PT3\n" +
             "COMMIT\n*filter\n" +
-            $"-D NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {WebComment} -j ACCEPT\n" +
+            $"-D NATMAP-T3-30 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m comment --comment {WebComment} -j ACCEPT\n" +
+            "-D NATMAP-T3 -p tcp -m conntrack --ctorigdstport 8064:8127 -m comment --comment natmap:setup:bucket -j NATMAP-T3-30\n" +
+            "-D NATMAP -p tcp -m conntrack --ctorigdstport 6144:8191 -m comment --comment natmap:setup:bucket -j NATMAP-T3\n" +
+            "-X NATMAP-T3-30\n-X NATMAP-T3\n" +
             "COMMIT\n");
     }
 
@@ -202,21 +244,22 @@ public sealed class IptablesManagerBatchTests
     public async Task InstallDockerMap_RuleListedTwiceAndAStaleHairpin_OneCopyOfEachBuiltRuleIsLeft()
     {
         // Review item 3: whatever put a second copy there (another tool, an older version), an install leaves exactly one.
-        var dnat = $"-A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment \"{WebComment}\" -j DNAT --to-destination 172.17.0.2:80\n";
-        var masquerade = $"-A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment \"{WebComment}\" -j MASQUERADE\n";
+        var dnat = $"-A NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment \"{WebComment}\" -j DNAT --to-destination 172.17.0.2:80\n";
+        var masquerade = $"-A NATMAP-PT3-30 -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment \"{WebComment}\" -j MASQUERADE\n";
         _fake.Script.OutputWhen(CommandMatch.Program("iptables-save"),
-            $"*nat\n:NATMAP - [0:0]\n{dnat}{dnat}{masquerade}" +
-            $"-A POSTROUTING -s 10.99.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment \"{WebComment}\" -j MASQUERADE\n" +
+            $"*nat\n:NATMAP - [0:0]\n:NATMAP-P - [0:0]\n{NatBucketsSaved}{dnat}{dnat}{masquerade}" +
+            $"-A NATMAP-PT3-30 -s 10.99.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment \"{WebComment}\" -j MASQUERADE\n" +
             "COMMIT\n*filter\n:NATMAP - [0:0]\nCOMMIT\n");
 
         await Manager().InstallDockerMapAsync(Map(), Ct);
 
+        // The nat buckets stand and keep a rule each: only the extra copy and the stale hairpin go.
         _fake.Processes[^1].StandardInput.Should().Be(
             "*nat\n" +
-            $"-D NATMAP -p tcp -m tcp --dport 8080 -m comment --comment {WebComment} -j DNAT --to-destination 172.17.0.2:80\n" +
-            $"-D POSTROUTING -s 10.99.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {WebComment} -j MASQUERADE\n" +
-            "COMMIT\n*filter\n" +
-            string.Join(' ', ["-A", "NATMAP", .. NatMap.Iptables.Rules.NatRuleBuilder.Default.BuildDockerMap(Map()).Single(r => r.Table == "filter").Specification]) + "\n" +
+            $"-D NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment {WebComment} -j DNAT --to-destination 172.17.0.2:80\n" +
+            $"-D NATMAP-PT3-30 -s 10.99.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {WebComment} -j MASQUERADE\n" +
+            "COMMIT\n*filter\n" + FilterBuckets +
+            string.Join(' ', ["-A", "NATMAP-T3-30", .. NatMap.Iptables.Rules.NatRuleBuilder.Default.BuildDockerMap(Map()).Single(r => r.Table == "filter").Specification]) + "\n" +
             "COMMIT\n");
     }
 
@@ -265,7 +308,7 @@ public sealed class IptablesManagerBatchTests
             "iptables-restore --noflush -w 10 <<<",
             "ip6tables-restore --noflush -w 10 <<<",
             "sysctl -q -w net.ipv4.conf.all.route_localnet=1");
-        Lines().Should().Contain(l => l.StartsWith("iptables -w 10 -t nat -A NATMAP -d 127.0.0.1/32 -p tcp -m tcp --dport 5432", StringComparison.Ordinal))
+        Lines().Should().Contain(l => l.StartsWith("iptables -w 10 -t nat -A NATMAP-T2-20 -d 127.0.0.1/32 -p tcp -m tcp --dport 5432", StringComparison.Ordinal))
             .And.Contain(l => l.StartsWith("ip6tables -w 10 -t nat -A PREROUTING -d 2001:db8::5/128", StringComparison.Ordinal));
     }
 
@@ -329,7 +372,7 @@ public sealed class IptablesManagerBatchTests
 
         await Manager(o => o.EnableIpv6 = false).SyncAsync(new NatMapState { DockerMaps = [Map()] }, Ct);
 
-        Lines().Should().Contain(l => l.Contains("-A POSTROUTING -s 172.17.0.0/16 -d 172.17.0.2/32", StringComparison.Ordinal));
+        Lines().Should().Contain(l => l.Contains("-A NATMAP-PT3-30 -s 172.17.0.0/16 -d 172.17.0.2/32", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -50,11 +50,15 @@ public sealed class IptablesManagerTests
             "ip6tables -w 10 -t nat -S",
             .. Filter("iptables"),
             "iptables -w 10 -t nat -N NATMAP",
+            "iptables -w 10 -t nat -N NATMAP-P",
+            "iptables -w 10 -t nat -A POSTROUTING -m conntrack --ctstate DNAT -m comment --comment natmap:setup -j NATMAP-P",
             "iptables -w 10 -t nat -I POSTROUTING -s 127.0.0.0/8 ! -o lo -m conntrack --ctstate DNAT -m comment --comment natmap:setup -j MASQUERADE",
             .. NatJumps("iptables"),
             "iptables -w 10 -t raw -I PREROUTING -d 127.0.0.0/8 ! -i lo -m comment --comment natmap:setup:route_localnet -j DROP",
             .. Filter("ip6tables"),
             "ip6tables -w 10 -t nat -N NATMAP",
+            "ip6tables -w 10 -t nat -N NATMAP-P",
+            "ip6tables -w 10 -t nat -A POSTROUTING -m conntrack --ctstate DNAT -m comment --comment natmap:setup -j NATMAP-P",
             .. NatJumps("ip6tables"),
             "sysctl -q -w net.ipv4.conf.all.route_localnet=1",
         ]);
@@ -69,8 +73,9 @@ public sealed class IptablesManagerTests
         _fake.Script.OutputWhen(CommandMatch.ArgumentsContain("-t", "raw", "-S"), "-P PREROUTING ACCEPT\n-A PREROUTING -d 127.0.0.0/8 ! -i lo -m comment --comment \"natmap:setup:route_localnet\" -j DROP\n");
         _fake.Script.OutputWhen(CommandMatch.Program("sysctl"), "1\n");
         _fake.Script.OutputWhen(CommandMatch.ArgumentsContain("-t", "nat", "-S"),
-            "-P PREROUTING ACCEPT\n-N NATMAP\n-A PREROUTING -m addrtype --dst-type LOCAL -m comment --comment \"natmap:setup\" -j NATMAP\n-A OUTPUT -m addrtype --dst-type LOCAL -m comment --comment \"natmap:setup\" -j NATMAP\n" +
-            "-A POSTROUTING -s 127.0.0.0/8 ! -o lo -m conntrack --ctstate DNAT -m comment --comment \"natmap:setup\" -j MASQUERADE\n");
+            "-P PREROUTING ACCEPT\n-N NATMAP\n-N NATMAP-P\n-A PREROUTING -m addrtype --dst-type LOCAL -m comment --comment \"natmap:setup\" -j NATMAP\n-A OUTPUT -m addrtype --dst-type LOCAL -m comment --comment \"natmap:setup\" -j NATMAP\n" +
+            "-A POSTROUTING -s 127.0.0.0/8 ! -o lo -m conntrack --ctstate DNAT -m comment --comment \"natmap:setup\" -j MASQUERADE\n" +
+            "-A POSTROUTING -m conntrack --ctstate DNAT -m comment --comment \"natmap:setup\" -j NATMAP-P\n");
 
         await Manager().SetupAsync(Ct);
 
@@ -177,19 +182,50 @@ public sealed class IptablesManagerTests
             "iptables -w 10 -t raw -D PREROUTING -d 127.0.0.0/8 ! -i lo -m comment --comment natmap:setup:route_localnet -j DROP");
     }
 
+    /// <summary>The bucket chains and jumps of <see cref="TestData.Map"/>'s nat rules (tcp 8080, hairpin tcp 80), made first.</summary>
+    private static readonly string[] NatBuckets =
+    [
+        "iptables -w 10 -t nat -N NATMAP-T3",
+        "iptables -w 10 -t nat -A NATMAP -p tcp -m tcp --dport 6144:8191 -m comment --comment natmap:setup:bucket -j NATMAP-T3",
+        "iptables -w 10 -t nat -N NATMAP-T3-30",
+        "iptables -w 10 -t nat -A NATMAP-T3 -p tcp -m tcp --dport 8064:8127 -m comment --comment natmap:setup:bucket -j NATMAP-T3-30",
+        "iptables -w 10 -t nat -N NATMAP-PT3",
+        "iptables -w 10 -t nat -A NATMAP-P -p tcp -m conntrack --ctorigdstport 6144:8191 -m comment --comment natmap:setup:bucket -j NATMAP-PT3",
+        "iptables -w 10 -t nat -N NATMAP-PT3-30",
+        "iptables -w 10 -t nat -A NATMAP-PT3 -p tcp -m conntrack --ctorigdstport 8064:8127 -m comment --comment natmap:setup:bucket -j NATMAP-PT3-30",
+    ];
+
+    /// <summary>The bucket chains and jumps of <see cref="TestData.Map"/>'s filter rule (tcp 80).</summary>
+    private static readonly string[] FilterBuckets =
+    [
+        "iptables -w 10 -t filter -N NATMAP-T3",
+        "iptables -w 10 -t filter -A NATMAP -p tcp -m conntrack --ctorigdstport 6144:8191 -m comment --comment natmap:setup:bucket -j NATMAP-T3",
+        "iptables -w 10 -t filter -N NATMAP-T3-30",
+        "iptables -w 10 -t filter -A NATMAP-T3 -p tcp -m conntrack --ctorigdstport 8064:8127 -m comment --comment natmap:setup:bucket -j NATMAP-T3-30",
+    ];
+
+    /// <summary>The undo of <paramref name="made"/> (bucket chains and jumps as above), last first: each jump deleted, then its chain.</summary>
+    private static IEnumerable<string> Unmade(IEnumerable<string> made) =>
+        made.Reverse().Select(static l => l.Replace(" -N ", " -X ", StringComparison.Ordinal).Replace(" -A ", " -D ", StringComparison.Ordinal));
+
     [Fact]
     public async Task InstallDockerMap_EmptyHost_ReadsOnceAndAppendsEveryRule()
     {
         await Manager().InstallDockerMapAsync(Map(), Ct);
 
         const string c = "natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80";
+        // Table by table (filter, then nat), the mapping's bucket chains and their jumps come first, then its rules.
         Lines().Should().Equal(
+        [
             "ip -o -4 route show match 172.17.0.2",
             "iptables -w 10 -t nat -S",
             "iptables -w 10 -t filter -S",
-            $"iptables -w 10 -t nat -A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment {c} -j DNAT --to-destination 172.17.0.2:80",
-            $"iptables -w 10 -t nat -A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {c} -j MASQUERADE",
-            $"iptables -w 10 -t filter -A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {c} -j ACCEPT");
+            .. FilterBuckets,
+            $"iptables -w 10 -t filter -A NATMAP-T3-30 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {c} -j ACCEPT",
+            .. NatBuckets,
+            $"iptables -w 10 -t nat -A NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment {c} -j DNAT --to-destination 172.17.0.2:80",
+            $"iptables -w 10 -t nat -A NATMAP-PT3-30 -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {c} -j MASQUERADE",
+        ]);
     }
 
     [Fact]
@@ -199,7 +235,7 @@ public sealed class IptablesManagerTests
 
         await Manager().InstallDockerMapAsync(Map(), Ct);
 
-        Lines().Should().Contain(l => l.Contains("-A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32", StringComparison.Ordinal));
+        Lines().Should().Contain(l => l.Contains("-A NATMAP-PT3-30 -s 172.17.0.2/32 -d 172.17.0.2/32", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -209,7 +245,7 @@ public sealed class IptablesManagerTests
 
         await Manager().InstallDockerMapAsync(Map(), Ct);
 
-        Lines().Should().Contain(l => l.Contains("-A POSTROUTING -s 172.17.0.0/16 -d 172.17.0.2/32", StringComparison.Ordinal));
+        Lines().Should().Contain(l => l.Contains("-A NATMAP-PT3-30 -s 172.17.0.0/16 -d 172.17.0.2/32", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -226,19 +262,23 @@ public sealed class IptablesManagerTests
     public async Task InstallDockerMap_RulesAlreadyThere_AreNotAddedTwice()
     {
         _fake.Script.OutputWhen(CommandMatch.ArgumentsContain("-t", "nat", "-S"),
-            "-N NATMAP\n-A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment \"natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80\" -j DNAT --to-destination 172.17.0.2:80\n");
+            "-N NATMAP\n-N NATMAP-P\n-N NATMAP-T3\n-N NATMAP-T3-30\n" +
+            "-A NATMAP -p tcp -m tcp --dport 6144:8191 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-T3\n" +
+            "-A NATMAP-T3 -p tcp -m tcp --dport 8064:8127 -m comment --comment \"natmap:setup:bucket\" -j NATMAP-T3-30\n" +
+            "-A NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment \"natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80\" -j DNAT --to-destination 172.17.0.2:80\n");
         _fake.Script.OutputWhen(CommandMatch.ArgumentsContain("-t", "filter", "-S"), "-P FORWARD ACCEPT\n-N NATMAP\n");
 
         await Manager().InstallDockerMapAsync(Map(), Ct);
 
-        Lines().Should().NotContain(l => l.Contains("-A NATMAP -p tcp", StringComparison.Ordinal));
-        Lines().Should().HaveCount(5, "a route lookup, two reads and the two rules not yet present");
+        // The DNAT rule and its bucket stand: only the hairpin's and the filter rule's buckets are made.
+        Lines().Where(l => l.Contains("-t nat", StringComparison.Ordinal)).Should().NotContain(l => l.Contains("-A NATMAP-T3-30 -p tcp", StringComparison.Ordinal) || l.Contains("NATMAP-T3 ", StringComparison.Ordinal) || l.EndsWith("NATMAP-T3", StringComparison.Ordinal));
+        Lines().Should().HaveCount(3 + 4 + 1 + 4 + 1, "a route lookup, two reads, and the two rules not yet present, each after its two chains and jumps");
     }
 
     [Fact]
     public async Task InstallDockerMap_ThirdRuleFails_RemovesTheFirstTwoAndReportsTheCommand()
     {
-        _fake.Script.FailWhen(CommandMatch.ArgumentsContain("-t", "filter", "-A"), 2, "iptables v1.8.9 (nf_tables): unknown option \"--bogus\"");
+        _fake.Script.FailWhen(CommandMatch.ArgumentsContain("-t", "nat", "-A", "NATMAP-PT3-30"), 2, "iptables v1.8.9 (nf_tables): unknown option \"--bogus\"");
 
         var act = () => Manager().InstallDockerMapAsync(Map(), Ct);
 
@@ -246,17 +286,25 @@ public sealed class IptablesManagerTests
         error.Command.FileName.Should().Be("iptables");
         error.ExitCode.Should().Be(2);
         error.StandardError.Should().Contain("unknown option");
-        error.Command.Arguments.Should().ContainInConsecutiveOrder("-t", "filter", "-A", "NATMAP");
-        Lines().Skip(6).Should().Equal(
-            "iptables -w 10 -t nat -D POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j MASQUERADE",
-            "iptables -w 10 -t nat -D NATMAP -p tcp -m tcp --dport 8080 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j DNAT --to-destination 172.17.0.2:80");
+        error.Command.Arguments.Should().ContainInConsecutiveOrder("-t", "nat", "-A", "NATMAP-PT3-30");
+
+        // The mapping's third rule (the hairpin, its last change) fails after three reads, the filter buckets and rule,
+        // the nat buckets and the DNAT rule: everything undone, last first, each chain deleted once its rules and the
+        // jump to it are gone.
+        Lines().Skip(3 + FilterBuckets.Length + 1 + NatBuckets.Length + 1 + 1).Should().Equal(
+        [
+            "iptables -w 10 -t nat -D NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j DNAT --to-destination 172.17.0.2:80",
+            .. Unmade(NatBuckets),
+            "iptables -w 10 -t filter -D NATMAP-T3-30 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j ACCEPT",
+            .. Unmade(FilterBuckets),
+        ]);
     }
 
     [Fact]
     public async Task InstallDockerMap_Cancelled_RemovesWhatWasAdded()
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        _fake.Script.RespondUsing(CommandMatch.ArgumentsContain("-t", "nat", "-A", "POSTROUTING"), _ =>
+        _fake.Script.RespondUsing(CommandMatch.ArgumentsContain("-t", "nat", "-A", "NATMAP-T3-30"), _ =>
         {
             cts.Cancel();
             return CommandResult.Success;
@@ -264,10 +312,16 @@ public sealed class IptablesManagerTests
 
         var act = () => Manager().InstallDockerMapAsync(Map(), cts.Token);
 
+        // Cancelled while the DNAT rule went in: three reads, the filter buckets and rule, the nat buckets and the DNAT
+        // rule ran; the hairpin never ran, and everything that did is undone, last first.
         await act.Should().ThrowAsync<OperationCanceledException>();
-        Lines().Skip(5).Should().Equal(
-            "iptables -w 10 -t nat -D POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j MASQUERADE",
-            "iptables -w 10 -t nat -D NATMAP -p tcp -m tcp --dport 8080 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j DNAT --to-destination 172.17.0.2:80");
+        Lines().Skip(3 + FilterBuckets.Length + 1 + NatBuckets.Length + 1).Should().Equal(
+        [
+            "iptables -w 10 -t nat -D NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j DNAT --to-destination 172.17.0.2:80",
+            .. Unmade(NatBuckets),
+            "iptables -w 10 -t filter -D NATMAP-T3-30 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80 -j ACCEPT",
+            .. Unmade(FilterBuckets),
+        ]);
     }
 
     private const string WebComment = "natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80";
@@ -462,11 +516,16 @@ public sealed class IptablesManagerTests
 
         await Task.WhenAll(maps.Select(m => Task.Run(() => manager.InstallDockerMapAsync(m, Ct), Ct)));
 
-        // Each install is a route lookup, two reads, then three appends (the lookup runs before the install takes its
-        // turn, so it may land anywhere); serialised, the reads and appends of one install never interleave.
-        var groups = _fake.Commands.Where(c => c.FileName == "iptables").Chunk(5).ToList();
+        // Each install is a route lookup, two reads, then, on this fake that lists nothing, its three buckets' chains
+        // and jumps (three buckets, each a group and a bucket chain, each made with -N and reached by a jump) and its
+        // three appends (the lookup runs before the install takes its turn, so it may land anywhere); serialised, the
+        // reads and writes of one install never interleave.
+        const int perInstall = 2 + (3 * 2 * 2) + 3;
+        var groups = _fake.Commands.Where(c => c.FileName == "iptables").Chunk(perInstall).ToList();
         groups.Should().HaveCount(20);
-        groups.Should().OnlyContain(g => g.Take(2).All(c => c.Arguments.Contains("-S")) && g.Skip(2).Select(c => c.Arguments.Last(a => a.StartsWith("natmap:", StringComparison.Ordinal))).Distinct().Count() == 1);
+        groups.Should().OnlyContain(g => g.Length == perInstall && g.Take(2).All(c => c.Arguments.Contains("-S")) && g.Skip(2).All(c => !c.Arguments.Contains("-S"))
+            && g.Skip(2).Select(c => c.Arguments.LastOrDefault(a => a.StartsWith("natmap:docker:", StringComparison.Ordinal))).OfType<string>().Distinct().Count() == 1
+            && g.Count(c => c.Arguments.Any(a => a.StartsWith("natmap:docker:", StringComparison.Ordinal))) == 3);
     }
 
     [Theory]

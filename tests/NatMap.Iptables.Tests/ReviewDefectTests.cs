@@ -30,7 +30,7 @@ public sealed class ReviewDefectTests
         var host = Host();
         var manager = Manager(host, transport);
         await manager.SyncAsync(new NatMapState { DockerMaps = [Map()] }, Ct);
-        Copies(host, "-A POSTROUTING -s 172.17.0.0/16 -d 172.17.0.2/32").Should().Be(1, "the premise: the routes widen the hairpin rule");
+        Copies(host, "-A NATMAP-PT3-30 -s 172.17.0.0/16 -d 172.17.0.2/32").Should().Be(1, "the premise: the routes widen the hairpin rule");
         var before = host.Save();
         host.Script.FailWhen(CommandMatch.Program("ip"), 2, "RTNETLINK answers: Operation not permitted");
 

@@ -97,10 +97,14 @@ internal sealed class BucketPlanner(NatRuleBuilder builder)
     /// <paramref name="added"/> to one table: the jumps to delete (added to <paramref name="deleted"/>) and the chain
     /// deletes, leaf first, of the buckets and groups it leaves empty, and of the object's own (those of
     /// <paramref name="built"/>, the object's rules as built) that stand empty already, as a removal whose rollback
-    /// failed leaves them. A chain another chain than its parent jumps to is kept.
+    /// failed leaves them. A chain another chain than its parent jumps to is kept, and so is one the rules of
+    /// <paramref name="wanted"/> need.
     /// </summary>
-    public List<Change> Prune(AddressFamily family, string table, TableListing listing, List<ListedRule> deleted, IEnumerable<IptablesRule> added, IEnumerable<IptablesRule> built)
+    public List<Change> Prune(AddressFamily family, string table, TableListing listing, List<ListedRule> deleted, IEnumerable<IptablesRule> added, IEnumerable<IptablesRule> built, IEnumerable<IptablesRule> wanted)
     {
+        // A chain the wanted rules need stays, empty or not: Missing puts its jumps in (a group left empty by a rollback
+        // that failed, whose bucket jump an install is about to add, must not be deleted by the same plan).
+        var needed = Needed(wanted).Where(n => n.Table == table).Select(n => builder.BucketChain(n.Node)).ToHashSet(StringComparer.Ordinal);
         var remaining = new Dictionary<string, int>(StringComparer.Ordinal);
         int Remaining(string chain) => remaining.TryGetValue(chain, out var count) ? count : listing.RuleCount(chain);
         foreach (var rule in deleted)
@@ -125,7 +129,7 @@ internal sealed class BucketPlanner(NatRuleBuilder builder)
             foreach (var chain in touched.Distinct(StringComparer.Ordinal).ToList())
             {
                 if (!builder.TryParseBucket(chain, out var node) || (node.Bucket >= 0 ? 1 : 0) != level
-                    || !listing.Chains.Contains(chain) || Remaining(chain) != 0)
+                    || !listing.Chains.Contains(chain) || Remaining(chain) != 0 || needed.Contains(chain))
                 {
                     continue;
                 }

@@ -48,7 +48,7 @@ internal sealed class ObjectPlanner(NatRuleBuilder builder, HostCommands command
         foreach (var (table, listing) in listings)
         {
             var deleted = extras[table];
-            chainDeletes.AddRange(buckets.Prune(family, table, listing, deleted, added, built ?? wanted));
+            chainDeletes.AddRange(buckets.Prune(family, table, listing, deleted, added, built ?? wanted, wanted));
             changes.AddRange(listing.DeletesInOrder(family, table, [.. deleted.OrderBy(listing.PositionOf)], tolerateMissing: true));
         }
 

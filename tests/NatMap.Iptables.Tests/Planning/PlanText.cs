@@ -64,9 +64,11 @@ internal static class PlanText
         :OUTPUT ACCEPT [0:0]
         :POSTROUTING ACCEPT [0:0]
         :NATMAP - [0:0]
+        :NATMAP-P - [0:0]
         -A PREROUTING -m addrtype --dst-type LOCAL -m comment --comment natmap:setup -j NATMAP
         -A OUTPUT -m addrtype --dst-type LOCAL -m comment --comment natmap:setup -j NATMAP
         -A POSTROUTING -s 127.0.0.0/8 ! -o lo -m conntrack --ctstate DNAT -m comment --comment natmap:setup -j MASQUERADE
+        -A POSTROUTING -m conntrack --ctstate DNAT -m comment --comment natmap:setup -j NATMAP-P
         COMMIT
         *filter
         :INPUT ACCEPT [0:0]

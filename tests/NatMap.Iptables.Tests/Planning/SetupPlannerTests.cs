@@ -18,6 +18,8 @@ public sealed class SetupPlannerTests
                 "ipv4 filter -I FORWARD -m comment --comment natmap:setup -j DOCKER-USER",
                 "ipv4 filter -N NATMAP",
                 "ipv4 nat -N NATMAP",
+                "ipv4 nat -N NATMAP-P",
+                "ipv4 nat -A POSTROUTING -m conntrack --ctstate DNAT -m comment --comment natmap:setup -j NATMAP-P",
                 "ipv4 filter -I NATMAP -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment natmap:setup -j ACCEPT",
                 "ipv4 raw -I PREROUTING -d 127.0.0.0/8 ! -i lo -m comment --comment natmap:setup -j DROP",
                 "ipv4 nat -I POSTROUTING -s 127.0.0.0/8 ! -o lo -m conntrack --ctstate DNAT -m comment --comment natmap:setup -j MASQUERADE",
@@ -50,12 +52,29 @@ public sealed class SetupPlannerTests
             [
                 "ipv4 filter -N NATMAP",
                 "ipv4 nat -N NATMAP",
+                "ipv4 nat -N NATMAP-P",
+                "ipv4 nat -A POSTROUTING -m conntrack --ctstate DNAT -m comment --comment natmap:setup -j NATMAP-P",
                 "ipv4 filter -I NATMAP -m conntrack --ctstate RELATED,ESTABLISHED -m comment --comment natmap:setup -j ACCEPT",
                 "ipv4 raw -I PREROUTING -d 127.0.0.0/8 ! -i lo -m comment --comment natmap:setup -j DROP",
                 "ipv4 nat -I POSTROUTING -s 127.0.0.0/8 ! -o lo -m conntrack --ctstate DNAT -m comment --comment natmap:setup -j MASQUERADE",
                 "ipv4 nat -I PREROUTING -m addrtype --dst-type LOCAL -m comment --comment natmap:setup -j NATMAP",
                 "ipv4 nat -I OUTPUT -m addrtype --dst-type LOCAL -m comment --comment natmap:setup -j NATMAP",
                 "ipv4 filter -I DOCKER-USER -m comment --comment natmap:setup -j NATMAP",
+            ]
+        },
+
+        // The hairpin root stands but its POSTROUTING jump went (another tool deleted it): the jump alone, appended.
+        {
+            "POSTROUTING jump gone", SetUpV4.Replace("-A POSTROUTING -m conntrack --ctstate DNAT -m comment --comment natmap:setup -j NATMAP-P\n", string.Empty, StringComparison.Ordinal), null,
+            ["ipv4 nat -A POSTROUTING -m conntrack --ctstate DNAT -m comment --comment natmap:setup -j NATMAP-P"]
+        },
+
+        // A host set up before the hairpin root existed: the chain and its jump.
+        {
+            "no hairpin root", SetUpV4.Replace(":NATMAP-P - [0:0]\n", string.Empty, StringComparison.Ordinal).Replace("-A POSTROUTING -m conntrack --ctstate DNAT -m comment --comment natmap:setup -j NATMAP-P\n", string.Empty, StringComparison.Ordinal), null,
+            [
+                "ipv4 nat -N NATMAP-P",
+                "ipv4 nat -A POSTROUTING -m conntrack --ctstate DNAT -m comment --comment natmap:setup -j NATMAP-P",
             ]
         },
 

@@ -21,7 +21,7 @@ public sealed class SyncPlannerTests
 
     private static string SetUpWith(string natRules, string filterRules) =>
         SetUpV4.ReplaceLineEndings("\n")
-            .Replace("-j MASQUERADE\nCOMMIT", "-j MASQUERADE\n" + natRules + "COMMIT", StringComparison.Ordinal)
+            .Replace("-j NATMAP-P\nCOMMIT", "-j NATMAP-P\n" + natRules + "COMMIT", StringComparison.Ordinal)
             .Replace("-j ACCEPT\nCOMMIT", "-j ACCEPT\n" + filterRules + "COMMIT", StringComparison.Ordinal);
 
     public static TheoryData<string, string, bool, string[]> Cases => new()

@@ -28,7 +28,7 @@ public sealed class HostileInputTests
         "/usr/sbin/iptables", "./iptables", "ip tables", "iptables;reboot",
 
         // Exactly at each length limit and one past it (a 255-character comment is the longest iptables keeps whole).
-        .. new[] { NatMapLimits.MaxInterfaceNameLength, NatMapLimits.MaxChainNameLength, NatMapLimits.MaxCommentPrefixLength, NatMapLimits.MaxContainerIdLength, NatMapLimits.MaxCommentLength }
+        .. new[] { NatMapLimits.MaxInterfaceNameLength, NatMapLimits.MaxChainNameLength, NatMapLimits.MaxChainNameOptionLength, NatMapLimits.MaxCommentPrefixLength, NatMapLimits.MaxContainerIdLength, NatMapLimits.MaxCommentLength }
             .SelectMany(n => new[] { new string('x', n), new string('x', n + 1) }),
     ];
 
@@ -98,24 +98,39 @@ public sealed class HostileInputTests
 
     /// <summary>
     /// Runs an install on a recording fake and checks it: only allowed programs, and the rule lines of every restore
-    /// equal, in number and text, the rules the builder makes for the object.
+    /// equal, in number and text, the rules the builder makes for the object, and the port dispatch those rules need:
+    /// on the fake, which lists nothing, every group and bucket chain of the rules is made (<c>-N</c>) once, with its
+    /// jump (<see cref="NatRuleBuilder.BuildDispatchJumps"/>) once.
     /// </summary>
     private static bool InstallsExactly(IReadOnlyList<IptablesRule> expected, Func<IptablesManager, Task> install, NatMapOptions options)
     {
+        var builder = new NatRuleBuilder(options.ChainName, options.CommentPrefix);
+        var jumps = expected.SelectMany(builder.BuildDispatchJumps).DistinctBy(j => (j.Family, j.Table, j.Chain, string.Join(' ', j.Specification))).ToList();
+        var tables = expected.Select(r => (r.Family, r.Table)).Distinct().Count();
         var fake = new FakeCommandRunner();
         install(new IptablesManager(fake, options)).GetAwaiter().GetResult();
         fake.Processes.Select(p => p.FileName).Should().OnlyContain(p => AllowedPrograms.Contains(p));
         var restores = fake.Processes.Where(p => p.StandardInput is not null).ToList();
         var lines = restores.SelectMany(r => r.StandardInput!.Split('\n')).Where(l => l.Length > 0).ToList();
-        lines.Where(l => l[0] == '*' || l == "COMMIT").Should().HaveCount(2 * expected.Select(r => (r.Family, r.Table)).Distinct().Count());
+        lines.Where(l => l[0] == '*' || l == "COMMIT").Should().HaveCount(2 * tables);
         var ruleLines = fake.Commands.Where(c => c.Arguments.Contains("-A") || c.Arguments.Contains("-I")).ToList();
-        ruleLines.Should().HaveCount(expected.Count);
-        foreach (var rule in expected)
+        ruleLines.Should().HaveCount(expected.Count + jumps.Count);
+        foreach (var rule in expected.Concat(jumps))
         {
             ruleLines.Should().ContainSingle(c => c.Arguments.Skip(2).SequenceEqual(rule.ToArguments(RuleAction.Add)), $"rule {rule}");
         }
 
-        lines.Count.Should().Be(expected.Count + (2 * expected.Select(r => (r.Family, r.Table)).Distinct().Count()), "no line but the intended rules and their table markers");
+        var newChains = fake.Commands.Where(c => c.Arguments.Contains("-N")).ToList();
+        newChains.Should().HaveCount(jumps.Count);
+        foreach (var jump in jumps)
+        {
+            var chain = jump.Specification[^1];
+            builder.IsOwnChain(chain).Should().BeTrue();
+            var program = jump.Family == AddressFamily.InterNetworkV6 ? "ip6tables" : "iptables";
+            newChains.Should().ContainSingle(c => c.FileName == program && c.Arguments.Skip(2).SequenceEqual(new[] { "-t", jump.Table, "-N", chain }), $"chain {chain}");
+        }
+
+        lines.Count.Should().Be(expected.Count + (2 * jumps.Count) + (2 * tables), "no line but the intended rules, their dispatch chains and jumps, and their table markers");
         _installed++;
         return true;
     }

@@ -20,9 +20,9 @@ public sealed class NatRuleBuilderTests
         const string c = "natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80";
 
         Render(Builder.BuildDockerMap(Map())).Should().Equal(
-            $"4 -t nat -A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment {c} -j DNAT --to-destination 172.17.0.2:80",
-            $"4 -t filter -A NATMAP -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {c} -j ACCEPT",
-            $"4 -t nat -A POSTROUTING -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {c} -j MASQUERADE");
+            $"4 -t nat -A NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment {c} -j DNAT --to-destination 172.17.0.2:80",
+            $"4 -t filter -A NATMAP-T3-30 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {c} -j ACCEPT",
+            $"4 -t nat -A NATMAP-PT3-30 -s 172.17.0.2/32 -d 172.17.0.2/32 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst 172.17.0.2 -m comment --comment {c} -j MASQUERADE");
     }
 
     [Fact]
@@ -31,9 +31,9 @@ public sealed class NatRuleBuilderTests
         const string c = "natmap:docker:web:udp:192.168.1.10:5353:172.17.0.3:53";
 
         Render(Builder.BuildDockerMap(Map("192.168.1.10:5353", "172.17.0.3:53", TransportProtocol.Udp))).Should().Equal(
-            $"4 -t nat -A NATMAP -d 192.168.1.10/32 -p udp -m udp --dport 5353 -m comment --comment {c} -j DNAT --to-destination 172.17.0.3:53",
-            $"4 -t filter -A NATMAP -d 172.17.0.3/32 -p udp -m udp --dport 53 -m conntrack --ctstate DNAT --ctorigdst 192.168.1.10 --ctorigdstport 5353 -m comment --comment {c} -j ACCEPT",
-            $"4 -t nat -A POSTROUTING -s 172.17.0.3/32 -d 172.17.0.3/32 -p udp -m udp --dport 53 -m conntrack ! --ctorigdst 172.17.0.3 -m comment --comment {c} -j MASQUERADE");
+            $"4 -t nat -A NATMAP-U2-19 -d 192.168.1.10/32 -p udp -m udp --dport 5353 -m comment --comment {c} -j DNAT --to-destination 172.17.0.3:53",
+            $"4 -t filter -A NATMAP-U2-19 -d 172.17.0.3/32 -p udp -m udp --dport 53 -m conntrack --ctstate DNAT --ctorigdst 192.168.1.10 --ctorigdstport 5353 -m comment --comment {c} -j ACCEPT",
+            $"4 -t nat -A NATMAP-PU2-19 -s 172.17.0.3/32 -d 172.17.0.3/32 -p udp -m udp --dport 53 -m conntrack ! --ctorigdst 172.17.0.3 -m comment --comment {c} -j MASQUERADE");
     }
 
     [Fact]
@@ -42,9 +42,9 @@ public sealed class NatRuleBuilderTests
         const string c = "natmap:docker:db:tcp:127.0.0.1:5432:172.17.0.4:5432";
 
         Render(Builder.BuildDockerMap(Map("127.0.0.1:5432", "172.17.0.4:5432", id: "db"))).Should().Equal(
-            $"4 -t nat -A NATMAP -d 127.0.0.1/32 -p tcp -m tcp --dport 5432 -m comment --comment {c} -j DNAT --to-destination 172.17.0.4:5432",
-            $"4 -t filter -A NATMAP -d 172.17.0.4/32 -p tcp -m tcp --dport 5432 -m conntrack --ctstate DNAT --ctorigdst 127.0.0.1 --ctorigdstport 5432 -m comment --comment {c} -j ACCEPT",
-            $"4 -t nat -A POSTROUTING -s 172.17.0.4/32 -d 172.17.0.4/32 -p tcp -m tcp --dport 5432 -m conntrack ! --ctorigdst 172.17.0.4 -m comment --comment {c} -j MASQUERADE");
+            $"4 -t nat -A NATMAP-T2-20 -d 127.0.0.1/32 -p tcp -m tcp --dport 5432 -m comment --comment {c} -j DNAT --to-destination 172.17.0.4:5432",
+            $"4 -t filter -A NATMAP-T2-20 -d 172.17.0.4/32 -p tcp -m tcp --dport 5432 -m conntrack --ctstate DNAT --ctorigdst 127.0.0.1 --ctorigdstport 5432 -m comment --comment {c} -j ACCEPT",
+            $"4 -t nat -A NATMAP-PT2-20 -s 172.17.0.4/32 -d 172.17.0.4/32 -p tcp -m tcp --dport 5432 -m conntrack ! --ctorigdst 172.17.0.4 -m comment --comment {c} -j MASQUERADE");
     }
 
     [Fact]
@@ -60,9 +60,9 @@ public sealed class NatRuleBuilderTests
         const string c = "natmap:docker:web:tcp:[::]:8080:[fd00::2]:80";
 
         Render(Builder.BuildDockerMap(Map("[::]:8080", "[fd00::2]:80"))).Should().Equal(
-            $"6 -t nat -A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment {c} -j DNAT --to-destination [fd00::2]:80",
-            $"6 -t filter -A NATMAP -d fd00::2/128 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {c} -j ACCEPT",
-            $"6 -t nat -A POSTROUTING -s fd00::2/128 -d fd00::2/128 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst fd00::2 -m comment --comment {c} -j MASQUERADE");
+            $"6 -t nat -A NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment {c} -j DNAT --to-destination [fd00::2]:80",
+            $"6 -t filter -A NATMAP-T3-30 -d fd00::2/128 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT --ctorigdstport 8080 -m comment --comment {c} -j ACCEPT",
+            $"6 -t nat -A NATMAP-PT3-30 -s fd00::2/128 -d fd00::2/128 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst fd00::2 -m comment --comment {c} -j MASQUERADE");
     }
 
     [Fact]
@@ -71,7 +71,7 @@ public sealed class NatRuleBuilderTests
         var rules = Builder.BuildDockerMap(Map("[2001:db8::1]:8443", "[fd00::2]:443", TransportProtocol.Udp));
 
         rules[0].ToArguments(RuleAction.Add).Should().Equal(Args(
-            "-t nat -A NATMAP -d 2001:db8::1/128 -p udp -m udp --dport 8443 -m comment --comment natmap:docker:web:udp:[2001:db8::1]:8443:[fd00::2]:443 -j DNAT --to-destination [fd00::2]:443"));
+            "-t nat -A NATMAP-U4-3 -d 2001:db8::1/128 -p udp -m udp --dport 8443 -m comment --comment natmap:docker:web:udp:[2001:db8::1]:8443:[fd00::2]:443 -j DNAT --to-destination [fd00::2]:443"));
         rules.Should().HaveCount(3).And.OnlyContain(r => r.Family == AddressFamily.InterNetworkV6);
     }
 
@@ -80,7 +80,7 @@ public sealed class NatRuleBuilderTests
     {
         var rules = Builder.BuildDockerMap(Map("[::1]:8080", "[fd00::2]:80"));
 
-        Render(rules).First().Should().Be("6 -t nat -A NATMAP -d ::1/128 -p tcp -m tcp --dport 8080 -m comment --comment natmap:docker:web:tcp:[::1]:8080:[fd00::2]:80 -j DNAT --to-destination [fd00::2]:80");
+        Render(rules).First().Should().Be("6 -t nat -A NATMAP-T3-30 -d ::1/128 -p tcp -m tcp --dport 8080 -m comment --comment natmap:docker:web:tcp:[::1]:8080:[fd00::2]:80 -j DNAT --to-destination [fd00::2]:80");
         rules.Should().HaveCount(3).And.NotContain(r => r.Specification.Contains("127.0.0.0/8"));
     }
 
@@ -108,7 +108,7 @@ public sealed class NatRuleBuilderTests
         var rules = Builder.BuildDockerMap(Map("[::]:8080", "[fd00::2]:80"), IPNetwork.Parse("fd00::/64"));
 
         Render(rules).ElementAt(2).Should().Be(
-            "6 -t nat -A POSTROUTING -s fd00::/64 -d fd00::2/128 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst fd00::2 -m comment --comment natmap:docker:web:tcp:[::]:8080:[fd00::2]:80 -j MASQUERADE");
+            "6 -t nat -A NATMAP-PT3-30 -s fd00::/64 -d fd00::2/128 -p tcp -m tcp --dport 80 -m conntrack ! --ctorigdst fd00::2 -m comment --comment natmap:docker:web:tcp:[::]:8080:[fd00::2]:80 -j MASQUERADE");
         Builder.BuildDockerMap(Map(), IPNetwork.Parse("172.17.0.2/32"))[2].Specification.Should().ContainInConsecutiveOrder("-s", "172.17.0.2/32");
         FluentActions.Invoking(() => Builder.BuildDockerMap(Map(), IPNetwork.Parse("10.0.0.0/8"))).Should().Throw<ArgumentException>().Which.ParamName.Should().Be("containerNetwork");
     }
@@ -198,7 +198,10 @@ public sealed class NatRuleBuilderTests
 
         var rules = builder.BuildDockerMap(Map());
 
-        rules[0].Chain.Should().Be("EDGE-NAT");
+        rules.Select(r => r.Chain).Should().Equal("EDGE-NAT-T3-30", "EDGE-NAT-T3-30", "EDGE-NAT-PT3-30");
+        builder.PostroutingChainName.Should().Be("EDGE-NAT-P");
+        builder.BuildDispatchJumps(rules[2]).Select(r => r.Chain).Should().Equal("EDGE-NAT-P", "EDGE-NAT-PT3");
+        builder.BuildPostroutingJump(AddressFamily.InterNetwork).Comment.Should().Be("edge:setup");
         rules.Should().OnlyContain(r => r.Comment!.StartsWith("edge:docker:", StringComparison.Ordinal));
     }
 
@@ -237,5 +240,157 @@ public sealed class NatRuleBuilderTests
         rule.ToArguments(RuleAction.Delete).Take(4).Should().Equal("-t", "nat", "-D", "POSTROUTING");
         rule.ToArguments(RuleAction.Check).Take(4).Should().Equal("-t", "nat", "-C", "POSTROUTING");
         rule.ToArguments(RuleAction.Delete).Skip(4).Should().Equal(rule.Specification);
+    }
+
+    [Theory]
+    [InlineData(TransportProtocol.Tcp, 1, "T0", "1:2047", "T0-0", "1:63")]
+    [InlineData(TransportProtocol.Tcp, 63, "T0", "1:2047", "T0-0", "1:63")]
+    [InlineData(TransportProtocol.Tcp, 64, "T0", "1:2047", "T0-1", "64:127")]
+    [InlineData(TransportProtocol.Tcp, 2047, "T0", "1:2047", "T0-31", "1984:2047")]
+    [InlineData(TransportProtocol.Tcp, 2048, "T1", "2048:4095", "T1-0", "2048:2111")]
+    [InlineData(TransportProtocol.Tcp, 8080, "T3", "6144:8191", "T3-30", "8064:8127")]
+    [InlineData(TransportProtocol.Tcp, 65535, "T31", "63488:65535", "T31-31", "65472:65535")]
+    [InlineData(TransportProtocol.Udp, 1, "U0", "1:2047", "U0-0", "1:63")]
+    [InlineData(TransportProtocol.Udp, 63, "U0", "1:2047", "U0-0", "1:63")]
+    [InlineData(TransportProtocol.Udp, 64, "U0", "1:2047", "U0-1", "64:127")]
+    [InlineData(TransportProtocol.Udp, 2047, "U0", "1:2047", "U0-31", "1984:2047")]
+    [InlineData(TransportProtocol.Udp, 2048, "U1", "2048:4095", "U1-0", "2048:2111")]
+    [InlineData(TransportProtocol.Udp, 65535, "U31", "63488:65535", "U31-31", "65472:65535")]
+    public void BuildDockerMap_EachRuleGoesToTheBucketOfItsPort_AndTheJumpsCoverIt(TransportProtocol protocol, int port, string group, string groupPorts, string bucket, string bucketPorts)
+    {
+        var p = protocol == TransportProtocol.Udp ? "udp" : "tcp";
+        var rules = Builder.BuildDockerMap(Map($"0.0.0.0:{port}", $"172.17.0.2:{port}", protocol));
+
+        rules.Select(r => $"{r.Table} {r.Chain}").Should().Equal($"nat NATMAP-{bucket}", $"filter NATMAP-{bucket}", $"nat NATMAP-P{bucket}");
+        Render(Builder.BuildDispatchJumps(rules[0])).Should().Equal(
+            $"4 -t nat -A NATMAP -p {p} -m {p} --dport {groupPorts} -m comment --comment natmap:setup:bucket -j NATMAP-{group}",
+            $"4 -t nat -A NATMAP-{group} -p {p} -m {p} --dport {bucketPorts} -m comment --comment natmap:setup:bucket -j NATMAP-{bucket}");
+        Render(Builder.BuildDispatchJumps(rules[1])).Should().Equal(
+            $"4 -t filter -A NATMAP -p {p} -m conntrack --ctorigdstport {groupPorts} -m comment --comment natmap:setup:bucket -j NATMAP-{group}",
+            $"4 -t filter -A NATMAP-{group} -p {p} -m conntrack --ctorigdstport {bucketPorts} -m comment --comment natmap:setup:bucket -j NATMAP-{bucket}");
+        Render(Builder.BuildDispatchJumps(rules[2])).Should().Equal(
+            $"4 -t nat -A NATMAP-P -p {p} -m conntrack --ctorigdstport {groupPorts} -m comment --comment natmap:setup:bucket -j NATMAP-P{group}",
+            $"4 -t nat -A NATMAP-P{group} -p {p} -m conntrack --ctorigdstport {bucketPorts} -m comment --comment natmap:setup:bucket -j NATMAP-P{bucket}");
+    }
+
+    [Fact]
+    public void BuildDockerMap_HostAndContainerPortsInOtherBuckets_AllThreeRulesGoByTheHostPort()
+    {
+        var rules = Builder.BuildDockerMap(Map("[::]:65535", "[fd00::2]:1", TransportProtocol.Udp));
+
+        rules.Select(r => $"{r.Table} {r.Chain}").Should().Equal("nat NATMAP-U31-31", "filter NATMAP-U31-31", "nat NATMAP-PU31-31");
+        Render(Builder.BuildDispatchJumps(rules[0])).Should().OnlyContain(j => j.StartsWith("6 -t nat ", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void BuildDispatchJumps_RuleOutsideABucket_HasNone()
+    {
+        Builder.BuildDnat(new DnatConfig(Ip("203.0.113.5"), Ip("10.0.0.2"), 80)).SelectMany(Builder.BuildDispatchJumps).Should().BeEmpty("a static DNAT stays in PREROUTING and the filter root");
+        Builder.BuildDispatchJumps(Builder.BuildPostroutingJump(AddressFamily.InterNetwork)).Should().BeEmpty();
+        Builder.BuildDispatchJumps(new IptablesRule(AddressFamily.InterNetwork, "nat", "NATMAP-T3", ["-j", "RETURN"])).Should().BeEmpty("a group chain's rules are the bucket jumps");
+        FluentActions.Invoking(() => Builder.BuildDispatchJumps(null!)).Should().Throw<ArgumentNullException>();
+    }
+
+    [Fact]
+    public void BuildPostroutingJump_TranslatedConnectionsOnly_AppendedToPostrouting()
+    {
+        Render([Builder.BuildPostroutingJump(AddressFamily.InterNetworkV6)]).Should().Equal(
+            "6 -t nat -A POSTROUTING -m conntrack --ctstate DNAT -m comment --comment natmap:setup -j NATMAP-P");
+        Builder.PostroutingChainName.Should().Be("NATMAP-P");
+        Builder.BucketComment.Should().Be("natmap:setup:bucket");
+    }
+
+    [Theory]
+    [InlineData("NATMAP-T0", false, 'T', 0, -1)]
+    [InlineData("NATMAP-T0-0", false, 'T', 0, 0)]
+    [InlineData("NATMAP-U31-31", false, 'U', 31, 31)]
+    [InlineData("NATMAP-PT3", true, 'T', 3, -1)]
+    [InlineData("NATMAP-PU3-30", true, 'U', 3, 30)]
+    public void TryParseBucket_OwnNames_RoundTrip(string chain, bool postrouting, char letter, int group, int bucket)
+    {
+        Builder.TryParseBucket(chain, out var node).Should().BeTrue();
+        node.Should().Be(new PortBucket(postrouting, letter, group, bucket));
+        Builder.BucketChain(node).Should().Be(chain);
+        Builder.IsOwnChain(chain).Should().BeTrue();
+        Builder.RootOf(chain).Should().Be(postrouting ? "NATMAP-P" : "NATMAP");
+    }
+
+    [Fact]
+    public void TryParseBucket_EveryChainItWrites_ReadsBack()
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var postrouting in (bool[])[false, true])
+        {
+            foreach (var protocol in (TransportProtocol[])[TransportProtocol.Tcp, TransportProtocol.Udp])
+            {
+                for (var port = 1; port <= 65535; port++)
+                {
+                    var node = PortBucket.Of(protocol, port, postrouting);
+                    var (first, last) = node.Ports;
+                    port.Should().BeInRange(first, last);
+                    foreach (var level in (PortBucket[])[node, node with { Bucket = -1 }])
+                    {
+                        var chain = Builder.BucketChain(level);
+                        if (names.Add(chain))
+                        {
+                            Builder.TryParseBucket(chain, out var back).Should().BeTrue(chain);
+                            back.Should().Be(level, chain);
+                            chain.Length.Should().BeLessThanOrEqualTo(NatMapLimits.MaxChainNameLength);
+                        }
+                    }
+                }
+            }
+        }
+
+        names.Should().HaveCount(2 * 2 * (32 + (32 * 32)), "two roots, two protocols, 32 groups of 32 buckets each");
+    }
+
+    [Theory]
+    [InlineData("NATMAP")]
+    [InlineData("NATMAP-P")]
+    [InlineData("NATMAP-")]
+    [InlineData("NATMAP-X")]
+    [InlineData("NATMAP-X3")]
+    [InlineData("NATMAP-T")]
+    [InlineData("NATMAP-T32")]
+    [InlineData("NATMAP-T01")]
+    [InlineData("NATMAP-T3-")]
+    [InlineData("NATMAP-T3-32")]
+    [InlineData("NATMAP-T3-05")]
+    [InlineData("NATMAP-T3-1-1")]
+    [InlineData("NATMAP-T-1")]
+    [InlineData("NATMAP-t3")]
+    [InlineData("NATMAP-PP3")]
+    [InlineData("NATMAP-P-T3")]
+    [InlineData("NATMAPT3")]
+    [InlineData("NATMAP2-T3")]
+    [InlineData("OTHER-T3")]
+    [InlineData("OTHER-T3-30")]
+    [InlineData("DOCKER-USER")]
+    public void TryParseBucket_ForeignNames_AreNotBuckets(string chain)
+    {
+        Builder.TryParseBucket(chain, out _).Should().BeFalse();
+        Builder.BuildDispatchJumps(new IptablesRule(AddressFamily.InterNetwork, "nat", chain, ["-j", "RETURN"])).Should().BeEmpty();
+        if (chain is not ("NATMAP" or "NATMAP-P"))
+        {
+            Builder.IsOwnChain(chain).Should().BeFalse();
+        }
+    }
+
+    [Theory]
+    [InlineData("ABCDEFGHIJKLMNOPQRST", true)]  // 20 characters: its longest bucket chain (-PT31-31) is 28
+    [InlineData("ABCDEFGHIJKLMNOPQRSTU", false)] // 21 characters
+    public void Constructor_ChainNameLongerThanTheBucketsAllow_Throws(string chain, bool accepted)
+    {
+        var make = FluentActions.Invoking(() => new NatRuleBuilder(chain, "natmap"));
+        if (accepted)
+        {
+            var builder = make.Should().NotThrow().Subject;
+            builder.BucketChain(new PortBucket(true, 'T', 31, 31)).Should().HaveLength(NatMapLimits.MaxChainNameLength);
+        }
+        else
+        {
+            make.Should().Throw<ArgumentException>().Which.ParamName.Should().Be("chainName");
+        }
     }
 }

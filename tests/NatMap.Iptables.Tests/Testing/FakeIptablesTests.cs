@@ -9,7 +9,7 @@ public sealed class FakeIptablesTests
 {
     private static readonly DockerPortMap Web = new("web", IPEndPoint.Parse("0.0.0.0:8080"), IPEndPoint.Parse("172.17.0.2:80"));
 
-    private const string WebDnat = "-A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment \"natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80\" -j DNAT --to-destination 172.17.0.2:80";
+    private const string WebDnat = "-A NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment \"natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80\" -j DNAT --to-destination 172.17.0.2:80";
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -166,7 +166,7 @@ public sealed class FakeIptablesTests
         await manager.SetupAsync(Ct);
         await manager.InstallDockerMapAsync(Web, Ct);
 
-        fake.Save().Should().Contain("-A POSTROUTING -s 172.17.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80");
+        fake.Save().Should().Contain("-A NATMAP-PT3-30 -s 172.17.0.0/16 -d 172.17.0.2/32 -p tcp -m tcp --dport 80");
     }
 
     [Theory]
