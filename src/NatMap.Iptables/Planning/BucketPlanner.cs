@@ -42,19 +42,25 @@ internal sealed class BucketPlanner(NatRuleBuilder builder)
     {
         var changes = new List<Change>();
         var inserted = new Dictionary<(string, string), int>();
-        var gone = new Dictionary<string, HashSet<ListedRule>>(StringComparer.Ordinal);
+        var gone = new Dictionary<string, (HashSet<ListedRule> Rules, ILookup<string, ListedRule> GoneByChain, ILookup<string, ListedRule> ByChain)>(StringComparer.Ordinal);
         foreach (var (table, node) in Needed(wanted).OrderBy(static n => n.Table, StringComparer.Ordinal).ThenBy(static n => n.Node))
         {
             var listing = listings[table];
             var chain = builder.BucketChain(node);
             var jump = builder.DispatchJump(family, table, node);
-            if (!gone.TryGetValue(table, out var goneHere))
+            if (!gone.TryGetValue(table, out var read))
             {
-                goneHere = new HashSet<ListedRule>(deleted?.GetValueOrDefault(table) ?? [], ReferenceEqualityComparer.Instance);
-                gone[table] = goneHere;
+                // Once per table: a sync of thousands of buckets would otherwise scan every listed rule for each.
+                var goneRules = deleted?.GetValueOrDefault(table) ?? [];
+                read = (
+                    new HashSet<ListedRule>(goneRules, ReferenceEqualityComparer.Instance),
+                    goneRules.ToLookup(static r => r.Chain, StringComparer.Ordinal),
+                    listing.Rules.ToLookup(static r => r.Chain, StringComparer.Ordinal));
+                gone[table] = read;
             }
 
-            var siblings = listing.InChain(jump.Chain).Where(r => !goneHere.Contains(r)).ToList();
+            var goneHere = read.Rules;
+            var siblings = read.ByChain[jump.Chain].Where(r => !goneHere.Contains(r)).ToList();
             if (listing.Chains.Contains(chain))
             {
                 if (siblings.Any(r => r.SameSpecification(jump.Specification)))
@@ -80,7 +86,7 @@ internal sealed class BucketPlanner(NatRuleBuilder builder)
 
             var at = listing.PositionOf(next);
             var key = (table, jump.Chain);
-            var position = at - goneHere.Count(r => r.Chain == jump.Chain && listing.PositionOf(r) < at) + inserted.GetValueOrDefault(key);
+            var position = at - read.GoneByChain[jump.Chain].Count(r => listing.PositionOf(r) < at) + inserted.GetValueOrDefault(key);
             inserted[key] = inserted.GetValueOrDefault(key) + 1;
             changes.Add(new RuleChange(family, table, ChangeKind.Insert, jump.Chain, jump.Specification)
             {
