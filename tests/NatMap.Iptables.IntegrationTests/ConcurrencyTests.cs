@@ -6,7 +6,7 @@ using NatMap.Iptables.IntegrationTests.Infrastructure;
 namespace NatMap.Iptables.IntegrationTests;
 
 /// <summary>
-/// Load on the real kernel (legacy backend, which takes the xtables lock): 8 tasks install 250 mappings each through
+/// Load on the real kernel (legacy backend, which takes the xtables lock): 8 tasks install 150 mappings each through
 /// one manager, while the natmap tool in another process installs its own mappings and a third process appends and
 /// deletes foreign rules in the same tables in a loop.
 /// </summary>
@@ -14,7 +14,7 @@ namespace NatMap.Iptables.IntegrationTests;
 [Collection(nameof(RunAlone))]
 public sealed class ConcurrencyTests
 {
-    private const int Tasks = 8, PerTask = 250, ByTool = 20;
+    private const int Tasks = 8, PerTask = 150, ByTool = 20;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 

@@ -21,7 +21,7 @@ await manager.InstallDockerMapAsync(map);
 
 string[] expected =
 [
-    "-w", "10", "-t", "nat", "-A", "NATMAP", "-p", "tcp", "-m", "tcp", "--dport", "8080",
+    "-w", "10", "-t", "nat", "-A", "NATMAP-T3-30", "-p", "tcp", "-m", "tcp", "--dport", "8080",
     "-m", "comment", "--comment", "natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80",
     "-j", "DNAT", "--to-destination", "172.17.0.2:80",
 ];
