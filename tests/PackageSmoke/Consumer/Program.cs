@@ -52,7 +52,7 @@ using (var emulatedProvider = emulated.BuildServiceProvider())
     await onEmulator.SetupAsync();
     var afterSetup = iptables.Save();
     await onEmulator.InstallDockerMapAsync(map);
-    const string rule = "-A NATMAP -p tcp -m tcp --dport 8080 -m comment --comment \"natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80\" -j DNAT --to-destination 172.17.0.2:80";
+    const string rule = "-A NATMAP-T3-30 -p tcp -m tcp --dport 8080 -m comment --comment \"natmap:docker:web:tcp:0.0.0.0:8080:172.17.0.2:80\" -j DNAT --to-destination 172.17.0.2:80";
     if (!iptables.Save().Contains(rule, StringComparison.Ordinal))
     {
         throw new InvalidOperationException("The emulated nat table lacks the DNAT rule:\n" + iptables.Save());
